@@ -1,0 +1,104 @@
+"""HTTP routes: the OpenAI-compatible chat API (used by the page too), the model list and a health check."""
+
+import hmac
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from chatcore.errors import ChatError, bad_request
+
+log = logging.getLogger("chat")
+MAX_BODY_BYTES = 1024 * 1024  # a long conversation is far below this; a 10 MB body is refused unread
+
+
+def error_response(error: ChatError):
+    """An OpenAI-style JSON error with its status (and Retry-After when known)."""
+    response = jsonify(error.to_dict())
+    response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="chat"'
+    return response
+
+
+def _require_access_code(settings):
+    """Raise 401 unless the request carries the configured access code (compared in constant time)."""
+    if not settings.access_code:
+        return
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not hmac.compare_digest(given.encode(), settings.access_code.encode()):
+        raise ChatError(401, "invalid_access_code", "A valid access code is required.", error_type="authentication_error")
+
+
+def create_blueprint(service, limiter=None):
+    """Build the routes around one ChatService (and an optional Flask-Limiter instance)."""
+    bp = Blueprint("api", __name__)
+    settings = service.settings
+
+    @bp.get("/healthz")
+    def healthz():
+        """200 when the configured backend can serve; never reveals the upstream URL or key."""
+        ready, reason = service.provider.health()
+        body = {"status": "ok" if ready else "unavailable", "backend": settings.backend_name}
+        if not ready:
+            body["reason"] = reason
+        return jsonify(body), 200 if ready else 503
+
+    @bp.get("/v1/models")
+    def models():
+        """The allowlist of models, in OpenAI's list format."""
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": settings.backend_name} for m in settings.models]
+        return jsonify({"object": "list", "data": data})
+
+    @bp.post("/v1/chat/completions")
+    def chat_completions():
+        """OpenAI chat completions, streamed as SSE when `stream` is true."""
+        try:
+            _require_access_code(settings)
+            # Refuse oversized bodies by their declared size, before reading them (and cap chunked ones).
+            if (request.content_length or 0) > MAX_BODY_BYTES:
+                raise ChatError(413, "body_too_large", f"The request body is over {MAX_BODY_BYTES} bytes.")
+            request.max_content_length = MAX_BODY_BYTES
+            body = request.get_json(force=True, silent=True)
+            if body is None:
+                raise bad_request("invalid_json", "The request body is not valid JSON (UTF-8).")
+            chat_request = service.prepare(body)
+            first, events = service.start(chat_request)
+        except ChatError as exc:
+            return error_response(exc)
+        if not chat_request.stream:
+            try:
+                return jsonify(service.complete(chat_request, first, events))
+            except ChatError as exc:
+                return error_response(exc)
+        response = Response(service.sse(chat_request, first, events), mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+        response.headers["X-Chat-Trimmed-Messages"] = str(chat_request.trimmed_messages)
+        return response
+
+    if limiter is not None and settings.rate_limit:
+        limiter.limit(settings.rate_limit)(chat_completions)
+
+    @bp.app_errorhandler(HTTPException)
+    def http_error(exc):
+        """OpenAI-style JSON for HTTP errors on the API routes; Dash's own pages are left alone."""
+        if not request.path.startswith("/v1/"):
+            return exc
+        status = exc.code or 500
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited"}
+        message = "Too many requests; slow down." if status == 429 else exc.description
+        return error_response(ChatError(status, codes.get(status, "http_error"), message))
+
+    @bp.app_errorhandler(Exception)
+    def unexpected_error(exc):
+        """Any bug becomes a generic 500 with no stack trace in the response (it is logged instead)."""
+        if isinstance(exc, HTTPException):
+            return exc
+        log.exception("unexpected error on %s", request.path)
+        return error_response(ChatError(500, "internal_error", "Internal error.", error_type="server_error"))
+
+    return bp

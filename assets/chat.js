@@ -1,0 +1,306 @@
+/* Chat page logic in one namespace: the streaming reader, message rendering and keyboard handling.
+ * Answers are read with fetch + ReadableStream from /v1/chat/completions (OpenAI SSE) and the text is
+ * accumulated here, so a burst of chunks can never be dropped by React batching; the page only ever
+ * receives the full text of the one message that changed. */
+(function () {
+  'use strict';
+
+  const state = {
+    config: null,        // from the chat-config store: strings, markdown props, limits
+    history: [],         // [{role, content, status, stopped, error}] mirrors the chat-history store
+    controller: null,    // AbortController of the answer being streamed
+    streamingIndex: null,
+    settings: {multiTurn: true, model: null},  // follows #multi-round-switch and #model-select
+  };
+  const ACCESS_CODE_KEY = 'chat-access-code';
+
+  const dc = () => window.dash_clientside;
+  const setProps = (id, props) => dc().set_props(id, props);
+  const t = (key) => (state.config && state.config.strings[key]) || key;
+
+  function component(namespace, type, props) {
+    return {namespace, type, props};
+  }
+  const div = (props) => component('dash_html_components', 'Div', props);
+
+  /* ---------- rendering ---------- */
+
+  function messageBody(msg, index) {
+    if (msg.role === 'user') {
+      // User text is shown as typed (no Markdown), like the big chat UIs.
+      return [div({className: 'chat-text', children: msg.content})];
+    }
+    const children = [component('feffery_markdown_components', 'FefferyMarkdown', Object.assign(
+      {id: `chat-md-${index}`, markdownStr: msg.content, placeholder: msg.status === 'streaming' ? '…' : ''},
+      state.config.markdownProps))];
+    if (msg.stopped) {
+      children.push(div({className: 'chat-note', children: t('stopped')}));
+    }
+    if (msg.status === 'error') {
+      children.push(div({className: 'chat-error', role: 'alert', children: [
+        div({className: 'chat-error-text', children: (msg.content ? t('interrupted') + ' ' : '') + msg.error}),
+        component('dash_html_components', 'Button',
+          {className: 'chat-retry', 'data-index': String(index), children: t('retry')}),
+      ]}));
+    }
+    return children;
+  }
+
+  function messageLayout(msg, index) {
+    return div({
+      id: `chat-msg-${index}`,
+      className: `chat-message chat-message--${msg.role}`,
+      'data-role': msg.role,
+      'data-status': msg.role === 'assistant' ? msg.status : undefined,
+      children: messageBody(msg, index),
+    });
+  }
+
+  function saveHistory() {
+    setProps('chat-history', {data: state.history});
+  }
+
+  function appendMessages(messages) {
+    const start = state.history.length;
+    const layouts = messages.map((m, i) => messageLayout(m, start + i));
+    setProps('chat-messages', {children: new (dc().Patch)().extend([], layouts).build()});
+    state.history = state.history.concat(messages);
+    saveHistory();
+  }
+
+  function replaceMessage(index, msg) {
+    state.history = state.history.slice();
+    state.history[index] = msg;
+    setProps(`chat-msg-${index}`, {'data-status': msg.status, children: messageBody(msg, index)});
+    saveHistory();
+  }
+
+  function renderAll(history) {
+    state.history = history.slice();
+    setProps('chat-messages', {children: state.history.map(messageLayout)});
+  }
+
+  function scrollToEnd(force) {
+    const box = document.getElementById('chat-scroll');
+    if (!box) return;
+    // Follow the answer only while the reader is at the bottom; never yank someone reading above.
+    if (force || box.scrollHeight - box.scrollTop - box.clientHeight < 80) {
+      box.scrollTop = box.scrollHeight;
+    }
+  }
+
+  function notify(type, text) {
+    setProps('global-message', {children: component('feffery_antd_components', 'AntdMessage',
+      {content: text, type, key: String(Date.now())})});
+  }
+
+  function setStreaming(on) {
+    setProps('chat-stop', {style: {display: on ? 'inline-flex' : 'none'}});
+    setProps('chat-send', {disabled: on});
+  }
+
+  /* ---------- the request ---------- */
+
+  /* The turns the model needs: with multi-turn on, every earlier question that got an answer. */
+  function contextFor(history, multiTurn) {
+    if (!multiTurn) return [];
+    const out = [];
+    for (let i = 0; i + 1 < history.length; i++) {
+      const question = history[i];
+      const answer = history[i + 1];
+      if (question.role === 'user' && answer.role === 'assistant' && answer.content) {
+        out.push({role: 'user', content: question.content}, {role: 'assistant', content: answer.content});
+        i++;
+      }
+    }
+    return out;
+  }
+
+  function authHeaders() {
+    const code = window.localStorage && localStorage.getItem(ACCESS_CODE_KEY);
+    return code ? {Authorization: `Bearer ${code}`} : {};
+  }
+
+  function errorText(error) {
+    const messages = state.config.errors;
+    return (error && messages[error.code]) || messages.default;
+  }
+
+  /* Parse one SSE event block; returns {done}|{error}|{delta, finish}. */
+  function parseEvent(block) {
+    const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+    if (!data) return null;
+    if (data === '[DONE]') return {done: true};
+    const obj = JSON.parse(data);
+    if (obj.error) return {error: obj.error};
+    const choice = (obj.choices || [])[0] || {};
+    return {delta: (choice.delta && choice.delta.content) || '', finish: choice.finish_reason || null};
+  }
+
+  async function streamAnswer(index, body) {
+    const controller = new AbortController();
+    state.controller = controller;
+    state.streamingIndex = index;
+    setStreaming(true);
+    let text = '';
+    let finish = null;
+    let error = null;
+    let timer = null;
+    let shown = 0;
+
+    const show = () => {
+      timer = null;
+      if (text.length === shown) return;
+      shown = text.length;
+      setProps(`chat-md-${index}`, {markdownStr: text});
+      scrollToEnd(false);
+    };
+    // Re-render at most ~30 times a second, less often for long answers (Markdown re-parse grows with length).
+    const schedule = () => {
+      if (timer === null) timer = setTimeout(show, Math.min(400, 33 + text.length / 100));
+    };
+
+    try {
+      const response = await fetch(state.config.apiUrl, {
+        method: 'POST',
+        headers: Object.assign({'Content-Type': 'application/json'}, authHeaders()),
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        const payload = await response.json().catch(() => ({}));
+        error = payload.error || {code: `http_${response.status}`};
+        if (response.status === 401 && state.config.accessCodeRequired) {
+          setProps('access-code-modal', {visible: true});
+        }
+      } else {
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = '';
+        let done = false;
+        while (!done) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          buffer += decoder.decode(chunk.value, {stream: true});
+          let cut;
+          while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, '');
+            const event = parseEvent(block);
+            if (!event) continue;
+            if (event.done) { done = true; break; }
+            if (event.error) { error = event.error; done = true; break; }
+            text += event.delta;
+            finish = event.finish || finish;
+          }
+          schedule();
+        }
+        if (!done && !error) error = {code: 'stream_interrupted'};
+        if (!error && !finish) error = {code: 'stream_interrupted'};
+      }
+    } catch (exc) {
+      if (exc.name !== 'AbortError') error = {code: 'network_error'};
+    } finally {
+      clearTimeout(timer);
+      const stopped = controller.signal.aborted;
+      if (state.controller === controller) {
+        state.controller = null;
+        state.streamingIndex = null;
+        setStreaming(false);
+      }
+      if (index < state.history.length && state.history[index].status === 'streaming') {
+        const msg = {role: 'assistant', content: text, status: error ? 'error' : 'done'};
+        if (stopped) msg.stopped = true;
+        if (error) msg.error = errorText(error);
+        replaceMessage(index, msg);
+        scrollToEnd(false);
+      }
+    }
+  }
+
+  function ask(question) {
+    const settings = state.settings;
+    const context = contextFor(state.history, settings.multiTurn);
+    const messages = context.concat([{role: 'user', content: question}]);
+    appendMessages([{role: 'user', content: question}, {role: 'assistant', content: '', status: 'streaming'}]);
+    scrollToEnd(true);
+    streamAnswer(state.history.length - 1, {model: settings.model, messages, stream: true});
+  }
+
+  function stop() {
+    if (state.controller) state.controller.abort();
+  }
+
+  /* ---------- entry points used by clientside callbacks and DOM listeners ---------- */
+
+  const chat = {
+    init: function (config, history) {
+      state.config = config;
+      if (history && history.length && state.history.length === 0) renderAll(history);
+      return dc().no_update;
+    },
+    track: function (multiTurn, model) {
+      state.settings = {multiTurn: !!multiTurn, model};
+      return dc().no_update;
+    },
+    send: function (nClicks, value) {
+      if (!nClicks || state.controller) return dc().no_update;
+      const question = (value || '').trim();
+      if (!question) {
+        notify('warning', t('emptyQuestion'));
+        return dc().no_update;
+      }
+      if (question.length > state.config.maxInputChars) {
+        notify('error', t('tooLong').replace('{n}', question.length).replace('{max}', state.config.maxInputChars));
+        return dc().no_update;  // keep the text so nothing typed is lost
+      }
+      ask(question);
+      return '';
+    },
+    stop: function (nClicks) {
+      if (nClicks) stop();
+      return dc().no_update;
+    },
+    clear: function (nClicks) {
+      if (!nClicks) return [dc().no_update, dc().no_update];
+      stop();
+      state.history = [];
+      return [[], []];
+    },
+    retry: function (index) {
+      // Re-ask the question before a failed answer, without retyping; the failed pair is replaced.
+      const question = state.history[index - 1];
+      if (state.controller || !question || question.role !== 'user') return;
+      const keep = state.history.slice(0, index - 1);
+      renderAll(keep);
+      saveHistory();
+      ask(question.content);
+    },
+    saveAccessCode: function (nClicks, code) {
+      if (!nClicks || !code) return dc().no_update;
+      localStorage.setItem(ACCESS_CODE_KEY, code);
+      return false;
+    },
+    state,
+  };
+
+  /* Enter sends, Shift+Enter is a newline, and Enter that confirms an IME composition does nothing. */
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    const target = event.target;
+    if (!target || !target.closest || !target.closest('#chat-input, .chat-input')) return;
+    event.preventDefault();
+    const send = document.getElementById('chat-send');
+    if (send && !send.disabled) send.click();
+  }, true);
+
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('.chat-retry');
+    if (!button) return;
+    chat.retry(Number(button.dataset.index));
+  });
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.chat = chat;
+})();

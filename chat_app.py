@@ -1,0 +1,142 @@
+"""Assemble the chat app: Dash page, callbacks and HTTP routes. Exposes `server` for gunicorn.
+
+Run `python chat_app.py` (http://127.0.0.1:8050) or `python chat_app.py local` to send upstream
+calls through the local proxy in PROXY_URL.
+"""
+
+import logging
+import os
+import sys
+
+import dash
+import feffery_antd_components as fac
+from dash import dcc, html
+from flask import has_request_context, make_response, redirect, request
+
+import api
+from callbacks import chat as chat_callbacks
+from callbacks import export as export_callbacks
+from chatcore import redact
+from chatcore.providers import build_provider
+from chatcore.service import ChatService
+from components import access_code, header, input_bar, message_list
+from components.strings import ERRORS, LANGUAGES, STRINGS, pick_language
+from config import find_embedded_model, load_settings
+
+LANG_COOKIE = "chat-lang"
+# Keep remote content out: answers may contain images pointing anywhere (a prompt-injected answer
+# could leak data through an image URL), so images load only from here; the page cannot be framed.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": "img-src 'self' data: blob:; frame-ancestors 'self'; object-src 'none'; base-uri 'self'",
+}
+
+
+def current_language():
+    """The language of this page load: the cookie set by /lang/<code>, else Chinese."""
+    return pick_language(request.cookies.get(LANG_COOKIE) if has_request_context() else None)
+
+
+def page_config(settings, lang, prefix):
+    """What chat.js needs, sent once per page load: strings, error texts, Markdown props and limits."""
+    return {
+        "lang": lang,
+        "strings": STRINGS[lang],
+        "errors": ERRORS[lang],
+        "markdownProps": message_list.MARKDOWN_PROPS,
+        "maxInputChars": settings.max_input_chars,
+        "apiUrl": f"{prefix}v1/chat/completions",
+        "accessCodeRequired": bool(settings.access_code),
+    }
+
+
+def create_app(settings=None):
+    """Build the Dash app and its Flask server from settings (read from the environment by default)."""
+    settings = settings or load_settings()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install([settings.openai_api_key, settings.access_code])
+
+    provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
+    service = ChatService(settings, provider)
+
+    app = dash.Dash(__name__, title="在线问答机器人", compress=True, update_title=None)
+    server = app.server
+    prefix = app.config.requests_pathname_prefix
+
+    def layout():
+        """The page, built per load so the language cookie applies."""
+        lang = current_language()
+        strings = STRINGS[lang]
+        other = LANGUAGES[1 - LANGUAGES.index(lang)]
+        return fac.AntdConfigProvider(
+            locale=lang.lower(),
+            primaryColor="#1677ff",
+            children=html.Div(
+                className="chat-layout",
+                lang=lang,
+                children=[
+                    header.render(strings, settings, f"{prefix}lang/{other}"),
+                    message_list.render(strings, settings.uses_embedded_model),
+                    input_bar.render(strings, settings.max_input_chars),
+                    access_code.render(strings),
+                    dcc.Store(id="chat-history", data=[]),
+                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix)),
+                    dcc.Download(id="export-download"),
+                    html.Div(id="global-message"),
+                ],
+            ),
+        )
+
+    app.layout = layout
+    chat_callbacks.register()
+    export_callbacks.register()
+
+    limiter = None
+    if settings.rate_limit:
+        from flask_limiter import Limiter
+        from flask_limiter.util import get_remote_address
+
+        limiter = Limiter(get_remote_address, app=server, storage_uri=settings.rate_limit_storage_uri,
+                          default_limits=[])
+    server.register_blueprint(api.create_blueprint(service, limiter))
+
+    @server.get("/lang/<code>")
+    def set_language(code):
+        """Remember the chosen language in a cookie and go back to the page."""
+        response = make_response(redirect(prefix))
+        response.set_cookie(LANG_COOKIE, pick_language(code), max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @server.after_request
+    def security_headers(response):
+        """Add the security headers to every response."""
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    server.config["CHAT_SETTINGS"] = settings
+    server.config["CHAT_SERVICE"] = service
+    logging.getLogger("chat").info("chat app ready: backend=%s models=%s", settings.backend_name,
+                                   ",".join(settings.models))
+    return app
+
+
+def apply_local_proxy(argv, environ, proxy_url):
+    """`python chat_app.py local`: route upstream HTTP(S) calls through the local proxy (the original's switch)."""
+    if "local" in argv[1:]:
+        environ["HTTP_PROXY"] = environ["HTTPS_PROXY"] = proxy_url
+        return True
+    return False
+
+
+app = create_app()
+server = app.server
+
+if __name__ == "__main__":
+    chat_settings = server.config["CHAT_SETTINGS"]
+    if apply_local_proxy(sys.argv, os.environ, chat_settings.proxy_url):
+        logging.getLogger("chat").info("local mode: upstream calls go through %s", chat_settings.proxy_url)
+    app.run(host=chat_settings.host, port=chat_settings.port, debug=False, threaded=True)

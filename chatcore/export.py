@@ -1,0 +1,44 @@
+"""Export a conversation to Markdown (the original app's feature), as plain text that renders inert."""
+
+import re
+from datetime import datetime
+
+LABELS = {
+    "zh-CN": {"title": "对话记录", "exported": "导出时间", "model": "模型", "question": "问题", "answer": "回答",
+              "interrupted": "（回答中断）", "stopped": "（已停止生成）"},
+    "en-US": {"title": "Conversation", "exported": "Exported", "model": "Model", "question": "Question",
+              "answer": "Answer", "interrupted": "(answer interrupted)", "stopped": "(generation stopped)"},
+}
+
+
+def export_filename(now: datetime) -> str:
+    """A filesystem-safe download name such as chat-20260305-114453.md."""
+    return f"chat-{now:%Y%m%d-%H%M%S}.md"
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run inside the question, so it cannot be closed early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN") -> str:
+    """Render the conversation as Markdown: a heading per question, the question verbatim, the answer as written."""
+    labels = LABELS.get(lang, LABELS["zh-CN"])
+    lines = [f"# {labels['title']}", "", f"- {labels['exported']}: {now:%Y-%m-%d %H:%M:%S}"]
+    if model:
+        lines.append(f"- {labels['model']}: {model}")
+    number = 0
+    for message in messages:
+        content = message.get("content", "")
+        if message.get("role") == "user":
+            number += 1
+            fence = _fence(content)
+            # The question is fenced as text: it is what the user typed, not Markdown to interpret.
+            lines += ["", f"## {labels['question']} {number}", "", f"{fence}text", content, fence]
+        elif message.get("role") == "assistant":
+            note = {"error": labels["interrupted"]}.get(message.get("status"), "")
+            if message.get("stopped"):
+                note = labels["stopped"]
+            lines += ["", f"### {labels['answer']} {number} {note}".rstrip(), "", content.strip()]
+    return "\n".join(lines) + "\n"

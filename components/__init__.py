@@ -1,0 +1,1 @@
+"""Layout pieces; each module has a render() returning a component tree."""

@@ -1,0 +1,19 @@
+"""The input bar: the message box, send and stop."""
+
+import feffery_antd_components as fac
+from dash import html
+
+
+def render(strings, max_input_chars):
+    """A growing text area; Enter handling lives in assets/chat.js (IME-aware)."""
+    return html.Footer(
+        className="chat-input-bar",
+        children=[
+            fac.AntdInput(id="chat-input", className="chat-input", mode="text-area", value="",
+                          autoSize={"minRows": 1, "maxRows": 8}, placeholder=strings["placeholder"],
+                          showCount=True, maxLength=max_input_chars, autoFocus=True),
+            fac.AntdButton(strings["send"], id="chat-send", type="primary", icon=fac.AntdIcon(icon="antd-send")),
+            fac.AntdButton(strings["stop"], id="chat-stop", danger=True, style={"display": "none"},
+                           icon=fac.AntdIcon(icon="antd-pause-circle")),
+        ],
+    )
