@@ -64,6 +64,7 @@ def create_app(settings=None):
 
     app = dash.Dash(__name__, title="在线问答机器人", compress=True, update_title=None)
     server = app.server
+    server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
     prefix = app.config.requests_pathname_prefix
 
     def layout():
@@ -91,8 +92,8 @@ def create_app(settings=None):
         )
 
     app.layout = layout
-    chat_callbacks.register()
-    export_callbacks.register()
+    chat_callbacks.register(app)
+    export_callbacks.register(app)
 
     limiter = None
     if settings.rate_limit:
@@ -118,7 +119,6 @@ def create_app(settings=None):
         return response
 
     server.config["CHAT_SETTINGS"] = settings
-    server.config["CHAT_SERVICE"] = service
     logging.getLogger("chat").info("chat app ready: backend=%s models=%s", settings.backend_name,
                                    ",".join(settings.models))
     return app
@@ -132,11 +132,18 @@ def apply_local_proxy(argv, environ, proxy_url):
     return False
 
 
-app = create_app()
-server = app.server
+def __getattr__(name):
+    """Build `app`/`server` on first access (gunicorn's `chat_app:server`), not as an import side effect."""
+    if name in ("app", "server"):
+        globals()["app"] = built = create_app()
+        globals()["server"] = built.server
+        return globals()[name]
+    raise AttributeError(name)
+
 
 if __name__ == "__main__":
+    server = __getattr__("server")
     chat_settings = server.config["CHAT_SETTINGS"]
     if apply_local_proxy(sys.argv, os.environ, chat_settings.proxy_url):
         logging.getLogger("chat").info("local mode: upstream calls go through %s", chat_settings.proxy_url)
-    app.run(host=chat_settings.host, port=chat_settings.port, debug=False, threaded=True)
+    globals()["app"].run(host=chat_settings.host, port=chat_settings.port, debug=False, threaded=True)

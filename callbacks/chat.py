@@ -1,40 +1,40 @@
 """Chat callbacks: thin clientside hooks into assets/chat.js (streaming never round-trips through Dash)."""
 
-from dash import ClientsideFunction, Input, Output, State, clientside_callback
+from dash import ClientsideFunction, Input, Output, State
 
 
-def register():
+def register(app):
     """Wire the chat controls to the `chat` clientside namespace."""
-    clientside_callback(
+    app.clientside_callback(
         ClientsideFunction("chat", "init"),
         Input("chat-config", "data"),
         State("chat-history", "data"),
     )
-    clientside_callback(
+    app.clientside_callback(
         ClientsideFunction("chat", "track"),
         Input("multi-round-switch", "checked"),
         Input("model-select", "value"),
     )
-    clientside_callback(
+    app.clientside_callback(
         ClientsideFunction("chat", "send"),
         Output("chat-input", "value"),
         Input("chat-send", "nClicks"),
         State("chat-input", "value"),
         prevent_initial_call=True,
     )
-    clientside_callback(
+    app.clientside_callback(
         ClientsideFunction("chat", "stop"),
         Input("chat-stop", "nClicks"),
         prevent_initial_call=True,
     )
-    clientside_callback(
+    app.clientside_callback(
         ClientsideFunction("chat", "clear"),
         Output("chat-history", "data", allow_duplicate=True),
         Output("chat-messages", "children", allow_duplicate=True),
         Input("clear-conversation", "nClicks"),
         prevent_initial_call=True,
     )
-    clientside_callback(
+    app.clientside_callback(
         ClientsideFunction("chat", "saveAccessCode"),
         Output("access-code-modal", "visible"),
         Input("access-code-modal", "okCounts"),

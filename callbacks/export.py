@@ -2,15 +2,15 @@
 
 from datetime import datetime
 
-from dash import Input, Output, State, callback, dcc, no_update
+from dash import Input, Output, State, dcc, no_update
 
 from chatcore.export import conversation_to_markdown, export_filename
 
 
-def register():
+def register(app):
     """Wire #export-markdown to a .md download built by the core exporter."""
 
-    @callback(
+    @app.callback(
         Output("export-download", "data"),
         Input("export-markdown", "nClicks"),
         State("chat-history", "data"),

@@ -1,0 +1,71 @@
+"""Shared fixtures: the scripted upstream, the app served on a real loopback socket, the browser path."""
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from config import load_settings
+from tests.scripted_upstream import ScriptedUpstream
+
+# dash_duo drives Debian's chromium; CI must fail (not skip) when it is missing, so no skip logic here.
+if "DASH_TEST_CHROMEPATH" not in os.environ and shutil.which("chromium"):
+    os.environ["DASH_TEST_CHROMEPATH"] = shutil.which("chromium")
+
+TEST_KEY = "sk-test-SECRET-4f9a1c"
+
+
+@pytest.fixture
+def upstream():
+    """A scripted OpenAI-compatible server on a free loopback port."""
+    with ScriptedUpstream() as server:
+        yield server
+
+
+def upstream_env(upstream, **extra):
+    """Environment for an app that talks to the scripted upstream with a (fake) secret key."""
+    env = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": upstream.url, "MODELS": "scripted,other",
+           "REQUEST_TIMEOUT": "5"}
+    env.update(extra)
+    return env
+
+
+def build_app(env):
+    """A fresh Dash app from an explicit environment (nothing read from the real one)."""
+    from chat_app import create_app
+
+    return create_app(load_settings(env, dotenv_path=None))
+
+
+class LiveServer:
+    """The app's Flask server on a real loopback socket, in a background thread."""
+
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app.server, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+
+
+@pytest.fixture
+def serve():
+    """Call serve(env) to get a LiveServer of a new app; all are shut down after the test."""
+    servers = []
+
+    def start(env):
+        server = LiveServer(build_app(env)).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__()

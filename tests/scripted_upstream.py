@@ -1,0 +1,157 @@
+"""A scripted OpenAI-compatible server on loopback (real sockets) that answers, stalls or fails on cue.
+
+Tests and benchmarks set `server.script` to a Script; every request is recorded with its body, and the
+moment the client closes a stream early is recorded too (to prove Stop reaches the upstream).
+"""
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def default_reply(body):
+    """Echo the question and how many earlier messages the model saw (proves multi-turn on/off)."""
+    messages = body.get("messages", [])
+    question = messages[-1]["content"] if messages else ""
+    earlier = len([m for m in messages[:-1] if m.get("role") != "system"])
+    return f"Answer to: {question} (saw {earlier} earlier messages)"
+
+
+@dataclass
+class Script:
+    """How the next answers behave; the defaults give a quick, well-formed stream."""
+
+    reply: object = default_reply   # str, or a function of the request body returning the answer text
+    chunk_chars: int = 4            # characters per SSE chunk
+    delay: float = 0.0              # seconds between chunks
+    first_delay: float = 0.0        # seconds before the first chunk (after the headers)
+    status: int = 200               # a non-200 status answers with an OpenAI-style error body instead
+    headers: dict = field(default_factory=dict)
+    error_body: object = None
+    cut_after: int | None = None    # close the connection after N chunks, without finish_reason or [DONE]
+    malformed_after: int | None = None  # send a chunk that is not JSON after N chunks
+    finish_reason: str = "stop"
+    hang_before_headers: float = 0.0  # sleep before sending anything (read timeout before first token)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"  # the body ends when the connection closes, as a cut stream would
+
+    def log_message(self, *args):
+        """Quiet: tests read the recorded requests instead."""
+
+    def do_GET(self):
+        """The model list, so clients that probe /v1/models are happy."""
+        self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+    def do_POST(self):
+        """Answer a chat completion as the current script says."""
+        upstream = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        record = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "closed_early": None,
+                  "started": time.monotonic()}
+        upstream.requests.append(record)
+        script = upstream.script
+        if script.hang_before_headers:
+            time.sleep(script.hang_before_headers)
+        if script.status != 200:
+            error = script.error_body or {"error": {"message": f"scripted {script.status}", "type": "x", "code": None}}
+            return self._json(script.status, error, script.headers)
+        text = script.reply(body) if callable(script.reply) else script.reply
+        if body.get("stream"):
+            self._stream(text, body, script, record)
+        else:
+            self._json(200, {"id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model"),
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                          "finish_reason": script.finish_reason}],
+                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+    def _json(self, status, obj, headers=None):
+        """Send one JSON response."""
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, text, body, script, record):
+        """Send the answer as SSE chunks, then a finish chunk and [DONE] (unless scripted to fail)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+
+        def event(obj):
+            payload = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
+            self.wfile.write(f"data: {payload}\n\n".encode())
+            self.wfile.flush()
+
+        def chunk(delta, finish=None):
+            return {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        pieces = [text[i:i + script.chunk_chars] for i in range(0, len(text), script.chunk_chars)]
+        try:
+            if script.first_delay:
+                time.sleep(script.first_delay)
+            event(chunk({"role": "assistant", "content": ""}))
+            for n, piece in enumerate(pieces):
+                if script.cut_after is not None and n >= script.cut_after:
+                    return
+                if script.malformed_after is not None and n >= script.malformed_after:
+                    event("{not json")
+                    return
+                event(chunk({"content": piece}))
+                if script.delay:
+                    time.sleep(script.delay)
+            event(chunk({}, script.finish_reason))
+            if body.get("stream_options", {}).get("include_usage"):
+                event({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
+                       "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": len(pieces),
+                                                "total_tokens": 3 + len(pieces)}})
+            event("[DONE]")
+        except (BrokenPipeError, ConnectionResetError):
+            record["closed_early"] = time.monotonic()
+
+
+class ScriptedUpstream:
+    """Runs the scripted server in a background thread; use as a context manager."""
+
+    def __init__(self, host="127.0.0.1", port=0):
+        self.script = Script()
+        self.requests = []
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._server.owner = self
+        self.url = f"http://{host}:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for_close(self, timeout=5.0):
+        """Wait until the last request's stream was closed by the client; return when (monotonic) or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.requests and self.requests[-1]["closed_early"]:
+                return self.requests[-1]["closed_early"]
+            time.sleep(0.01)
+        return None
+
+
+def free_port():
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

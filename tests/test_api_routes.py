@@ -1,0 +1,245 @@
+"""HTTP tests of /healthz, /v1/models and /v1/chat/completions against a scripted upstream (real sockets)."""
+
+import json
+import logging
+import time
+
+import openai
+import pytest
+import requests
+
+from tests.conftest import TEST_KEY, upstream_env
+from tests.scripted_upstream import Script, free_port
+
+
+def ask(server, content="hi", stream=True, **body):
+    """POST one question to the app; returns the requests.Response (not yet read when streaming)."""
+    payload = {"model": "scripted", "messages": [{"role": "user", "content": content}], "stream": stream, **body}
+    return requests.post(f"{server.url}/v1/chat/completions", json=payload, stream=stream, timeout=30)
+
+
+def read_events(response):
+    """All SSE data payloads of a streamed response, parsed (the [DONE] marker stays a string)."""
+    events = []
+    for line in response.iter_lines(decode_unicode=False):
+        if line.startswith(b"data: "):
+            data = line[6:].decode()
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def answer_text(events):
+    """Concatenate the content deltas of chunk events."""
+    return "".join(e["choices"][0]["delta"].get("content") or "" for e in events
+                   if isinstance(e, dict) and e.get("choices"))
+
+
+def test_healthz_and_models_name_the_backend_but_not_the_upstream(upstream, serve):
+    server = serve(upstream_env(upstream))
+    health = requests.get(f"{server.url}/healthz", timeout=5)
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "backend": "openai-compatible"}
+    models = requests.get(f"{server.url}/v1/models", timeout=5).json()
+    assert [m["id"] for m in models["data"]] == ["scripted", "other"]
+    for response in (health, requests.get(f"{server.url}/v1/models", timeout=5)):
+        assert upstream.url not in response.text and TEST_KEY not in response.text
+
+
+def test_stream_relays_the_answer_in_openai_format(upstream, serve):
+    server = serve(upstream_env(upstream))
+    response = ask(server, "What is Dash?")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    events = read_events(response)
+    assert events[-1] == "[DONE]"
+    assert events[-2]["choices"][0]["finish_reason"] == "stop"
+    assert all(e["object"] == "chat.completion.chunk" for e in events[:-1])
+    assert answer_text(events) == "Answer to: What is Dash? (saw 0 earlier messages)"
+    # The key is used server-side only: the upstream got it, the client never sees it.
+    assert upstream.requests[-1]["headers"]["authorization"] == f"Bearer {TEST_KEY}"
+    assert TEST_KEY not in json.dumps(events) and TEST_KEY not in str(response.headers)
+
+
+def test_non_stream_returns_one_completion(upstream, serve):
+    server = serve(upstream_env(upstream))
+    body = ask(server, "你好", stream=False).json()
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Answer to: 你好 (saw 0 earlier messages)"}
+    assert body["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_burst_of_chunks_and_a_20k_answer_lose_nothing(upstream, serve):
+    server = serve(upstream_env(upstream))
+    # 1-character chunks, no delay: 21,000 chunks arrive as fast as the sockets carry them.
+    answer = "".join(f"{i % 10}中文" if i % 7 else "\n" for i in range(8_000))
+    upstream.script = Script(reply=answer, chunk_chars=1)
+    events = read_events(ask(server))
+    assert len(answer) > 20_000
+    assert answer_text(events) == answer
+    assert events[-1] == "[DONE]"
+
+
+def test_wire_bytes_grow_linearly_with_the_answer(upstream, serve):
+    server = serve(upstream_env(upstream))
+    sizes = {}
+    for n in (2_000, 20_000):
+        upstream.script = Script(reply="x" * n, chunk_chars=8)
+        sizes[n] = len(ask(server).content)
+    per_char = (sizes[20_000] - sizes[2_000]) / 18_000
+    # Each 8-character chunk costs the same fixed envelope: bytes = a*n + b, a constant.
+    assert sizes[20_000] < 10 * sizes[2_000] + 2_000
+    assert abs(sizes[2_000] - (per_char * 2_000)) < 2_000
+
+
+def test_openai_sdk_can_use_the_app_as_its_backend(upstream, serve):
+    server = serve(upstream_env(upstream))
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+    stream = client.chat.completions.create(model="scripted", stream=True,
+                                            messages=[{"role": "user", "content": "ping"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == \
+        "Answer to: ping (saw 0 earlier messages)"
+    completion = client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "pong"}])
+    assert completion.choices[0].message.content == "Answer to: pong (saw 0 earlier messages)"
+    assert [m.id for m in client.models.list()] == ["scripted", "other"]
+
+
+def test_system_prompt_and_history_reach_the_model(upstream, serve):
+    server = serve(upstream_env(upstream, SYSTEM_PROMPT="You are terse."))
+    history = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"},
+               {"role": "user", "content": "q2"}]
+    events = read_events(requests.post(f"{server.url}/v1/chat/completions", stream=True, timeout=10,
+                                       json={"model": "scripted", "messages": history, "stream": True}))
+    assert answer_text(events) == "Answer to: q2 (saw 2 earlier messages)"
+    assert upstream.requests[-1]["body"]["messages"] == [{"role": "system", "content": "You are terse."}, *history]
+
+
+def test_closing_the_stream_closes_the_upstream_request_within_a_second(upstream, serve):
+    server = serve(upstream_env(upstream))
+    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if read to the end
+    response = ask(server)
+    lines = response.iter_lines()
+    while b"yy" not in next(lines):
+        pass
+    closed_by_client = time.monotonic()
+    response.close()
+    closed_upstream = upstream.wait_for_close(timeout=5)
+    assert closed_upstream is not None, "the upstream stream was never closed"
+    assert closed_upstream - closed_by_client < 1.0
+
+
+# --- upstream faults: a fitting status and a stable code, never the upstream body ---
+
+FAULTS = [
+    (Script(status=401), 502, "upstream_auth_failed"),
+    (Script(status=403), 502, "upstream_auth_failed"),
+    (Script(status=404), 404, "model_not_found"),
+    (Script(status=429), 429, "upstream_rate_limited"),
+    (Script(status=500), 502, "upstream_server_error"),
+    (Script(status=503), 503, "upstream_server_error"),
+    (Script(hang_before_headers=3), 504, "upstream_timeout"),
+]
+
+
+@pytest.mark.parametrize("script,status,code", FAULTS, ids=[f[2] + str(f[0].status) for f in FAULTS])
+def test_upstream_http_faults_become_openai_errors(upstream, serve, script, status, code):
+    server = serve(upstream_env(upstream, REQUEST_TIMEOUT="1"))
+    upstream.script = script
+    response = ask(server)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert "scripted" not in error["message"]  # the upstream's own body never reaches the client
+
+
+def test_retry_after_is_passed_on(upstream, serve):
+    server = serve(upstream_env(upstream))
+    upstream.script = Script(status=429, headers={"Retry-After": "7"})
+    response = ask(server)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+
+
+def test_connection_refused_and_dns_failure(serve):
+    refused = serve({"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+                     "MODELS": "scripted"})
+    response = ask(refused)
+    assert (response.status_code, response.json()["error"]["code"]) == (502, "upstream_unreachable")
+    no_dns = serve({"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": "http://no-such-host.invalid/v1",
+                    "MODELS": "scripted"})
+    response = ask(no_dns)
+    assert (response.status_code, response.json()["error"]["code"]) == (502, "upstream_unreachable")
+
+
+@pytest.mark.parametrize("script,code", [
+    (Script(reply="partial answer here", chunk_chars=4, cut_after=2), "stream_interrupted"),
+    (Script(reply="partial answer here", chunk_chars=4, malformed_after=2), "upstream_bad_response"),
+])
+def test_mid_stream_faults_keep_the_partial_answer_and_end_with_an_error_event(upstream, serve, script, code):
+    server = serve(upstream_env(upstream))
+    upstream.script = script
+    response = ask(server)
+    assert response.status_code == 200  # the stream had started
+    events = read_events(response)
+    assert answer_text(events) == "partial "
+    assert events[-1]["error"]["code"] == code
+    assert "[DONE]" not in events
+
+
+def test_empty_answer_is_an_error(upstream, serve):
+    server = serve(upstream_env(upstream))
+    upstream.script = Script(reply="")
+    events = read_events(ask(server))
+    assert events[-1]["error"]["code"] == "empty_answer"
+    response = ask(server, stream=False)
+    assert (response.status_code, response.json()["error"]["code"]) == (502, "empty_answer")
+
+
+def test_the_key_never_reaches_a_log_line(upstream, serve, caplog):
+    caplog.set_level(logging.DEBUG)
+    server = serve(upstream_env(upstream))
+    upstream.script = Script(status=401, error_body={"error": {"message": f"Incorrect API key provided: {TEST_KEY}"}})
+    ask(server)
+    logging.getLogger("test").warning("echo of a secret: %s", TEST_KEY)
+    assert "code=upstream_auth_failed" in caplog.text
+    records = [r.getMessage() for r in caplog.records]
+    assert all(TEST_KEY not in r for r in records[:-1])
+
+
+# --- bad input: a clear 4xx, never a 500 ---
+
+@pytest.mark.parametrize("payload,status,code", [
+    ({"messages": [{"role": "user", "content": "   "}]}, 400, "empty_question"),
+    ({"messages": []}, 400, "invalid_messages"),
+    ({"messages": "hello"}, 400, "invalid_messages"),
+    ({"messages": [{"role": "user", "content": 42}]}, 400, "invalid_messages"),
+    ({"messages": [{"role": "wizard", "content": "x"}]}, 400, "invalid_messages"),
+    ({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}, 400, "invalid_temperature"),
+    ({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, 400, "invalid_stream"),
+    ({"messages": [{"role": "user", "content": "x"}], "base_url": "http://evil"}, 400, "unknown_field"),
+    ({"messages": [{"role": "user", "content": "x"}], "model": "gpt-evil"}, 404, "model_not_found"),
+    ({"messages": [{"role": "user", "content": "x" * 8001}]}, 400, "input_too_long"),
+    ([1, 2, 3], 400, "invalid_json"),
+])
+def test_bad_requests_get_clear_4xx(upstream, serve, payload, status, code):
+    server = serve(upstream_env(upstream))
+    response = requests.post(f"{server.url}/v1/chat/completions", json=payload, timeout=10)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert upstream.requests == []  # nothing bad reached the model
+
+
+def test_invalid_json_invalid_utf8_and_huge_bodies_are_refused(upstream, serve):
+    server = serve(upstream_env(upstream))
+    url = f"{server.url}/v1/chat/completions"
+    for body in (b"{not json", b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}'):
+        response = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_json")
+    huge = requests.post(url, data=b"x" * (10 * 1024 * 1024), headers={"Content-Type": "application/json"}, timeout=30)
+    assert huge.status_code == 413
+    assert huge.json()["error"]["code"] == "body_too_large"
+
+
+def test_control_characters_are_removed_before_the_model(upstream, serve):
+    server = serve(upstream_env(upstream))
+    read_events(ask(server, "a\x00b\x1bc\td"))
+    assert upstream.requests[-1]["body"]["messages"][-1]["content"] == "abc\td"
