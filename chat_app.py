@@ -81,7 +81,7 @@ def create_app(settings=None):
                 children=[
                     header.render(strings, settings, f"{prefix}lang/{other}"),
                     message_list.render(strings, settings.uses_embedded_model),
-                    input_bar.render(strings, settings.max_input_chars),
+                    input_bar.render(strings),
                     access_code.render(strings),
                     dcc.Store(id="chat-history", data=[]),
                     dcc.Store(id="chat-config", data=page_config(settings, lang, prefix)),

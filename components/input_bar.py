@@ -4,14 +4,18 @@ import feffery_antd_components as fac
 from dash import html
 
 
-def render(strings, max_input_chars):
-    """A growing text area; Enter handling lives in assets/chat.js (IME-aware)."""
+def render(strings):
+    """A growing text area; Enter handling and the length limit live in assets/chat.js.
+
+    No `maxLength` here on purpose: the browser would silently cut a long paste; chat.js refuses to send
+    instead and keeps every character in the box.
+    """
     return html.Footer(
         className="chat-input-bar",
         children=[
             fac.AntdInput(id="chat-input", className="chat-input", mode="text-area", value="",
                           autoSize={"minRows": 1, "maxRows": 8}, placeholder=strings["placeholder"],
-                          showCount=True, maxLength=max_input_chars, autoFocus=True),
+                          autoFocus=True),
             fac.AntdButton(strings["send"], id="chat-send", type="primary", icon=fac.AntdIcon(icon="antd-send")),
             fac.AntdButton(strings["stop"], id="chat-stop", danger=True, style={"display": "none"},
                            icon=fac.AntdIcon(icon="antd-pause-circle")),

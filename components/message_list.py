@@ -1,5 +1,6 @@
 """The conversation area; messages are added by assets/chat.js as the answers stream."""
 
+import feffery_markdown_components as fmc
 from dash import html
 
 # Only http(s), mailto, in-page and relative links survive; javascript:, data:, vbscript: and other schemes
@@ -33,5 +34,7 @@ def render(strings, embedded):
         children=[
             html.Div(id="chat-messages", className="chat-messages", children=[], **{"aria-live": "polite"}),
             html.Div(welcome, id="chat-welcome", className="chat-welcome"),
+            # Never shown: it makes Dash ship fmc's bundle, which chat.js uses for every answer.
+            fmc.FefferyMarkdown(markdownStr="", style={"display": "none"}),
         ],
     )

@@ -116,6 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
                        "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": len(pieces),
                                                 "total_tokens": 3 + len(pieces)}})
             event("[DONE]")
+            record["finished"] = time.monotonic()
         except (BrokenPipeError, ConnectionResetError):
             record["closed_early"] = time.monotonic()
 

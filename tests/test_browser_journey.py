@@ -1,0 +1,174 @@
+"""Browser tests (dash_duo, headless Debian chromium) of the chat journey a person goes through."""
+
+import time
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import TEST_KEY, build_app, upstream_env
+from tests.scripted_upstream import Script
+
+ASSISTANT = ".chat-message[data-role='assistant']"
+
+
+def start(dash_duo, upstream, **env):
+    """Serve a fresh app against the scripted upstream and wait for the input box."""
+    app = build_app(upstream_env(upstream, **env))
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#chat-input")
+    return app
+
+
+def wait_until(dash_duo, condition, timeout=15, message=""):
+    """Wait for a JS or Python condition on the page."""
+    return WebDriverWait(dash_duo.driver, timeout).until(lambda d: condition(d), message)
+
+
+def type_and_send(dash_duo, text):
+    """Type a question into the box and press Enter, as a person does."""
+    box = dash_duo.find_element("#chat-input")
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
+
+
+def answers(dash_duo):
+    """The assistant message elements."""
+    return dash_duo.driver.find_elements(By.CSS_SELECTOR, ASSISTANT)
+
+
+def wait_for_answer(dash_duo, index, status="done"):
+    """Wait until answer `index` (0-based) has the given data-status; return its element."""
+    wait_until(dash_duo, lambda d: len(answers(dash_duo)) > index
+               and answers(dash_duo)[index].get_attribute("data-status") == status,
+               message=f"answer {index} never became {status}")
+    return answers(dash_duo)[index]
+
+
+def committed_history(dash_duo):
+    """The conversation as chat.js committed it (what export and the next turn use)."""
+    return dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history")
+
+
+def dash_callback_requests(dash_duo):
+    """How many Dash server callbacks the page has made so far."""
+    return dash_duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').filter(e => e.name.includes('_dash-update-component')).length")
+
+
+def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
+    start(dash_duo, upstream)
+    # 1. Ask: the answer streams in and is rendered.
+    upstream.script = Script(chunk_chars=3, delay=0.01)
+    type_and_send(dash_duo, "What is Dash?")
+    dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "What is Dash?")
+    first = wait_for_answer(dash_duo, 0)
+    assert first.text == "Answer to: What is Dash? (saw 0 earlier messages)"
+    assert dash_duo.find_element("#chat-input").get_attribute("value") == ""
+
+    # 2. Multi-turn is on by default: the model sees the first turn.
+    callbacks_before = dash_callback_requests(dash_duo)
+    type_and_send(dash_duo, "And Plotly?")
+    assert wait_for_answer(dash_duo, 1).text == "Answer to: And Plotly? (saw 2 earlier messages)"
+    assert upstream.requests[-1]["body"]["messages"] == [
+        {"role": "user", "content": "What is Dash?"},
+        {"role": "assistant", "content": "Answer to: What is Dash? (saw 0 earlier messages)"},
+        {"role": "user", "content": "And Plotly?"},
+    ]
+    # A turn makes no Dash server round trip: only the chat request, sized by the history it needs.
+    assert dash_callback_requests(dash_duo) == callbacks_before
+
+    # Off, each question stands alone (the original app's behaviour).
+    dash_duo.find_element("#multi-round-switch").click()
+    type_and_send(dash_duo, "Alone?")
+    assert wait_for_answer(dash_duo, 2).text == "Answer to: Alone? (saw 0 earlier messages)"
+    assert len(upstream.requests[-1]["body"]["messages"]) == 1
+
+    # 3. Stop mid-answer: the partial answer stays, marked, and the upstream request is closed.
+    upstream.script = Script(reply="slow " * 2000, chunk_chars=5, delay=0.03)
+    type_and_send(dash_duo, "Tell me a long story")
+    streaming = wait_for_answer(dash_duo, 3, status="streaming")
+    wait_until(dash_duo, lambda d: "slow slow" in streaming.text, message="no partial text streamed")
+    assert dash_duo.find_element("#chat-stop").is_displayed()
+    dash_duo.find_element("#chat-stop").click()
+    clicked = time.monotonic()
+    stopped = wait_for_answer(dash_duo, 3, status="done")
+    closed = upstream.wait_for_close(timeout=5)
+    assert closed is not None and closed - clicked < 1.0
+    assert "slow slow" in stopped.text
+    assert stopped.find_element(By.CSS_SELECTOR, ".chat-note").text in ("（已停止生成）", "(generation stopped)")
+    partial = committed_history(dash_duo)[-1]
+    assert partial["stopped"] is True and 0 < len(partial["content"]) < len("slow " * 2000)
+    wait_until(dash_duo, lambda d: not dash_duo.find_element("#chat-stop").is_displayed())
+
+    # 4. Export: a .md download with each question and answer.
+    dash_duo.find_element("#export-markdown").click()
+    download_dir = Path(dash_duo.download_path)
+    wait_until(dash_duo, lambda d: list(download_dir.glob("chat-*.md")), message="no Markdown download")
+    exported = next(download_dir.glob("chat-*.md")).read_text(encoding="utf-8")
+    for text in ("What is Dash?", "Answer to: And Plotly? (saw 2 earlier messages)", "Tell me a long story",
+                 "## 问题 4", "已停止生成"):
+        assert text in exported
+
+    # 5. Clear in one click.
+    dash_duo.find_element("#clear-conversation").click()
+    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-message"), message="not cleared")
+    assert committed_history(dash_duo) == []
+    assert TEST_KEY not in dash_duo.driver.page_source
+    assert dash_duo.get_logs() == []
+
+
+def test_burst_and_long_answer_arrive_complete_in_the_page(dash_duo, upstream):
+    start(dash_duo, upstream)
+    words = " ".join(f"w{i:05d}" for i in range(3500))  # 24,499 characters in 1-2 character chunks
+    upstream.script = Script(reply=words, chunk_chars=2)
+    type_and_send(dash_duo, "burst please")
+    answer = wait_for_answer(dash_duo, 0)
+    assert committed_history(dash_duo)[-1]["content"] == words
+    assert answer.text.startswith("w00000 w00001") and answer.text.endswith("w03498 w03499")
+
+
+def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):
+    start(dash_duo, upstream)
+    box = dash_duo.find_element("#chat-input")
+    # Enter on an empty box sends nothing and says why.
+    box.send_keys(Keys.ENTER)
+    wait_until(dash_duo, lambda d: d.find_elements(By.CSS_SELECTOR, ".ant-message-notice"), message="no warning")
+    # Shift+Enter is a newline.
+    box.send_keys("line one")
+    box.send_keys(Keys.SHIFT, Keys.ENTER)
+    box.send_keys("line two")
+    assert box.get_attribute("value") == "line one\nline two"
+    # Enter while an input method is composing (picking Chinese characters) does not send. The key handler
+    # is synchronous, so counting clicks on Send around the event is a complete check (no waiting needed).
+    clicks = dash_duo.driver.execute_script("""
+        const send = document.getElementById('chat-send');
+        let clicks = 0;
+        const count = () => clicks++;
+        send.addEventListener('click', count);
+        arguments[0].dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', isComposing: true, bubbles: true}));
+        arguments[0].dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', keyCode: 229, bubbles: true}));
+        send.removeEventListener('click', count);
+        return clicks;""", box)
+    assert clicks == 0
+    assert box.get_attribute("value") == "line one\nline two"
+    box.send_keys(Keys.ENTER)
+    wait_for_answer(dash_duo, 0)
+    assert committed_history(dash_duo)[0]["content"] == "line one\nline two"
+    assert [r["body"]["messages"][-1]["content"] for r in upstream.requests] == ["line one\nline two"]
+
+
+def test_upstream_error_keeps_the_question_and_retry_reasks(dash_duo, upstream):
+    start(dash_duo, upstream)
+    upstream.script = Script(reply="partial answer that will be cut", chunk_chars=4, cut_after=3)
+    type_and_send(dash_duo, "Will this fail?")
+    failed = wait_for_answer(dash_duo, 0, status="error")
+    assert "partial answ" in failed.text
+    assert "连接中断" in failed.find_element(By.CSS_SELECTOR, ".chat-error").text
+    assert "Traceback" not in dash_duo.driver.page_source
+    dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Will this fail?")
+    upstream.script = Script()
+    failed.find_element(By.CSS_SELECTOR, ".chat-retry").click()
+    assert wait_for_answer(dash_duo, 0).text == "Answer to: Will this fail? (saw 0 earlier messages)"
+    assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")) == 2

@@ -1,0 +1,39 @@
+"""The embedded model for real: no key, SmolLM2 through llama-cpp-python, via the app's own route and page."""
+
+import json
+
+import requests
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import build_app
+
+NO_UPSTREAM = {"MAX_ANSWER_TOKENS": "48"}  # no key, no base URL: the embedded model answers; short answers keep this quick
+
+
+def test_embedded_model_streams_an_answer_with_no_key(serve):
+    server = serve(NO_UPSTREAM)
+    assert requests.get(f"{server.url}/healthz", timeout=5).json() == {"status": "ok", "backend": "embedded"}
+    response = requests.post(f"{server.url}/v1/chat/completions", stream=True, timeout=120, json={
+        "messages": [{"role": "user", "content": "What is the capital of France?"}], "stream": True,
+        "stream_options": {"include_usage": True}})
+    assert response.status_code == 200
+    lines = [line for line in response.iter_lines() if line.startswith(b"data: ")]
+    assert lines[-1] == b"data: [DONE]"
+    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                   for line in lines[:-1] if b'"choices":[{' in line)
+    assert text.strip()
+    usage = json.loads(lines[-2][6:])["usage"]
+    assert usage["completion_tokens"] > 0 and usage["estimated"] is True
+
+
+def test_embedded_model_answers_in_the_page(dash_duo):
+    dash_duo.start_server(build_app(NO_UPSTREAM))
+    box = dash_duo.wait_for_element("#chat-input")
+    box.send_keys("Say hello.")
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(dash_duo.driver, 120).until(
+        lambda d: d.execute_script("const a = document.querySelector(\".chat-message[data-role='assistant']\");"
+                                   " return a && a.dataset.status === 'done'"), "no embedded answer")
+    answer = dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history[1].content")
+    assert answer.strip()

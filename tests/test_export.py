@@ -1,0 +1,40 @@
+"""Unit tests of the Markdown export."""
+
+from datetime import datetime
+
+from chatcore.export import conversation_to_markdown, export_filename
+
+NOW = datetime(2026, 3, 5, 11, 44, 53)
+
+
+def test_export_lists_each_question_and_answer():
+    history = [
+        {"role": "user", "content": "什么是 Dash？"},
+        {"role": "assistant", "content": "Dash 是一个 **Python** 框架。", "status": "done"},
+        {"role": "user", "content": "Write code"},
+        {"role": "assistant", "content": "```python\nprint(1)\n```", "status": "done"},
+    ]
+    assert conversation_to_markdown(history, NOW, model="gpt-4o-mini") == (
+        "# 对话记录\n\n- 导出时间: 2026-03-05 11:44:53\n- 模型: gpt-4o-mini\n\n"
+        "## 问题 1\n\n```text\n什么是 Dash？\n```\n\n### 回答 1\n\nDash 是一个 **Python** 框架。\n\n"
+        "## 问题 2\n\n```text\nWrite code\n```\n\n### 回答 2\n\n```python\nprint(1)\n```\n"
+    )
+
+
+def test_interrupted_and_stopped_answers_are_marked_in_english_too():
+    history = [
+        {"role": "user", "content": "q1"}, {"role": "assistant", "content": "part", "status": "error"},
+        {"role": "user", "content": "q2"}, {"role": "assistant", "content": "half", "status": "done", "stopped": True},
+    ]
+    text = conversation_to_markdown(history, NOW, lang="en-US")
+    assert "### Answer 1 (answer interrupted)\n\npart" in text
+    assert "### Answer 2 (generation stopped)\n\nhalf" in text
+
+
+def test_a_question_with_backticks_cannot_break_out_of_its_fence():
+    text = conversation_to_markdown([{"role": "user", "content": "```\n# not a heading\n```"}], NOW)
+    assert "````text\n```\n# not a heading\n```\n````" in text
+
+
+def test_filename_is_safe_and_dated():
+    assert export_filename(NOW) == "chat-20260305-114453.md"
