@@ -33,8 +33,8 @@ def _require_access_code(settings):
         raise ChatError(401, "invalid_access_code", "A valid access code is required.", error_type="authentication_error")
 
 
-def create_blueprint(service, limiter=None):
-    """Build the routes around one ChatService (and an optional Flask-Limiter instance)."""
+def create_blueprint(service):
+    """Build the routes around one ChatService."""
     bp = Blueprint("api", __name__)
     settings = service.settings
 
@@ -80,9 +80,6 @@ def create_blueprint(service, limiter=None):
         response.headers["X-Chat-Trimmed-Messages"] = str(chat_request.trimmed_messages)
         return response
 
-    if limiter is not None and settings.rate_limit:
-        limiter.limit(settings.rate_limit)(chat_completions)
-
     @bp.app_errorhandler(HTTPException)
     def http_error(exc):
         """OpenAI-style JSON for HTTP errors on the API routes; Dash's own pages are left alone."""
@@ -102,3 +99,28 @@ def create_blueprint(service, limiter=None):
         return error_response(ChatError(500, "internal_error", "Internal error.", error_type="server_error"))
 
     return bp
+
+
+def install_limits(server, settings):
+    """Per-IP limits (Flask-Limiter): RATE_LIMIT on the chat route, and a brake on wrong access codes.
+
+    Storage is RATE_LIMIT_STORAGE_URI: memory:// per process, or redis:// to hold across workers and instances.
+    """
+    if not (settings.rate_limit or settings.access_code):
+        return None
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    limiter = Limiter(get_remote_address, app=server, storage_uri=settings.rate_limit_storage_uri,
+                      default_limits=[], headers_enabled=True,
+                      # If Redis goes away, keep serving with per-process limits rather than failing chats.
+                      swallow_errors=True, in_memory_fallback_enabled=True)
+    # The decorated view must replace the registered one: Flask-Limiter checks limits in its wrapper.
+    chat_view = server.view_functions["api.chat_completions"]
+    if settings.rate_limit:
+        chat_view = limiter.limit(settings.rate_limit)(chat_view)
+    if settings.access_code:
+        # Only failed attempts count: 10 wrong codes a minute from one IP and it is refused for the rest of it.
+        chat_view = limiter.limit("10/minute", deduct_when=lambda response: response.status_code == 401)(chat_view)
+    server.view_functions["api.chat_completions"] = chat_view
+    return limiter

@@ -12,6 +12,7 @@ import dash
 import feffery_antd_components as fac
 from dash import dcc, html
 from flask import has_request_context, make_response, redirect, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api
 from callbacks import chat as chat_callbacks
@@ -95,14 +96,11 @@ def create_app(settings=None):
     chat_callbacks.register(app)
     export_callbacks.register(app)
 
-    limiter = None
-    if settings.rate_limit:
-        from flask_limiter import Limiter
-        from flask_limiter.util import get_remote_address
-
-        limiter = Limiter(get_remote_address, app=server, storage_uri=settings.rate_limit_storage_uri,
-                          default_limits=[])
-    server.register_blueprint(api.create_blueprint(service, limiter))
+    if settings.trusted_proxies:
+        # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+    server.register_blueprint(api.create_blueprint(service))
+    api.install_limits(server, settings)
 
     @server.get("/lang/<code>")
     def set_language(code):

@@ -35,6 +35,7 @@ class Settings:
     context_tokens: int = 16000
     max_answer_tokens: int = 1024
     embedded_model_path: str = ""
+    trusted_proxies: int = 0
     host: str = "127.0.0.1"
     port: int = 8050
 
@@ -146,6 +147,7 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         context_tokens=context_tokens,
         max_answer_tokens=max_answer_tokens,
         embedded_model_path=embedded_path,
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 8050),
     )

@@ -11,6 +11,7 @@
     controller: null,    // AbortController of the answer being streamed
     streamingIndex: null,
     settings: {multiTurn: true, model: null},  // follows #multi-round-switch and #model-select
+    accessCode: null,
   };
   const ACCESS_CODE_KEY = 'chat-access-code';
 
@@ -116,8 +117,24 @@
     return out;
   }
 
+  /* The access code lives in localStorage so the page asks once; in memory when storage is disabled. */
+  function storedAccessCode() {
+    try {
+      return localStorage.getItem(ACCESS_CODE_KEY) || state.accessCode;
+    } catch (e) {
+      return state.accessCode;
+    }
+  }
+
+  function storeAccessCode(code) {
+    state.accessCode = code;
+    try {
+      if (code) localStorage.setItem(ACCESS_CODE_KEY, code); else localStorage.removeItem(ACCESS_CODE_KEY);
+    } catch (e) { /* private mode: memory only */ }
+  }
+
   function authHeaders() {
-    const code = window.localStorage && localStorage.getItem(ACCESS_CODE_KEY);
+    const code = storedAccessCode();
     return code ? {Authorization: `Bearer ${code}`} : {};
   }
 
@@ -172,6 +189,7 @@
         const payload = await response.json().catch(() => ({}));
         error = payload.error || {code: `http_${response.status}`};
         if (response.status === 401 && state.config.accessCodeRequired) {
+          storeAccessCode(null);
           setProps('access-code-modal', {visible: true});
         }
       } else {
@@ -238,6 +256,7 @@
     init: function (config, history) {
       state.config = config;
       if (history && history.length && state.history.length === 0) renderAll(history);
+      if (config.accessCodeRequired && !storedAccessCode()) setProps('access-code-modal', {visible: true});
       return dc().no_update;
     },
     track: function (multiTurn, model) {
@@ -279,7 +298,10 @@
     },
     saveAccessCode: function (nClicks, code) {
       if (!nClicks || !code) return dc().no_update;
-      localStorage.setItem(ACCESS_CODE_KEY, code);
+      storeAccessCode(code.trim());
+      // If a question just failed for want of the code, ask it again now.
+      const last = state.history.length - 1;
+      if (last > 0 && state.history[last].status === 'error') chat.retry(last);
       return false;
     },
     state,

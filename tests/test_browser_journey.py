@@ -172,3 +172,21 @@ def test_upstream_error_keeps_the_question_and_retry_reasks(dash_duo, upstream):
     failed.find_element(By.CSS_SELECTOR, ".chat-retry").click()
     assert wait_for_answer(dash_duo, 0).text == "Answer to: Will this fail? (saw 0 earlier messages)"
     assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")) == 2
+
+
+def test_access_code_is_asked_once_and_remembered(dash_duo, upstream):
+    start(dash_duo, upstream, ACCESS_CODE="open-sesame")
+    dash_duo.wait_for_element("#access-code-input")  # the page asks for the code on first visit
+    dash_duo.find_element("#access-code-input").send_keys("open-sesame")
+    dash_duo.find_element(".ant-modal-footer .ant-btn-primary").click()
+    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, "#access-code-input")
+               or not d.find_element(By.CSS_SELECTOR, "#access-code-input").is_displayed(), message="dialog stayed")
+    type_and_send(dash_duo, "Am I in?")
+    assert wait_for_answer(dash_duo, 0).text == "Answer to: Am I in? (saw 0 earlier messages)"
+    assert upstream.requests[-1]["headers"]["authorization"] == f"Bearer {TEST_KEY}"  # the server's key upstream
+    # Remembered: a reload does not ask again.
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#chat-input")
+    type_and_send(dash_duo, "Still in?")
+    assert wait_for_answer(dash_duo, 0).text == "Answer to: Still in? (saw 0 earlier messages)"
+    assert not [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#access-code-input") if e.is_displayed()]

@@ -1,50 +1,25 @@
 """`gunicorn chat_app:server` with the shipped config: many long streams at once, nothing lost, no key in logs."""
 
-import os
-import subprocess
-import sys
-import time
+import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import TEST_KEY, upstream_env
-from tests.scripted_upstream import Script, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.gunicorn_runner import GunicornApp
+from tests.scripted_upstream import Script
 
 
 @pytest.fixture
-def gunicorn_app(upstream, tmp_path):
-    """Run the app under gunicorn with the repo's gunicorn.conf.py, against the scripted upstream."""
-    port = free_port()
-    env = {**os.environ, **upstream_env(upstream), "HOST": "127.0.0.1", "PORT": str(port)}
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "chat_app:server", "-c", "gunicorn.conf.py"],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            raise RuntimeError(log_path.read_text())
-        yield url, log_path
-        process.terminate()
-        process.wait(timeout=30)
+def gunicorn_app(upstream):
+    """The app under gunicorn with the repo's gunicorn.conf.py, against the scripted upstream."""
+    with GunicornApp(upstream_env(upstream)) as app:
+        yield app
 
 
 def stream_answer(url, question):
     """Ask and read the whole stream; returns the answer text."""
-    import json
-
     response = requests.post(f"{url}/v1/chat/completions", stream=True, timeout=60, json={
         "model": "scripted", "stream": True, "messages": [{"role": "user", "content": question}]})
     response.raise_for_status()
@@ -57,7 +32,7 @@ def stream_answer(url, question):
 
 
 def test_shipped_config_streams_many_answers_at_once(upstream, gunicorn_app):
-    url, log_path = gunicorn_app
+    url = gunicorn_app.url
     # Each answer takes ~2 s to stream; 60 at once only finish together if they really run concurrently.
     upstream.script = Script(reply=lambda body: body["messages"][-1]["content"] * 40, chunk_chars=8, delay=0.05)
     questions = [f"q{i:03d}-" for i in range(60)]
@@ -66,5 +41,5 @@ def test_shipped_config_streams_many_answers_at_once(upstream, gunicorn_app):
     assert answers == [q * 40 for q in questions]
     # Every stream had started before the first one finished: none waited for another to end.
     assert max(r["started"] for r in upstream.requests) < min(r["finished"] for r in upstream.requests)
-    log = log_path.read_text()
+    log = gunicorn_app.log()
     assert "gthread" in log and TEST_KEY not in log

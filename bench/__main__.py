@@ -1,0 +1,9 @@
+"""Run every benchmark: `python -m bench` (or `python -m bench embedded_model streaming`)."""
+
+import importlib
+import sys
+
+ALL = ["streaming", "embedded_model"]
+
+for name in sys.argv[1:] or ALL:
+    importlib.import_module(f"bench.{name}").main()

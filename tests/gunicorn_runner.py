@@ -1,0 +1,55 @@
+"""Run `gunicorn chat_app:server -c gunicorn.conf.py` in a subprocess on a free loopback port."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from tests.scripted_upstream import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class GunicornApp:
+    """The app as deployed: the shipped gunicorn config, the given environment, output in a log file."""
+
+    def __init__(self, env, extra_args=()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.extra_args = list(extra_args)
+        self.log_path = Path(tempfile.mkdtemp(prefix="gunicorn-")) / "gunicorn.log"
+        self.process = None
+
+    def __enter__(self):
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "chat_app:server", "-c", "gunicorn.conf.py", *self.extra_args],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return self
+            except requests.RequestException:  # not listening yet, or still importing
+                time.sleep(0.1)
+        self.process.kill()
+        raise RuntimeError(f"gunicorn did not become healthy:\n{self.log()}")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+
+    def log(self):
+        """Everything gunicorn and the app printed so far."""
+        return self.log_path.read_text(errors="replace")
