@@ -26,14 +26,26 @@
 
   /* ---------- rendering ---------- */
 
+  const CODE = /(```[\s\S]*?(?:```|$)|~~~[\s\S]*?(?:~~~|$)|`[^`\n]*`)/;
+  const REMOTE_IMAGE = /!\[([^\]]*)\]\((\s*<?(?:https?:)?\/\/)/gi;
+
+  /* Remote images become plain links: an image URL in a prompt-injected answer could carry data out.
+   * (The Content-Security-Policy also refuses remote images; this keeps them visible and clickable.) */
+  function displayMarkdown(text) {
+    return text.split(CODE).map((part, i) => (i % 2 ? part : part.replace(REMOTE_IMAGE, '[🖼 $1]($2'))).join('');
+  }
+
   function messageBody(msg, index) {
     if (msg.role === 'user') {
       // User text is shown as typed (no Markdown), like the big chat UIs.
       return [div({className: 'chat-text', children: msg.content})];
     }
     const children = [component('feffery_markdown_components', 'FefferyMarkdown', Object.assign(
-      {id: `chat-md-${index}`, markdownStr: msg.content, placeholder: msg.status === 'streaming' ? '…' : ''},
+      {id: `chat-md-${index}`, markdownStr: displayMarkdown(msg.content), placeholder: msg.status === 'streaming' ? '…' : ''},
       state.config.markdownProps))];
+    if (msg.trimmed) {
+      children.push(div({className: 'chat-note chat-note--trimmed', children: t('trimmed').replace('{n}', msg.trimmed)}));
+    }
     if (msg.stopped) {
       children.push(div({className: 'chat-note', children: t('stopped')}));
     }
@@ -161,6 +173,7 @@
     state.streamingIndex = index;
     setStreaming(true);
     let text = '';
+    let trimmed = 0;
     let finish = null;
     let error = null;
     let timer = null;
@@ -170,7 +183,7 @@
       timer = null;
       if (text.length === shown) return;
       shown = text.length;
-      setProps(`chat-md-${index}`, {markdownStr: text});
+      setProps(`chat-md-${index}`, {markdownStr: displayMarkdown(text)});
       scrollToEnd(false);
     };
     // Re-render at most ~30 times a second, less often for long answers (Markdown re-parse grows with length).
@@ -193,6 +206,7 @@
           setProps('access-code-modal', {visible: true});
         }
       } else {
+        trimmed = Number(response.headers.get('X-Chat-Trimmed-Messages')) || 0;
         const reader = response.body.getReader();
         const decoder = new TextDecoder();
         let buffer = '';
@@ -230,6 +244,7 @@
       if (index < state.history.length && state.history[index].status === 'streaming') {
         const msg = {role: 'assistant', content: text, status: error ? 'error' : 'done'};
         if (stopped) msg.stopped = true;
+        if (trimmed) msg.trimmed = trimmed;
         if (error) msg.error = errorText(error);
         replaceMessage(index, msg);
         scrollToEnd(false);
@@ -322,6 +337,10 @@
     if (!button) return;
     chat.retry(Number(button.dataset.index));
   });
+
+  // Leaving the page ends the answer: Chrome can keep a fetch of a page it navigated away from alive,
+  // which would leave the model generating (and billing) for nobody.
+  window.addEventListener('pagehide', stop);
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.chat = chat;

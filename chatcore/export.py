@@ -11,6 +11,28 @@ LABELS = {
 }
 
 
+# Code spans and fences are copied verbatim; everything else is made inert.
+_CODE = re.compile(r"(```[\s\S]*?(?:```|$)|~~~[\s\S]*?(?:~~~|$)|`[^`\n]*`)")
+_UNSAFE_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data|file)\s*:[^()\s]*(?:\([^()]*\)[^()\s]*)*\)", re.I)
+_UNSAFE_REFERENCE = re.compile(r"^(\s*\[[^\]]+\]:\s*)<?\s*(?:javascript|vbscript|data|file)\s*:\S*", re.I | re.M)
+_REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((\s*<?(?:https?:)?//)", re.I)
+
+
+def inert_markdown(text: str) -> str:
+    """Markdown that any viewer renders without running or loading anything.
+
+    Raw HTML is escaped, script-like links point nowhere, and remote images become plain links
+    (an image URL can carry data out of a prompt-injected answer). Code is left exactly as written.
+    """
+    parts = _CODE.split(text)
+    for i in range(0, len(parts), 2):  # even parts are outside code
+        part = parts[i].replace("<", "&lt;")
+        part = _UNSAFE_LINK.sub("](#blocked-link)", part)
+        part = _UNSAFE_REFERENCE.sub(r"\1#blocked-link", part)
+        parts[i] = _REMOTE_IMAGE.sub(r"[🖼 \1](\2", part)
+    return "".join(parts)
+
+
 def export_filename(now: datetime) -> str:
     """A filesystem-safe download name such as chat-20260305-114453.md."""
     return f"chat-{now:%Y%m%d-%H%M%S}.md"
@@ -23,7 +45,7 @@ def _fence(text: str) -> str:
 
 
 def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN") -> str:
-    """Render the conversation as Markdown: a heading per question, the question verbatim, the answer as written."""
+    """Render the conversation as Markdown: a heading per question, the question verbatim, the answer made inert."""
     labels = LABELS.get(lang, LABELS["zh-CN"])
     lines = [f"# {labels['title']}", "", f"- {labels['exported']}: {now:%Y-%m-%d %H:%M:%S}"]
     if model:
@@ -40,5 +62,5 @@ def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN") ->
             note = {"error": labels["interrupted"]}.get(message.get("status"), "")
             if message.get("stopped"):
                 note = labels["stopped"]
-            lines += ["", f"### {labels['answer']} {number} {note}".rstrip(), "", content.strip()]
+            lines += ["", f"### {labels['answer']} {number} {note}".rstrip(), "", inert_markdown(content.strip())]
     return "\n".join(lines) + "\n"

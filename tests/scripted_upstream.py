@@ -44,7 +44,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: tests read the recorded requests instead."""
 
     def do_GET(self):
-        """The model list, so clients that probe /v1/models are happy."""
+        """The model list, so clients that probe /v1/models are happy. Every GET is recorded (leak checks)."""
+        self.server.owner.gets.append(self.path)
         self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
     def do_POST(self):
@@ -127,6 +128,7 @@ class ScriptedUpstream:
     def __init__(self, host="127.0.0.1", port=0):
         self.script = Script()
         self.requests = []
+        self.gets = []
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.owner = self

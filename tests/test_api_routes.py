@@ -243,3 +243,42 @@ def test_control_characters_are_removed_before_the_model(upstream, serve):
     server = serve(upstream_env(upstream))
     read_events(ask(server, "a\x00b\x1bc\td"))
     assert upstream.requests[-1]["body"]["messages"][-1]["content"] == "abc\td"
+
+
+def test_nothing_the_client_sends_can_change_the_upstream(upstream, serve):
+    from tests.scripted_upstream import ScriptedUpstream
+
+    server = serve(upstream_env(upstream))
+    with ScriptedUpstream() as attacker:
+        headers = {"X-Forwarded-Host": attacker.url, "OpenAI-Base-URL": attacker.url, "X-Upstream": attacker.url,
+                   "Host": attacker.url.split("/")[2]}
+        response = requests.post(f"{server.url}/v1/chat/completions", headers=headers, timeout=10, json={
+            "model": "scripted", "messages": [{"role": "user", "content": "hi"}]})
+        assert response.status_code == 200
+        refused = requests.post(f"{server.url}/v1/chat/completions", timeout=10, json={
+            "model": "scripted", "messages": [{"role": "user", "content": "hi"}], "base_url": attacker.url})
+        assert refused.status_code == 400
+        assert attacker.requests == [] and len(upstream.requests) == 1
+
+
+def test_security_headers_on_page_and_api(upstream, serve):
+    server = serve(upstream_env(upstream))
+    for response in (requests.get(server.url, timeout=10), ask(server, stream=False),
+                     requests.get(f"{server.url}/healthz", timeout=5)):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
+        assert "img-src 'self' data: blob:" in response.headers["Content-Security-Policy"]
+
+
+def test_each_failed_turn_logs_exactly_one_line_with_its_cause(upstream, serve, caplog):
+    server = serve(upstream_env(upstream))
+    caplog.set_level(logging.INFO, logger="chat")
+    upstream.script = Script(status=500)
+    ask(server)
+    upstream.script = Script(reply="abcdefgh", chunk_chars=2, cut_after=1)
+    read_events(ask(server))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("chat failed")]
+    assert len(lines) == 2
+    assert "code=upstream_server_error" in lines[0] and "cause=InternalServerError" in lines[0]
+    assert "code=stream_interrupted" in lines[1]

