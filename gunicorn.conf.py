@@ -10,7 +10,7 @@ import os
 bind = f"{os.environ.get('HOST') or ('0.0.0.0' if 'PORT' in os.environ else '127.0.0.1')}:{os.environ.get('PORT', '8050')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "128"))  # concurrent streams per worker
+threads = int(os.environ.get("GUNICORN_THREADS", "512"))  # concurrent streams per worker
 timeout = 120
 # On HUP/TERM, workers finish the answers they are streaming for up to this long before exiting.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "120"))

@@ -27,10 +27,15 @@ def upstream_error(status, code, message, retry_after=None) -> ChatError:
     return ChatError(status, code, message, error_type="upstream_error", retry_after=retry_after)
 
 
-def from_openai_exception(exc) -> ChatError:
-    """Map an `openai` SDK exception to a ChatError without leaking the upstream body or key."""
-    import openai  # local import: the core must stay importable without the SDK's start-up cost
+def from_upstream_exception(exc) -> ChatError:
+    """Map an `openai` SDK (or its HTTP client's) exception to a ChatError, leaking no upstream body or key."""
+    import httpx2
+    import openai  # local imports: the core must stay importable without the SDK's start-up cost
 
+    if isinstance(exc, httpx2.TimeoutException):
+        return upstream_error(504, "upstream_timeout", "The model server stopped sending in time.")
+    if isinstance(exc, httpx2.TransportError):  # e.g. the connection dropped inside a chunked body
+        return upstream_error(502, "stream_interrupted", "The answer was cut off before it finished.")
     if isinstance(exc, openai.APITimeoutError):
         return upstream_error(504, "upstream_timeout", "The model server did not answer in time.")
     if isinstance(exc, openai.APIConnectionError):

@@ -122,6 +122,13 @@ class _Handler(BaseHTTPRequestHandler):
             record["closed_early"] = time.monotonic()
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading server with a deep accept queue, so a burst of connections is not refused."""
+
+    daemon_threads = True
+    request_queue_size = 2048
+
+
 class ScriptedUpstream:
     """Runs the scripted server in a background thread; use as a context manager."""
 
@@ -129,8 +136,7 @@ class ScriptedUpstream:
         self.script = Script()
         self.requests = []
         self.gets = []
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _Handler)
         self._server.owner = self
         self.url = f"http://{host}:{self._server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -158,3 +164,24 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def main():
+    """Serve the default script from a separate process (benchmarks): `python -m tests.scripted_upstream PORT`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("port", type=int)
+    parser.add_argument("--chunk-chars", type=int, default=4)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--repeat", type=int, default=1, help="repeat the default answer this many times")
+    args = parser.parse_args()
+    upstream = ScriptedUpstream(port=args.port)
+    upstream.script = Script(reply=lambda body: default_reply(body) * args.repeat, chunk_chars=args.chunk_chars,
+                             delay=args.delay)
+    print(f"scripted upstream on {upstream.url}", flush=True)
+    upstream._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

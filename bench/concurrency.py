@@ -1,0 +1,162 @@
+"""Concurrency: N streaming chats open at once against the app under its shipped gunicorn config.
+
+Streams start spread over RAMP seconds (people do not all press Enter in the same millisecond) and each
+answer lasts longer than the ramp, so all N are open together at the peak (the table shows the measured
+peak). The scripted upstream runs in its own process; the same N streams are first sent to it directly
+(the baseline), then through the app. Reports errors, lost or duplicated characters, first-token times
+and the overhead (app minus direct, same run), and the gunicorn workers' peak memory and CPU.
+
+    python -m bench concurrency            # N = 500
+    BENCH_STREAMS=1000 python -m bench concurrency
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import httpx2
+import psutil
+
+from bench.common import median, percentile, print_table
+from tests.gunicorn_runner import ROOT, GunicornApp
+from tests.scripted_upstream import free_port
+
+CHUNK_CHARS, DELAY, REPEAT = 8, 0.1, 15  # ~630-character answers streamed over ~8 s, like a fast model
+RAMP = 5.0
+
+
+def expected_answer(question):
+    """What the scripted upstream answers to `question` (its default reply, repeated)."""
+    return f"Answer to: {question} (saw 0 earlier messages)" * REPEAT
+
+
+async def one_stream(client, url, question, delay, open_streams):
+    """Stream one answer after `delay` s; returns (first-token seconds, answer text, error or None)."""
+    body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": question}]}
+    await asyncio.sleep(delay)
+    started = time.perf_counter()
+    open_streams["now"] += 1
+    open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
+    try:
+        return await _read_stream(client, url, body, started)
+    finally:
+        open_streams["now"] -= 1
+
+
+async def _read_stream(client, url, body, started):
+    """Send the request and read the SSE answer."""
+    first, parts = None, []
+    try:
+        async with client.stream("POST", url, json=body) as response:
+            if response.status_code != 200:
+                return None, "", f"HTTP {response.status_code}"
+            async for line in response.aiter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                event = json.loads(line[6:])
+                if "error" in event:
+                    return first, "".join(parts), event["error"]["code"]
+                content = (event["choices"][0].get("delta") or {}).get("content") if event.get("choices") else None
+                if content:
+                    if first is None:
+                        first = time.perf_counter() - started
+                    parts.append(content)
+    except httpx2.HTTPError as exc:
+        return first, "".join(parts), type(exc).__name__
+    return first, "".join(parts), None
+
+
+async def run_streams(url, n, ramp=RAMP):
+    """Start n streams spread evenly over `ramp` seconds; returns (results, peak streams open at once)."""
+    limits = httpx2.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+    open_streams = {"now": 0, "peak": 0}
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(120.0), limits=limits) as client:
+        tasks = [asyncio.create_task(one_stream(client, url, f"q{i:05d}", ramp * i / n, open_streams))
+                 for i in range(n)]
+        return await asyncio.gather(*tasks), open_streams["peak"]
+
+
+def summarize(name, run):
+    """One table row: peak open streams, errors, lost/duplicated answers, first-token median and p99."""
+    results, peak = run
+    errors = [r[2] for r in results if r[2]]
+    wrong = sum(1 for i, r in enumerate(results) if not r[2] and r[1] != expected_answer(f"q{i:05d}"))
+    firsts = [r[0] * 1000 for r in results if r[0] is not None]
+    return [name, peak, len(errors), wrong, f"{median(firsts):.0f}", f"{percentile(firsts, 99):.0f}"], firsts, errors
+
+
+class Sampler:
+    """Samples the peak RSS and total CPU time of gunicorn's worker processes while a run goes on."""
+
+    def __init__(self, pid):
+        self.master = psutil.Process(pid)
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def workers(self):
+        """The master's worker processes."""
+        return self.master.children()
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            self.peak_rss = max(self.peak_rss, sum(w.memory_info().rss for w in self.workers()))
+
+    def cpu_seconds(self):
+        """User + system CPU seconds used so far by all workers."""
+        return sum(sum(w.cpu_times()[:2]) for w in self.workers())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def main():
+    """Run the baseline and the app with the same N streams; print the table."""
+    n = int(os.environ.get("BENCH_STREAMS", "500"))
+    port = free_port()
+    upstream = subprocess.Popen([sys.executable, "-m", "tests.scripted_upstream", str(port), "--chunk-chars",
+                                 str(CHUNK_CHARS), "--delay", str(DELAY), "--repeat", str(REPEAT)],
+                                cwd=ROOT, stdout=subprocess.PIPE)
+    upstream.stdout.readline()  # it prints its address once it listens
+    env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "MODELS": "scripted",
+           "RATE_LIMIT": ""}
+    try:
+        direct = asyncio.run(run_streams(f"http://127.0.0.1:{port}/v1/chat/completions", n))
+        with GunicornApp(env) as app, Sampler(app.process.pid) as sampler:
+            asyncio.run(run_streams(f"{app.url}/v1/chat/completions", 10, ramp=0))  # warm-up: imports, pools
+            others = [psutil.Process(), psutil.Process(upstream.pid)]
+            others_before = [sum(p.cpu_times()[:2]) for p in others]
+            cpu_before, started = sampler.cpu_seconds(), time.perf_counter()
+            through = asyncio.run(run_streams(f"{app.url}/v1/chat/completions", n))
+            elapsed = time.perf_counter() - started
+            cpu = sampler.cpu_seconds() - cpu_before
+            client_cpu, upstream_cpu = (sum(p.cpu_times()[:2]) - b for p, b in zip(others, others_before))
+            workers = len(sampler.workers())
+    finally:
+        upstream.terminate()
+    row_direct, first_direct, _ = summarize("upstream direct", direct)
+    row_app, first_app, errors = summarize("through the app", through)
+    print_table(f"{n} streams started over {RAMP:.0f} s, ~{len(expected_answer('q00000'))} characters each "
+                f"(first token in ms)", [row_direct, row_app],
+                ["path", "peak open", "errors", "wrong answers", "median", "p99"])
+    print(f"\nfirst-token overhead (app - direct): median {median(first_app) - median(first_direct):.0f} ms, "
+          f"p99 {percentile(first_app, 99) - percentile(first_direct, 99):.0f} ms")
+    print(f"gunicorn: {workers} workers, peak RSS {sampler.peak_rss / 2**20:.0f} MiB in all, "
+          f"{cpu:.1f} CPU-s over {elapsed:.1f} s ({cpu / elapsed * 100:.0f}% of one core); on the same 2 cores the "
+          f"benchmark client used {client_cpu / elapsed * 100:.0f}% and the scripted upstream "
+          f"{upstream_cpu / elapsed * 100:.0f}% of one core")
+    if errors:
+        print("errors:", sorted(set(map(str, errors)))[:5])
+
+
+if __name__ == "__main__":
+    main()
