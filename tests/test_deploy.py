@@ -1,0 +1,263 @@
+"""Every documented way of running the app, exercised for real: Render's Blueprint, nginx with HTTPS in
+front of gunicorn, two instances sharing Redis, an instance killed mid-answer, and a graceful reload."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2
+import psutil
+import pytest
+import requests
+import yaml
+
+from tests.conftest import upstream_env
+from tests.gunicorn_runner import ROOT, GunicornApp
+from tests.scripted_upstream import Script, free_port
+from tests.test_limits import redis_url  # noqa: F401  (a fixture)
+
+# --- Render ---
+
+# Fields of a web service in Render's Blueprint spec (render.com/docs/blueprint-spec).
+RENDER_SERVICE_FIELDS = {
+    "type", "name", "runtime", "repo", "branch", "rootDir", "plan", "region", "numInstances", "scaling",
+    "buildCommand", "preDeployCommand", "startCommand", "healthCheckPath", "autoDeploy", "autoDeployTrigger",
+    "maxShutdownDelaySeconds", "domains", "envVars", "buildFilter", "disk", "previews", "dockerCommand",
+    "dockerfilePath", "dockerContext", "registryCredential", "image",
+}
+RENDER_RUNTIMES = {"docker", "elixir", "go", "image", "node", "python", "ruby", "rust", "static"}
+RENDER_REGIONS = {"oregon", "ohio", "virginia", "frankfurt", "singapore"}
+RENDER_ENV_SOURCES = {"value", "generateValue", "sync", "fromDatabase", "fromService", "fromGroup"}
+
+
+def render_service():
+    """The web service of the repo's render.yaml."""
+    blueprint = yaml.safe_load((ROOT / "render.yaml").read_text())
+    assert set(blueprint) <= {"services", "databases", "envVarGroups", "projects", "ungrouped", "previews"}
+    (service,) = blueprint["services"]
+    return service
+
+
+def test_render_blueprint_uses_only_spec_fields_and_keeps_secrets_out():
+    service = render_service()
+    assert set(service) <= RENDER_SERVICE_FIELDS, set(service) - RENDER_SERVICE_FIELDS
+    assert service["type"] == "web" and service["runtime"] in RENDER_RUNTIMES and service["runtime"] == "python"
+    assert service["region"] in RENDER_REGIONS
+    assert service["healthCheckPath"] == "/healthz"
+    assert 0 < service["maxShutdownDelaySeconds"] <= 300
+    env = {}
+    for var in service["envVars"]:
+        sources = set(var) & RENDER_ENV_SOURCES
+        assert len(sources) == 1 and set(var) <= RENDER_ENV_SOURCES | {"key"}, var
+        env[var["key"]] = var
+    assert env["OPENAI_API_KEY"] == {"key": "OPENAI_API_KEY", "sync": False}
+    assert env["ACCESS_CODE"] == {"key": "ACCESS_CODE", "sync": False}
+    assert re.fullmatch(r"3\.\d+\.\d+", str(env["PYTHON_VERSION"]["value"]))
+
+
+@pytest.mark.parametrize("key,compiles_llama", [("sk-real", False), ("", True)])
+def test_render_build_skips_the_embedded_model_when_a_key_is_set(tmp_path, key, compiles_llama):
+    # Run the Blueprint's real build command with a stand-in `pip` that records what it was asked to install.
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    calls = tmp_path / "pip-calls"
+    fake_pip = fake_bin / "pip"
+    fake_pip.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    fake_pip.chmod(fake_pip.stat().st_mode | stat.S_IEXEC)
+    env = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "OPENAI_API_KEY": key, "OPENAI_BASE_URL": ""}
+    subprocess.run(["bash", "-c", render_service()["buildCommand"]], cwd=ROOT, env=env, check=True)
+    installed = calls.read_text()
+    assert "-r requirements.txt" in installed
+    assert ("requirements-embedded.txt" in installed) == compiles_llama
+
+
+def test_render_start_command_binds_port_and_passes_the_health_check(upstream):
+    port = free_port()
+    env = {**os.environ, **upstream_env(upstream), "PORT": str(port), "HOST": ""}
+    process = subprocess.Popen(["bash", "-c", render_service()["startCommand"]], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_ok(f"http://127.0.0.1:{port}/healthz")
+        listening = [c.laddr for p in psutil.Process(process.pid).children(recursive=True) + [psutil.Process(process.pid)]
+                     for c in p.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+        assert ("0.0.0.0", port) in [(a.ip, a.port) for a in listening]  # Render routes to 0.0.0.0:$PORT
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_until_ok(url, seconds=60, **kwargs):
+    """Poll `url` until it answers 200."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2, **kwargs).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+# --- nginx with HTTPS ---
+
+class Nginx:
+    """Debian's nginx running the repo's deploy/nginx/chat-app.conf on loopback with a self-signed certificate."""
+
+    def __init__(self, tmp_path, app_urls):
+        self.dir = tmp_path
+        self.https_port, self.http_port = free_port(), free_port()
+        self.cert, key = tmp_path / "chat.crt", tmp_path / "chat.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(self.cert)],
+                       check=True, capture_output=True)
+        site = (ROOT / "deploy" / "nginx" / "chat-app.conf").read_text()
+        replacements = [
+            ("listen 443 ssl", f"listen 127.0.0.1:{self.https_port} ssl"),
+            ("listen 80;", f"listen 127.0.0.1:{self.http_port};"),
+            ("/etc/ssl/certs/chat-app.crt", str(self.cert)),
+            ("/etc/ssl/private/chat-app.key", str(key)),
+            ("server 127.0.0.1:8050 max_fails=1 fail_timeout=10s;",
+             " ".join(f"server {u.split('//')[1]} max_fails=1 fail_timeout=10s;" for u in app_urls)),
+        ]
+        for old, new in replacements:
+            assert old in site, f"deploy/nginx/chat-app.conf no longer contains {old!r}"
+            site = site.replace(old, new)
+        temp_paths = " ".join(f"{name}_temp_path {tmp_path}/{name};" for name in ("client_body", "proxy", "fastcgi",
+                                                                                  "uwsgi", "scgi"))
+        (tmp_path / "nginx.conf").write_text(
+            f"user root; daemon off; worker_processes 1; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+            f"events {{ worker_connections 1024; }}\n"
+            f"http {{ access_log {tmp_path}/access.log; {temp_paths}\n{site}\n}}\n")
+        self.url = f"https://127.0.0.1:{self.https_port}"
+
+    def __enter__(self):
+        self.process = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.dir), "-c",
+                                         str(self.dir / "nginx.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until_ok(f"{self.url}/healthz", verify=str(self.cert))
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def stream_with_arrivals(url, cert, question="hello", history=()):
+    """Stream an answer through nginx; returns (events, monotonic arrival time of each content delta)."""
+    events, arrivals = [], []
+    body = {"model": "scripted", "stream": True, "messages": [*history, {"role": "user", "content": question}]}
+    with httpx2.Client(verify=str(cert), timeout=60) as client, \
+            client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+        assert response.status_code == 200
+        try:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(line[6:] if line == "data: [DONE]" else json.loads(line[6:]))
+                    if isinstance(events[-1], dict) and events[-1].get("choices") and \
+                            events[-1]["choices"][0]["delta"].get("content"):
+                        arrivals.append(time.monotonic())
+        except httpx2.RemoteProtocolError:
+            events.append("connection cut")
+    return events, arrivals
+
+
+def text_of(events):
+    """The answer text carried by the content deltas."""
+    return "".join(e["choices"][0]["delta"].get("content") or "" for e in events if isinstance(e, dict) and e.get("choices"))
+
+
+def test_https_through_nginx_streams_tokens_as_they_come(upstream, tmp_path):
+    with GunicornApp(upstream_env(upstream)) as app, Nginx(tmp_path, [app.url]) as nginx:
+        upstream.script = Script(reply="one two three four five six", chunk_chars=4, delay=0.15)
+        events, arrivals = stream_with_arrivals(nginx.url, nginx.cert)
+        assert text_of(events) == "one two three four five six" and events[-1] == "[DONE]"
+        # Incremental: the first words were in the client's hands before the upstream had sent the last ones.
+        assert arrivals[0] < upstream.requests[-1]["finished"]
+        assert len(set(arrivals)) == len(arrivals) == 7
+        page = requests.get(nginx.url, verify=str(nginx.cert), timeout=10)
+        assert page.status_code == 200 and "Strict-Transport-Security" in page.headers
+        plain = requests.get(f"http://127.0.0.1:{nginx.http_port}/", allow_redirects=False, timeout=10)
+        assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
+
+
+def test_two_instances_share_limits_and_survive_one_dying_mid_answer(upstream, redis_url, tmp_path):  # noqa: F811
+    env = upstream_env(upstream, RATE_LIMIT="40/minute", RATE_LIMIT_STORAGE_URI=redis_url, TRUSTED_PROXIES="1")
+    with GunicornApp(env) as first, GunicornApp(env) as second, Nginx(tmp_path, [first.url, second.url]) as nginx:
+        # A conversation continues whichever instance answers: the history travels with each request.
+        history = []
+        for n in range(4):
+            events, _ = stream_with_arrivals(nginx.url, nginx.cert, f"q{n}", history)
+            answer = text_of(events)
+            assert answer == f"Answer to: q{n} (saw {2 * n} earlier messages)"
+            history += [{"role": "user", "content": f"q{n}"}, {"role": "assistant", "content": answer}]
+        assert "POST /v1/chat/completions" in first.log() and "POST /v1/chat/completions" in second.log()
+
+        # Kill the instance that is streaming an answer; the client sees a cut stream, not a hang.
+        upstream.script = Script(reply="slow " * 400, chunk_chars=5, delay=0.05)
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(stream_with_arrivals, nginx.url, nginx.cert, "long one")
+            victim = wait_for_streaming_instance([first, second], upstream)
+            for process in [*psutil.Process(victim.process.pid).children(), psutil.Process(victim.process.pid)]:
+                process.send_signal(signal.SIGKILL)
+            events, _ = pending.result(timeout=60)
+        assert "[DONE]" not in events  # the page marks this answer interrupted and offers Retry
+        assert ("slow " * 400).startswith(text_of(events))
+        # Retry goes to the surviving instance.
+        upstream.script = Script()
+        events, _ = stream_with_arrivals(nginx.url, nginx.cert, "retry")
+        assert text_of(events) == "Answer to: retry (saw 0 earlier messages)" and events[-1] == "[DONE]"
+
+
+def wait_for_streaming_instance(apps, upstream, seconds=30):
+    """The app instance whose worker holds an open connection to the upstream (the one streaming now)."""
+    port = int(upstream.url.split(":")[2].split("/")[0])
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for app in apps:
+            for worker in psutil.Process(app.process.pid).children():
+                if any(c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+                       for c in worker.net_connections("tcp")):
+                    return app
+        time.sleep(0.05)
+    raise TimeoutError("no instance is streaming")
+
+
+# --- graceful reload ---
+
+def test_hup_reload_lets_fifty_open_streams_finish(upstream):
+    upstream.script = Script(reply=lambda body: body["messages"][-1]["content"] * 30, chunk_chars=10, delay=0.1)
+    with GunicornApp(upstream_env(upstream)) as app:
+        old_workers = {p.pid for p in psutil.Process(app.process.pid).children()}
+        questions = [f"stream-{i:02d}|" for i in range(50)]
+        with ThreadPoolExecutor(50) as pool:
+            futures = [pool.submit(stream_with_arrivals_plain, app.url, q) for q in questions]
+            while len(upstream.requests) < 50:  # every stream is open before the reload
+                time.sleep(0.05)
+            app.process.send_signal(signal.SIGHUP)
+            answers = [f.result(timeout=120) for f in futures]
+        assert answers == [q * 30 for q in questions]  # nothing lost, nothing cut
+        wait_until_ok(f"{app.url}/healthz")
+        deadline = time.monotonic() + 30
+        while {p.pid for p in psutil.Process(app.process.pid).children()} & old_workers and time.monotonic() < deadline:
+            time.sleep(0.1)  # old workers exit once their last stream is done
+        new_workers = {p.pid for p in psutil.Process(app.process.pid).children()}
+        assert new_workers and not new_workers & old_workers  # the reload really replaced the workers
+        assert stream_with_arrivals_plain(app.url, "after|") == "after|" * 30
+
+
+def stream_with_arrivals_plain(url, question):
+    """Stream one answer over plain HTTP; returns its text, or raises if it did not end with [DONE]."""
+    body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": question}]}
+    events = []
+    with requests.post(f"{url}/v1/chat/completions", json=body, stream=True, timeout=120) as response:
+        for line in response.iter_lines():
+            if line.startswith(b"data: "):
+                events.append("[DONE]" if line == b"data: [DONE]" else json.loads(line[6:]))
+    assert events and events[-1] == "[DONE]", events[-3:]
+    return text_of(events)
