@@ -13,12 +13,12 @@ and the overhead (app minus direct, same run), and the gunicorn workers' peak me
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 
-import httpx2
 import psutil
 
 from bench.common import median, percentile, print_table
@@ -34,57 +34,82 @@ def expected_answer(question):
     return f"Answer to: {question} (saw 0 earlier messages)" * REPEAT
 
 
-async def one_stream(client, url, question, delay, open_streams):
-    """Stream one answer after `delay` s; returns (first-token seconds, answer text, error or None)."""
-    body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": question}]}
+FIRST_CONTENT = re.compile(rb'"delta":\s*\{"content":\s*"[^"]')
+
+
+async def one_stream(url, question, delay, open_streams):
+    """Stream one answer after `delay` s; returns (first-token seconds, raw SSE body, error or None).
+
+    A lean load generator on purpose (it shares the 2 cores with the system under test): one HTTP/1.0
+    request on a raw socket, so the body is plain SSE with no chunked framing, and the only work while
+    streaming is finding the first content delta; the answers are parsed and checked after the run.
+    """
+    host, port, path = _split(url)
+    body = json.dumps({"model": "scripted", "stream": True, "messages": [{"role": "user", "content": question}]})
+    request = (f"POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
     await asyncio.sleep(delay)
     started = time.perf_counter()
     open_streams["now"] += 1
     open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
+    first, received = None, bytearray()
     try:
-        return await _read_stream(client, url, body, started)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(request)
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            received += data
+            if first is None and FIRST_CONTENT.search(received):
+                first = time.perf_counter() - started
+        writer.close()
+    except OSError as exc:
+        return first, bytes(received), type(exc).__name__
     finally:
         open_streams["now"] -= 1
+    return first, bytes(received), None
 
 
-async def _read_stream(client, url, body, started):
-    """Send the request and read the SSE answer."""
-    first, parts = None, []
-    try:
-        async with client.stream("POST", url, json=body) as response:
-            if response.status_code != 200:
-                return None, "", f"HTTP {response.status_code}"
-            async for line in response.aiter_lines():
-                if not line.startswith("data: {"):
-                    continue
-                event = json.loads(line[6:])
-                if "error" in event:
-                    return first, "".join(parts), event["error"]["code"]
-                content = (event["choices"][0].get("delta") or {}).get("content") if event.get("choices") else None
-                if content:
-                    if first is None:
-                        first = time.perf_counter() - started
-                    parts.append(content)
-    except httpx2.HTTPError as exc:
-        return first, "".join(parts), type(exc).__name__
-    return first, "".join(parts), None
+def _split(url):
+    """(host, port, path) of an http:// URL."""
+    rest = url.split("//", 1)[1]
+    hostport, path = rest.split("/", 1)
+    host, port = hostport.split(":")
+    return host, int(port), "/" + path
+
+
+def parse_answer(raw):
+    """(answer text, error code or None) of a raw HTTP/1.0 SSE response."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
+        return "", head.split(b"\r\n")[0].decode(errors="replace")
+    parts, done = [], False
+    for line in body.split(b"\n"):
+        if line == b"data: [DONE]":
+            done = True
+        elif line.startswith(b"data: {"):
+            event = json.loads(line[6:])
+            if "error" in event:
+                return "".join(parts), event["error"]["code"]
+            choices = event.get("choices") or [{}]
+            parts.append((choices[0].get("delta") or {}).get("content") or "")
+    return "".join(parts), None if done else "no [DONE]"
 
 
 async def run_streams(url, n, ramp=RAMP):
     """Start n streams spread evenly over `ramp` seconds; returns (results, peak streams open at once)."""
-    limits = httpx2.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     open_streams = {"now": 0, "peak": 0}
-    async with httpx2.AsyncClient(timeout=httpx2.Timeout(120.0), limits=limits) as client:
-        tasks = [asyncio.create_task(one_stream(client, url, f"q{i:05d}", ramp * i / n, open_streams))
-                 for i in range(n)]
-        return await asyncio.gather(*tasks), open_streams["peak"]
+    tasks = [asyncio.create_task(one_stream(url, f"q{i:05d}", ramp * i / n, open_streams)) for i in range(n)]
+    return await asyncio.gather(*tasks), open_streams["peak"]
 
 
 def summarize(name, run):
     """One table row: peak open streams, errors, lost/duplicated answers, first-token median and p99."""
     results, peak = run
-    errors = [r[2] for r in results if r[2]]
-    wrong = sum(1 for i, r in enumerate(results) if not r[2] and r[1] != expected_answer(f"q{i:05d}"))
+    answers = [(r[2], "") if r[2] else parse_answer(r[1])[::-1] for r in results]  # (error, text)
+    errors = [error for error, _ in answers if error]
+    wrong = sum(1 for i, (error, text) in enumerate(answers) if not error and text != expected_answer(f"q{i:05d}"))
     firsts = [r[0] * 1000 for r in results if r[0] is not None]
     return [name, peak, len(errors), wrong, f"{median(firsts):.0f}", f"{percentile(firsts, 99):.0f}"], firsts, errors
 
