@@ -15,6 +15,7 @@ from flask import has_request_context, make_response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api
+import static_compression
 from callbacks import chat as chat_callbacks
 from callbacks import export as export_callbacks
 from chatcore import redact
@@ -101,6 +102,7 @@ def create_app(settings=None):
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     server.register_blueprint(api.create_blueprint(service))
     api.install_limits(server, settings)
+    static_compression.install(server)
 
     @server.get("/lang/<code>")
     def set_language(code):
