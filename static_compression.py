@@ -42,14 +42,23 @@ class BundleCompressor:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except (AttributeError, OSError):
             pass  # not Linux, or not allowed: compress at normal priority
-        compressed = brotli.compress(body, quality=11)
-        with self._lock:
-            self._ready[path] = compressed
+        compressed = None
+        try:
+            compressed = brotli.compress(body, quality=11)
+        finally:
+            with self._lock:
+                if compressed is None:
+                    self._started.discard(path)  # interrupted: a later request starts it again
+                else:
+                    self._ready[path] = compressed
+
+
+# One per process: a bundle's URL names its package version, so every app in the process can share it.
+_compressor = BundleCompressor()
 
 
 def install(server):
     """Register the after-request hook that serves cached Brotli for component bundles."""
-    compressor = BundleCompressor()
 
     @server.after_request
     def brotli_bundles(response):
@@ -61,11 +70,9 @@ def install(server):
         body = response.get_data()
         if len(body) < MIN_BYTES:
             return response
-        compressed = compressor.get(request.path, body)
+        compressed = _compressor.get(request.path, body)
         if compressed is not None:
             response.set_data(compressed)
             response.headers["Content-Encoding"] = "br"
             response.vary.add("Accept-Encoding")
         return response
-
-    return compressor

@@ -2,13 +2,15 @@
 
 import os
 import shutil
-import threading
+import subprocess
 
 import pytest
+import redis
 from werkzeug.serving import make_server
 
 from config import load_settings
-from tests.scripted_upstream import ScriptedUpstream
+from tests.scripted_upstream import BackgroundServer, ScriptedUpstream, free_port
+from tests.waiting import wait_until
 
 # dash_duo drives Debian's chromium; CI must fail (not skip) when it is missing, so no skip logic here.
 if "DASH_TEST_CHROMEPATH" not in os.environ and shutil.which("chromium"):
@@ -39,21 +41,13 @@ def build_app(env):
     return create_app(load_settings(env, dotenv_path=None))
 
 
-class LiveServer:
+class LiveServer(BackgroundServer):
     """The app's Flask server on a real loopback socket, in a background thread."""
 
     def __init__(self, app):
+        super().__init__(make_server("127.0.0.1", 0, app.server, threaded=True))
         self.app = app
-        self._server = make_server("127.0.0.1", 0, app.server, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
 
 
 @pytest.fixture
@@ -69,3 +63,17 @@ def serve():
     yield start
     for server in servers:
         server.__exit__()
+
+
+@pytest.fixture
+def redis_url():
+    """A real redis-server on a free loopback port, no persistence."""
+    port = free_port()
+    process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+                                "127.0.0.1", "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    wait_until(client.ping, 10, "redis-server", ignore=(redis.ConnectionError,))
+    yield f"redis://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)

@@ -4,12 +4,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
 
 from tests.scripted_upstream import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,17 +30,18 @@ class GunicornApp:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "chat_app:server", "-c", "gunicorn.conf.py", *self.extra_args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log()}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:  # not listening yet, or still importing
-                time.sleep(0.1)
-        self.process.kill()
-        raise RuntimeError(f"gunicorn did not become healthy:\n{self.log()}")
+        try:
+            wait_until(self._healthy, 60, "gunicorn to become healthy")
+        except (TimeoutError, RuntimeError):
+            self.process.kill()
+            raise RuntimeError(f"gunicorn did not become healthy:\n{self.log()}") from None
+        return self
+
+    def _healthy(self):
+        """True once /healthz answers 200; raises if gunicorn exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError("gunicorn exited")
+        return requests.get(f"{self.url}/healthz", timeout=1).ok
 
     def __exit__(self, *exc):
         self.process.terminate()

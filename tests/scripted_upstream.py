@@ -129,17 +129,12 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 2048
 
 
-class ScriptedUpstream:
-    """Runs the scripted server in a background thread; use as a context manager."""
+class BackgroundServer:
+    """A socket server running in a daemon thread; use as a context manager."""
 
-    def __init__(self, host="127.0.0.1", port=0):
-        self.script = Script()
-        self.requests = []
-        self.gets = []
-        self._server = _Server((host, port), _Handler)
-        self._server.owner = self
-        self.url = f"http://{host}:{self._server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+    def __init__(self, server):
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
 
     def __enter__(self):
         self._thread.start()
@@ -148,6 +143,18 @@ class ScriptedUpstream:
     def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
+
+
+class ScriptedUpstream(BackgroundServer):
+    """The scripted OpenAI-compatible server on loopback, with its script and what it received."""
+
+    def __init__(self, host="127.0.0.1", port=0):
+        super().__init__(_Server((host, port), _Handler))
+        self._server.owner = self
+        self.script = Script()
+        self.requests = []
+        self.gets = []
+        self.url = f"http://{host}:{self._server.server_address[1]}/v1"
 
     def wait_for_close(self, timeout=5.0):
         """Wait until the last request's stream was closed by the client; return when (monotonic) or None."""

@@ -6,7 +6,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from tests.conftest import build_app, upstream_env
+from tests.conftest import build_app
 from tests.scripted_upstream import Script, free_port
 from tests.test_browser_journey import (answers, committed_history, start, type_and_send, wait_for_answer,
                                         wait_until)

@@ -20,7 +20,7 @@ import yaml
 from tests.conftest import upstream_env
 from tests.gunicorn_runner import ROOT, GunicornApp
 from tests.scripted_upstream import Script, free_port
-from tests.test_limits import redis_url  # noqa: F401  (a fixture)
+from tests.waiting import wait_until, wait_until_ok
 
 # --- Render ---
 
@@ -90,19 +90,6 @@ def test_render_start_command_binds_port_and_passes_the_health_check(upstream):
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def wait_until_ok(url, seconds=60, **kwargs):
-    """Poll `url` until it answers 200."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2, **kwargs).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 # --- nginx with HTTPS ---
@@ -186,7 +173,7 @@ def test_https_through_nginx_streams_tokens_as_they_come(upstream, tmp_path):
         assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
 
 
-def test_two_instances_share_limits_and_survive_one_dying_mid_answer(upstream, redis_url, tmp_path):  # noqa: F811
+def test_two_instances_share_limits_and_survive_one_dying_mid_answer(upstream, redis_url, tmp_path):
     env = upstream_env(upstream, RATE_LIMIT="40/minute", RATE_LIMIT_STORAGE_URI=redis_url, TRUSTED_PROXIES="1")
     with GunicornApp(env) as first, GunicornApp(env) as second, Nginx(tmp_path, [first.url, second.url]) as nginx:
         # A conversation continues whichever instance answers: the history travels with each request.
@@ -214,18 +201,19 @@ def test_two_instances_share_limits_and_survive_one_dying_mid_answer(upstream, r
         assert text_of(events) == "Answer to: retry (saw 0 earlier messages)" and events[-1] == "[DONE]"
 
 
-def wait_for_streaming_instance(apps, upstream, seconds=30):
+def wait_for_streaming_instance(apps, upstream):
     """The app instance whose worker holds an open connection to the upstream (the one streaming now)."""
     port = int(upstream.url.split(":")[2].split("/")[0])
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def streaming_instance():
         for app in apps:
             for worker in psutil.Process(app.process.pid).children():
                 if any(c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
                        for c in worker.net_connections("tcp")):
                     return app
-        time.sleep(0.05)
-    raise TimeoutError("no instance is streaming")
+        return None
+
+    return wait_until(streaming_instance, 30, "an instance to stream")
 
 
 # --- graceful reload ---
@@ -237,17 +225,14 @@ def test_hup_reload_lets_fifty_open_streams_finish(upstream):
         questions = [f"stream-{i:02d}|" for i in range(50)]
         with ThreadPoolExecutor(50) as pool:
             futures = [pool.submit(stream_with_arrivals_plain, app.url, q) for q in questions]
-            while len(upstream.requests) < 50:  # every stream is open before the reload
-                time.sleep(0.05)
+            wait_until(lambda: len(upstream.requests) == 50, 60, "all 50 streams to open before the reload")
             app.process.send_signal(signal.SIGHUP)
             answers = [f.result(timeout=120) for f in futures]
         assert answers == [q * 30 for q in questions]  # nothing lost, nothing cut
         wait_until_ok(f"{app.url}/healthz")
-        deadline = time.monotonic() + 30
-        while {p.pid for p in psutil.Process(app.process.pid).children()} & old_workers and time.monotonic() < deadline:
-            time.sleep(0.1)  # old workers exit once their last stream is done
-        new_workers = {p.pid for p in psutil.Process(app.process.pid).children()}
-        assert new_workers and not new_workers & old_workers  # the reload really replaced the workers
+        # Old workers exit once their last stream is done; the reload really replaced them.
+        current_workers = lambda: {p.pid for p in psutil.Process(app.process.pid).children()}  # noqa: E731
+        wait_until(lambda: current_workers() and not current_workers() & old_workers, 30, "old workers to exit")
         assert stream_with_arrivals_plain(app.url, "after|") == "after|" * 30
 
 

@@ -1,15 +1,9 @@
 """Access code and per-IP rate limits, including limits shared by two app instances through a real Redis."""
 
-import shutil
-import subprocess
-import time
-
-import pytest
 import requests
 
 from tests.conftest import upstream_env
 from tests.gunicorn_runner import GunicornApp
-from tests.scripted_upstream import free_port
 
 QUESTION = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -48,28 +42,6 @@ def test_repeated_wrong_codes_from_one_ip_are_blocked(upstream, serve):
     assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
     assert post(server.url, "open-sesame").status_code == 429  # blocked for the rest of the window
     assert upstream.requests == []
-
-
-@pytest.fixture
-def redis_url():
-    """A real redis-server on a free loopback port, no persistence."""
-    port = free_port()
-    process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-                                "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    import redis
-
-    client = redis.Redis(port=port)
-    while time.monotonic() < deadline:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def test_limits_hold_across_two_instances_sharing_redis(upstream, redis_url):

@@ -3,13 +3,13 @@
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
 from config import find_embedded_model
 from tests.scripted_upstream import free_port
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +24,17 @@ def llama_server(tmp_path_factory):
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
         stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def listing_models():
         if process.poll() is not None:
             raise RuntimeError(f"llama_cpp.server exited: {log_path.read_text(errors='replace')[-2000:]}")
-        try:
-            if requests.get(f"{url}/models", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
+        return requests.get(f"{url}/models", timeout=1).ok
+
+    try:
+        wait_until(listing_models, 60, "llama_cpp.server to list its model")
+    except TimeoutError:
         process.kill()
-        raise RuntimeError("llama_cpp.server did not start within 60 s")
+        raise
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import requests
 
 from tests.conftest import upstream_env
 from tests.scripted_upstream import free_port
+from tests.waiting import wait_until, wait_until_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,23 +27,10 @@ def tinyproxy(tmp_path):
                     f"MaxClients 20\nAllow 127.0.0.1\n")
     process = subprocess.Popen([shutil.which("tinyproxy") or "/usr/bin/tinyproxy", "-d", "-c", str(conf)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: requests.get(f"http://127.0.0.1:{port}", timeout=1) is not None)
+    wait_until(lambda: requests.get(f"http://127.0.0.1:{port}", timeout=1) is not None, 30, "tinyproxy")
     yield f"http://127.0.0.1:{port}", log
     process.terminate()
     process.wait(timeout=10)
-
-
-def wait_for(probe, seconds=30):
-    """Retry `probe` until it returns truthy without raising."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if probe():
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("service did not come up")
 
 
 def ask_app(args, env):
@@ -54,7 +41,7 @@ def ask_app(args, env):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=1).ok)
+        wait_until_ok(f"{url}/healthz")
         response = requests.post(f"{url}/v1/chat/completions", timeout=30, json={
             "model": "scripted", "messages": [{"role": "user", "content": "via proxy?"}]})
         return response.json()["choices"][0]["message"]["content"]
