@@ -42,15 +42,14 @@ class BundleCompressor:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except (AttributeError, OSError):
             pass  # not Linux, or not allowed: compress at normal priority
-        compressed = None
         try:
             compressed = brotli.compress(body, quality=11)
-        finally:
+        except BaseException:  # interrupted (e.g. SystemExit at shutdown): optional work, a later request retries
             with self._lock:
-                if compressed is None:
-                    self._started.discard(path)  # interrupted: a later request starts it again
-                else:
-                    self._ready[path] = compressed
+                self._started.discard(path)
+            return
+        with self._lock:
+            self._ready[path] = compressed
 
 
 # One per process: a bundle's URL names its package version, so every app in the process can share it.

@@ -9,7 +9,6 @@
     config: null,        // from the chat-config store: strings, markdown props, limits
     history: [],         // [{role, content, status, stopped, error}] mirrors the chat-history store
     controller: null,    // AbortController of the answer being streamed
-    streamingIndex: null,
     settings: {multiTurn: true, model: null},  // follows #multi-round-switch and #model-select
     accessCode: null,
   };
@@ -170,7 +169,6 @@
   async function streamAnswer(index, body) {
     const controller = new AbortController();
     state.controller = controller;
-    state.streamingIndex = index;
     setStreaming(true);
     let text = '';
     let trimmed = 0;
@@ -238,7 +236,6 @@
       const stopped = controller.signal.aborted;
       if (state.controller === controller) {
         state.controller = null;
-        state.streamingIndex = null;
         setStreaming(false);
       }
       if (index < state.history.length && state.history[index].status === 'streaming') {
@@ -303,12 +300,14 @@
       return [[], []];
     },
     retry: function (index) {
-      // Re-ask the question before a failed answer, without retyping; the failed pair is replaced.
+      // Re-ask the question before a failed answer, without retyping. The last failed pair is replaced;
+      // an earlier one is asked again at the end, so no later turn is ever removed.
       const question = state.history[index - 1];
       if (state.controller || !question || question.role !== 'user') return;
-      const keep = state.history.slice(0, index - 1);
-      renderAll(keep);
-      saveHistory();
+      if (index === state.history.length - 1) {
+        renderAll(state.history.slice(0, index - 1));
+        saveHistory();
+      }
       ask(question.content);
     },
     saveAccessCode: function (nClicks, code) {

@@ -42,11 +42,15 @@ def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_r
         assert questions[n].text == f"question {n}"
     # A cut answer keeps its partial text, marked as interrupted.
     assert committed_history(dash_duo)[17]["content"] == "cut here"
-    # Retry re-asks the last failed question without retyping.
+    # Retry re-asks the last failed question without retyping: the failed pair is replaced.
     upstream.script = Script()
+    last = len(PAGE_FAULTS) - 1
     answers(dash_duo)[-1].find_element(By.CSS_SELECTOR, ".chat-retry").click()
-    assert wait_for_answer(dash_duo, len(PAGE_FAULTS) - 1).text == \
-        f"Answer to: question {len(PAGE_FAULTS) - 1} (saw 0 earlier messages)"
+    assert wait_for_answer(dash_duo, last).text == f"Answer to: question {last} (saw 0 earlier messages)"
+    # Retrying an earlier failure asks again at the end: no later turn is removed.
+    answers(dash_duo)[0].find_element(By.CSS_SELECTOR, ".chat-retry").click()
+    assert wait_for_answer(dash_duo, last + 1).text == "Answer to: question 0 (saw 0 earlier messages)"
+    assert len(committed_history(dash_duo)) == 2 * (len(PAGE_FAULTS) + 1)
 
 
 def test_unreachable_upstream_shows_a_message(dash_duo):
