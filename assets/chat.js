@@ -13,6 +13,8 @@
     accessCode: null,
   };
   const ACCESS_CODE_KEY = 'chat-access-code';
+  const CONVERSATION_KEY = 'chat-conversation';
+  const PARTIAL_SAVE_MS = 1000;  // how often a streaming answer is written to storage
 
   const dc = () => window.dash_clientside;
   const setProps = (id, props) => dc().set_props(id, props);
@@ -70,6 +72,33 @@
 
   function saveHistory() {
     setProps('chat-history', {data: state.history});
+    persist(state.history);
+  }
+
+  /* The conversation survives a reload: it is kept in localStorage. When storage is full or disabled
+   * (private mode) the page says so once and keeps working in memory. */
+  function persist(history) {
+    try {
+      localStorage.setItem(CONVERSATION_KEY, JSON.stringify(history));
+    } catch (e) {
+      if (!state.storageWarned) {
+        state.storageWarned = true;
+        notify('warning', t('storageUnavailable'));
+      }
+    }
+  }
+
+  /* The saved conversation; an answer that was streaming when the page went away is kept, marked. */
+  function loadSaved() {
+    let saved = [];
+    try {
+      saved = JSON.parse(localStorage.getItem(CONVERSATION_KEY) || '[]');
+    } catch (e) {
+      return [];
+    }
+    if (!Array.isArray(saved)) return [];
+    return saved.filter((m) => m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string')
+      .map((m) => (m.status === 'streaming' ? Object.assign({}, m, {status: 'error', error: t('reloaded')}) : m));
   }
 
   function appendMessages(messages) {
@@ -150,8 +179,9 @@
   }
 
   function errorText(error) {
+    if (error.code === 'reloaded') return t('reloaded');
     const messages = state.config.errors;
-    return (error && messages[error.code]) || messages.default;
+    return messages[error.code] || messages.default;
   }
 
   /* Parse one SSE event block; returns {done}|{error}|{delta, finish}. */
@@ -177,12 +207,19 @@
     let timer = null;
     let shown = 0;
 
+    let savedAt = Date.now();
     const show = () => {
       timer = null;
       if (text.length === shown) return;
       shown = text.length;
       setProps(`chat-md-${index}`, {markdownStr: displayMarkdown(text)});
       scrollToEnd(false);
+      if (Date.now() - savedAt > PARTIAL_SAVE_MS) {  // a reload mid-answer keeps what had arrived
+        savedAt = Date.now();
+        const partial = state.history.slice();
+        partial[index] = Object.assign({}, partial[index], {content: text});
+        persist(partial);
+      }
     };
     // Re-render at most ~30 times a second, less often for long answers (Markdown re-parse grows with length).
     const schedule = () => {
@@ -233,7 +270,8 @@
       if (exc.name !== 'AbortError') error = {code: 'network_error'};
     } finally {
       clearTimeout(timer);
-      const stopped = controller.signal.aborted;
+      if (state.leaving) error = {code: 'reloaded'};  // the page is going away, not the user's Stop
+      const stopped = controller.signal.aborted && !state.leaving;
       if (state.controller === controller) {
         state.controller = null;
         setStreaming(false);
@@ -265,9 +303,14 @@
   /* ---------- entry points used by clientside callbacks and DOM listeners ---------- */
 
   const chat = {
-    init: function (config, history) {
+    init: function (config) {
       state.config = config;
-      if (history && history.length && state.history.length === 0) renderAll(history);
+      const saved = loadSaved();
+      if (saved.length && state.history.length === 0) {
+        renderAll(saved);
+        saveHistory();
+        scrollToEnd(true);
+      }
       if (config.accessCodeRequired && !storedAccessCode()) setProps('access-code-modal', {visible: true});
       return dc().no_update;
     },
@@ -297,6 +340,7 @@
       if (!nClicks) return [dc().no_update, dc().no_update];
       stop();
       state.history = [];
+      persist([]);
       return [[], []];
     },
     retry: function (index) {
@@ -339,7 +383,10 @@
 
   // Leaving the page ends the answer: Chrome can keep a fetch of a page it navigated away from alive,
   // which would leave the model generating (and billing) for nobody.
-  window.addEventListener('pagehide', stop);
+  window.addEventListener('pagehide', () => {
+    state.leaving = true;
+    stop();
+  });
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.chat = chat;

@@ -8,7 +8,6 @@ def register(app):
     app.clientside_callback(
         ClientsideFunction("chat", "init"),
         Input("chat-config", "data"),
-        State("chat-history", "data"),
     )
     app.clientside_callback(
         ClientsideFunction("chat", "track"),

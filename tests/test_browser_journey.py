@@ -188,5 +188,45 @@ def test_access_code_is_asked_once_and_remembered(dash_duo, upstream):
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#chat-input")
     type_and_send(dash_duo, "Still in?")
-    assert wait_for_answer(dash_duo, 0).text == "Answer to: Still in? (saw 0 earlier messages)"
+    assert wait_for_answer(dash_duo, 1).text == "Answer to: Still in? (saw 2 earlier messages)"
     assert not [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#access-code-input") if e.is_displayed()]
+
+
+def test_conversation_survives_a_reload_even_mid_answer(dash_duo, upstream):
+    start(dash_duo, upstream)
+    type_and_send(dash_duo, "Remember me")
+    assert wait_for_answer(dash_duo, 0).text == "Answer to: Remember me (saw 0 earlier messages)"
+    dash_duo.driver.refresh()
+    assert wait_for_answer(dash_duo, 0).text == "Answer to: Remember me (saw 0 earlier messages)"
+    dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Remember me")
+
+    # Reload while an answer streams: what had arrived is kept, marked interrupted, and Retry works.
+    upstream.script = Script(reply="slow " * 2000, chunk_chars=5, delay=0.02)
+    type_and_send(dash_duo, "A long one")
+    streaming = wait_for_answer(dash_duo, 1, status="streaming")
+    wait_until(dash_duo, lambda d: d.execute_script(
+        "return (JSON.parse(localStorage.getItem('chat-conversation'))[3] || {}).content.length > 20"),
+        message="no partial answer saved")
+    assert "slow" in streaming.text
+    dash_duo.driver.refresh()
+    kept = wait_for_answer(dash_duo, 1, status="error")
+    assert "slow slow" in kept.text and "刷新" in kept.find_element(By.CSS_SELECTOR, ".chat-error-text").text
+    upstream.script = Script()
+    kept.find_element(By.CSS_SELECTOR, ".chat-retry").click()
+    assert wait_for_answer(dash_duo, 1).text == "Answer to: A long one (saw 2 earlier messages)"
+    # Clear empties the saved conversation too.
+    dash_duo.find_element("#clear-conversation").click()
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#chat-input")
+    assert dash_duo.driver.execute_script("return localStorage.getItem('chat-conversation')") == "[]"
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
+
+
+def test_without_browser_storage_it_says_so_and_keeps_working(dash_duo, upstream):
+    start(dash_duo, upstream)
+    dash_duo.driver.execute_script(
+        "Storage.prototype.setItem = () => { throw new DOMException('full', 'QuotaExceededError'); }")
+    type_and_send(dash_duo, "Still works?")
+    assert wait_for_answer(dash_duo, 0).text == "Answer to: Still works? (saw 0 earlier messages)"
+    wait_until(dash_duo, lambda d: "存储已满或不可用" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
+               message="no storage warning")
