@@ -12,9 +12,16 @@ from config import load_settings
 from tests.scripted_upstream import BackgroundServer, ScriptedUpstream, free_port
 from tests.waiting import wait_until
 
-# dash_duo drives Debian's chromium; CI must fail (not skip) when it is missing, so no skip logic here.
+# dash_duo drives Debian's chromium. Nothing here skips: without a browser the page tests error out.
 if "DASH_TEST_CHROMEPATH" not in os.environ and shutil.which("chromium"):
     os.environ["DASH_TEST_CHROMEPATH"] = shutil.which("chromium")
+
+
+def pytest_sessionstart(session):
+    """On CI, stop at once (failing) when a browser-test dependency is missing, rather than test less."""
+    missing = [tool for tool in ("chromium", "chromedriver") if not shutil.which(tool)]
+    if os.environ.get("CI") and missing:
+        pytest.exit(f"CI needs {', '.join(missing)} (apt-get install chromium chromium-driver)", returncode=1)
 
 TEST_KEY = "sk-test-SECRET-4f9a1c"
 
