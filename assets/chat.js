@@ -221,9 +221,10 @@
         persist(partial);
       }
     };
-    // Re-render at most ~30 times a second, less often for long answers (Markdown re-parse grows with length).
+    // The first words show at once; then re-render at most ~30 times a second, less often for long answers
+    // (the Markdown re-parse grows with length).
     const schedule = () => {
-      if (timer === null) timer = setTimeout(show, Math.min(400, 33 + text.length / 100));
+      if (timer === null) timer = setTimeout(show, shown === 0 ? 0 : Math.min(400, 33 + text.length / 100));
     };
 
     try {

@@ -109,6 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
                     event("{not json")
                     return
                 event(chunk({"content": piece}))
+                record.setdefault("first_content_at", time.time())  # wall clock: comparable with a browser's
                 if script.delay:
                     time.sleep(script.delay)
             event(chunk({}, script.finish_reason))

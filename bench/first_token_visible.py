@@ -1,0 +1,61 @@
+"""First token visible: how long after the upstream sends an answer's first token it shows in the page.
+
+Real headless Chromium against the app under gunicorn; the scripted upstream notes (wall clock) when it
+writes the first content chunk, and a MutationObserver in the page notes when the answer first shows
+text. Both clocks are this machine's, so the difference is the whole path: app → SSE → fetch reader →
+set_props → React → FefferyMarkdown. Answers start 300 ms after the request, as a model's would.
+"""
+
+from selenium.webdriver.common.keys import Keys
+
+from bench.common import median, percentile, print_table
+from bench.wire_bytes import browser
+from tests.conftest import upstream_env
+from tests.gunicorn_runner import GunicornApp
+from tests.scripted_upstream import Script, ScriptedUpstream
+from tests.waiting import wait_until
+
+RUNS = 20
+WATCH = """
+window.__firstVisible = null;
+const answers = document.querySelectorAll(".chat-message[data-role='assistant']").length;
+new MutationObserver((_, observer) => {
+  const all = document.querySelectorAll(".chat-message[data-role='assistant'] .chat-markdown");
+  const mine = all[answers];
+  if (mine && mine.textContent.trim()) {
+    window.__firstVisible = performance.timeOrigin + performance.now();
+    observer.disconnect();
+  }
+}).observe(document.getElementById('chat-messages'), {subtree: true, childList: true, characterData: true});
+"""
+
+
+def main():
+    """Ask RUNS questions; print the median and p99 delay from first token sent to first token visible."""
+    delays = []
+    with ScriptedUpstream() as upstream, GunicornApp(upstream_env(upstream)) as app:
+        upstream.script = Script(reply="Streaming answers should appear at once. " * 3, chunk_chars=4, delay=0.02,
+                                 first_delay=0.3)
+        driver = browser()
+        try:
+            driver.get(app.url)
+            wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
+            for run in range(RUNS):
+                driver.execute_script(WATCH)
+                box = driver.find_element("css selector", "#chat-input")
+                box.send_keys(f"question {run}")
+                box.send_keys(Keys.ENTER)
+                visible = wait_until(lambda: driver.execute_script("return window.__firstVisible"), 30, "text")
+                wait_until(lambda: driver.execute_script(
+                    "const a = document.querySelectorAll(\".chat-message[data-role='assistant']\");"
+                    f" return a.length === {run + 1} && a[{run}].dataset.status === 'done'"), 30, "the answer")
+                delays.append(visible - upstream.requests[-1]["first_content_at"] * 1000)
+        finally:
+            driver.quit()
+    print_table(f"First token visible in headless Chromium after the upstream sent it ({RUNS} answers, ms)",
+                [["upstream sends → page shows", f"{median(delays):.0f}", f"{percentile(delays, 99):.0f}"]],
+                ["path", "median", "p99"])
+
+
+if __name__ == "__main__":
+    main()
