@@ -2,6 +2,7 @@
 
 import hmac
 import logging
+import zlib
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -21,6 +22,21 @@ def error_response(error: ChatError):
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="chat"'
     return response
+
+
+def gzip_events(events):
+    """Gzip an SSE stream event by event: each event is flushed at once, so streaming stays incremental.
+
+    Every chunk repeats the same OpenAI envelope (~145 bytes around a few characters); with one deflate
+    stream for the whole answer the repeats cost a few bytes each. (Flask-Compress would buffer the stream.)
+    """
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    try:
+        for event in events:
+            yield compressor.compress(event) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        yield compressor.flush(zlib.Z_FINISH)
+    finally:
+        events.close()  # a client that goes away still closes the upstream request
 
 
 def _require_access_code(settings):
@@ -74,7 +90,12 @@ def create_blueprint(service):
                 return jsonify(service.complete(chat_request, first, events))
             except ChatError as exc:
                 return error_response(exc)
-        response = Response(service.sse(chat_request, first, events), mimetype="text/event-stream")
+        body = service.sse(chat_request, first, events)
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        response = Response(gzip_events(body) if gzipped else body, mimetype="text/event-stream")
+        if gzipped:
+            response.headers["Content-Encoding"] = "gzip"
+            response.vary.add("Accept-Encoding")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
         response.headers["X-Chat-Trimmed-Messages"] = str(chat_request.trimmed_messages)

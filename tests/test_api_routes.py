@@ -12,10 +12,11 @@ from tests.conftest import TEST_KEY, upstream_env
 from tests.scripted_upstream import Script, free_port
 
 
-def ask(server, content="hi", stream=True, **body):
+def ask(server, content="hi", stream=True, headers=None, **body):
     """POST one question to the app; returns the requests.Response (not yet read when streaming)."""
     payload = {"model": "scripted", "messages": [{"role": "user", "content": content}], "stream": stream, **body}
-    return requests.post(f"{server.url}/v1/chat/completions", json=payload, stream=stream, timeout=30)
+    return requests.post(f"{server.url}/v1/chat/completions", json=payload, stream=stream, timeout=30,
+                         headers=headers)
 
 
 def read_events(response):
@@ -282,3 +283,24 @@ def test_each_failed_turn_logs_exactly_one_line_with_its_cause(upstream, serve, 
     assert len(lines) == 2
     assert "code=upstream_server_error" in lines[0] and "cause=InternalServerError" in lines[0]
     assert "code=stream_interrupted" in lines[1]
+
+
+def test_streams_are_gzipped_event_by_event_when_the_client_accepts_it(upstream, serve):
+    import zlib
+
+    server = serve(upstream_env(upstream))
+    upstream.script = Script(reply="gzip keeps streaming " * 3, chunk_chars=6, delay=0.1)
+    response = ask(server, headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    decoder = zlib.decompressobj(31)
+    first_event_at = None
+    text = b""
+    for raw in response.raw.stream(1024, decode_content=False):
+        text += decoder.decompress(raw)
+        if first_event_at is None and b'"content":"gzip' in text:
+            first_event_at = time.monotonic()  # decodable on its own, before the answer is over
+    assert first_event_at < upstream.requests[-1]["finished"]
+    assert text.endswith(b"data: [DONE]\n\n")
+    plain = ask(server, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert answer_text(read_events(plain)) == "gzip keeps streaming " * 3
