@@ -142,8 +142,8 @@ def __getattr__(name):
 
 
 if __name__ == "__main__":
-    server = __getattr__("server")
-    chat_settings = server.config["CHAT_SETTINGS"]
+    app = __getattr__("app")
+    chat_settings = app.server.config["CHAT_SETTINGS"]
     if apply_local_proxy(sys.argv, os.environ, chat_settings.proxy_url):
         logging.getLogger("chat").info("local mode: upstream calls go through %s", chat_settings.proxy_url)
-    globals()["app"].run(host=chat_settings.host, port=chat_settings.port, debug=False, threaded=True)
+    app.run(host=chat_settings.host, port=chat_settings.port, debug=False, threaded=True)

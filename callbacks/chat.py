@@ -28,8 +28,8 @@ def register(app):
     )
     app.clientside_callback(
         ClientsideFunction("chat", "clear"),
-        Output("chat-history", "data", allow_duplicate=True),
-        Output("chat-messages", "children", allow_duplicate=True),
+        Output("chat-history", "data"),
+        Output("chat-messages", "children"),
         Input("clear-conversation", "nClicks"),
         prevent_initial_call=True,
     )
