@@ -17,12 +17,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import api
 import static_compression
 from callbacks import chat as chat_callbacks
+from callbacks import conversation as conversation_callbacks
 from callbacks import export as export_callbacks
+from callbacks import settings as settings_callbacks
 from chatcore import redact
 from chatcore.providers import build_provider
 from chatcore.service import ChatService
-from components import access_code, header, input_bar, message_list
-from components.strings import ERRORS, LANGUAGES, STRINGS, pick_language
+from components import access_code, conversation_list, header, input_bar, message_list
+from components import settings as settings_drawer
+from components.strings import ERRORS, PRESETS, STRINGS, pick_language
 from config import find_embedded_model, load_settings
 
 LANG_COOKIE = "chat-lang"
@@ -47,9 +50,13 @@ def page_config(settings, lang, prefix):
         "lang": lang,
         "strings": STRINGS[lang],
         "errors": ERRORS[lang],
+        "presets": PRESETS[lang],
         "markdownProps": message_list.MARKDOWN_PROPS,
         "maxInputChars": settings.max_input_chars,
+        "models": list(settings.models),
+        "defaultModel": settings.default_model,
         "apiUrl": f"{prefix}v1/chat/completions",
+        "langUrl": f"{prefix}lang/",
         "accessCodeRequired": bool(settings.access_code),
     }
 
@@ -73,19 +80,26 @@ def create_app(settings=None):
         """The page, built per load so the language cookie applies."""
         lang = current_language()
         strings = STRINGS[lang]
-        other = LANGUAGES[1 - LANGUAGES.index(lang)]
         return fac.AntdConfigProvider(
+            id="app-theme",  # chat.js switches its algorithm between light and dark
             locale=lang.lower(),
             primaryColor="#1677ff",
             children=html.Div(
-                className="chat-layout",
+                id="chat-shell",
+                className="chat-shell",
                 lang=lang,
                 children=[
-                    header.render(strings, settings, f"{prefix}lang/{other}"),
-                    message_list.render(strings, settings.uses_embedded_model),
-                    input_bar.render(strings),
+                    conversation_list.render(strings),
+                    html.Div(id="conv-backdrop", className="chat-backdrop"),
+                    html.Div(className="chat-layout", children=[
+                        header.render(strings),
+                        message_list.render(strings, settings.uses_embedded_model),
+                        input_bar.render(strings),
+                    ]),
+                    settings_drawer.render(strings, settings, lang),
                     access_code.render(strings),
-                    dcc.Store(id="chat-history", data=[]),
+                    *conversation_list.dialogs(strings),
+                    dcc.Store(id="chat-history", data={}),
                     dcc.Store(id="chat-config", data=page_config(settings, lang, prefix)),
                     dcc.Download(id="export-download"),
                     html.Div(id="global-message"),
@@ -94,8 +108,8 @@ def create_app(settings=None):
         )
 
     app.layout = layout
-    chat_callbacks.register(app)
-    export_callbacks.register(app)
+    for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
+        callbacks.register(app)
 
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.

@@ -10,29 +10,18 @@ def register(app):
         Input("chat-config", "data"),
     )
     app.clientside_callback(
-        ClientsideFunction("chat", "track"),
-        Input("multi-round-switch", "checked"),
-        Input("model-select", "value"),
-    )
-    app.clientside_callback(
         ClientsideFunction("chat", "send"),
         Output("chat-input", "value"),
         Input("chat-send", "nClicks"),
         State("chat-input", "value"),
         prevent_initial_call=True,
     )
-    app.clientside_callback(
-        ClientsideFunction("chat", "stop"),
-        Input("chat-stop", "nClicks"),
-        prevent_initial_call=True,
-    )
-    app.clientside_callback(
-        ClientsideFunction("chat", "clear"),
-        Output("chat-history", "data"),
-        Output("chat-messages", "children"),
-        Input("clear-conversation", "nClicks"),
-        prevent_initial_call=True,
-    )
+    for action, button in (("stop", "chat-stop"), ("clear", "clear-conversation")):
+        app.clientside_callback(
+            ClientsideFunction("chat", action),
+            Input(button, "nClicks"),
+            prevent_initial_call=True,
+        )
     app.clientside_callback(
         ClientsideFunction("chat", "saveAccessCode"),
         Output("access-code-modal", "visible"),

@@ -14,14 +14,14 @@ def register(app):
         Output("export-download", "data"),
         Input("export-markdown", "nClicks"),
         State("chat-history", "data"),
-        State("model-select", "value"),
         State("chat-config", "data"),
         prevent_initial_call=True,
     )
-    def export_markdown(_clicks, history, model, config):
-        """Send the conversation as a Markdown file; nothing to export gives nothing."""
-        if not history:
+    def export_markdown(_clicks, conversation, config):
+        """Send the current conversation (title, model, messages) as a Markdown file; nothing gives nothing."""
+        if not conversation or not conversation.get("messages"):
             return no_update
         now = datetime.now()
-        text = conversation_to_markdown(history, now, model=model or "", lang=config.get("lang", "zh-CN"))
+        text = conversation_to_markdown(conversation["messages"], now, model=conversation.get("model") or "",
+                                        lang=config.get("lang", "zh-CN"), title=conversation.get("title") or "")
         return dcc.send_string(text, export_filename(now), type="text/markdown")

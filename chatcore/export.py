@@ -44,10 +44,11 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN") -> str:
+def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN", title="") -> str:
     """Render the conversation as Markdown: a heading per question, the question verbatim, the answer made inert."""
     labels = LABELS.get(lang, LABELS["zh-CN"])
-    lines = [f"# {labels['title']}", "", f"- {labels['exported']}: {now:%Y-%m-%d %H:%M:%S}"]
+    heading = inert_markdown(" ".join(title.split())) if title else labels["title"]
+    lines = [f"# {heading}", "", f"- {labels['exported']}: {now:%Y-%m-%d %H:%M:%S}"]
     if model:
         lines.append(f"- {labels['model']}: {model}")
     number = 0

@@ -32,6 +32,8 @@ def render(strings, embedded):
         id="chat-scroll",
         className="chat-scroll",
         children=[
+            # Long conversations render their tail; this shows the earlier messages (chat.js sets its text).
+            html.Button(id="chat-earlier", className="chat-earlier", hidden=True),
             html.Div(id="chat-messages", className="chat-messages", children=[], **{"aria-live": "polite"}),
             html.Div(welcome, id="chat-welcome", className="chat-welcome"),
             # Never shown: it makes Dash ship fmc's bundle, which chat.js uses for every answer.

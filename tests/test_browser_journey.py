@@ -46,6 +46,17 @@ def wait_for_answer(dash_duo, index, status="done"):
     return answers(dash_duo)[index]
 
 
+def answer_text(element):
+    """The rendered Markdown of an answer (without its action bar and stats)."""
+    return element.find_element(By.CSS_SELECTOR, ".chat-markdown").text
+
+
+def saved_conversations(dash_duo):
+    """The conversations in the browser's IndexedDB, as chat_store.js wrote them."""
+    return dash_duo.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; window.chatStore.all().then(done, () => done(null));")
+
+
 def committed_history(dash_duo):
     """The conversation as chat.js committed it (what export and the next turn use)."""
     return dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history")
@@ -64,13 +75,13 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     type_and_send(dash_duo, "What is Dash?")
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "What is Dash?")
     first = wait_for_answer(dash_duo, 0)
-    assert first.text == "Answer to: What is Dash? (saw 0 earlier messages)"
+    assert answer_text(first) == "Answer to: What is Dash? (saw 0 earlier messages)"
     assert dash_duo.find_element("#chat-input").get_attribute("value") == ""
 
     # 2. Multi-turn is on by default: the model sees the first turn.
     callbacks_before = dash_callback_requests(dash_duo)
     type_and_send(dash_duo, "And Plotly?")
-    assert wait_for_answer(dash_duo, 1).text == "Answer to: And Plotly? (saw 2 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: And Plotly? (saw 2 earlier messages)"
     assert upstream.requests[-1]["body"]["messages"] == [
         {"role": "user", "content": "What is Dash?"},
         {"role": "assistant", "content": "Answer to: What is Dash? (saw 0 earlier messages)"},
@@ -82,7 +93,7 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     # Off, each question stands alone (the original app's behaviour).
     dash_duo.find_element("#multi-round-switch").click()
     type_and_send(dash_duo, "Alone?")
-    assert wait_for_answer(dash_duo, 2).text == "Answer to: Alone? (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 2)) == "Answer to: Alone? (saw 0 earlier messages)"
     assert len(upstream.requests[-1]["body"]["messages"]) == 1
 
     # 3. Stop mid-answer: the partial answer stays, marked, and the upstream request is closed.
@@ -126,7 +137,7 @@ def test_burst_and_long_answer_arrive_complete_in_the_page(dash_duo, upstream):
     type_and_send(dash_duo, "burst please")
     answer = wait_for_answer(dash_duo, 0)
     assert committed_history(dash_duo)[-1]["content"] == words
-    assert answer.text.startswith("w00000 w00001") and answer.text.endswith("w03498 w03499")
+    assert answer_text(answer).startswith("w00000 w00001") and answer_text(answer).endswith("w03498 w03499")
 
 
 def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):
@@ -170,7 +181,7 @@ def test_upstream_error_keeps_the_question_and_retry_reasks(dash_duo, upstream):
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Will this fail?")
     upstream.script = Script()
     failed.find_element(By.CSS_SELECTOR, ".chat-retry").click()
-    assert wait_for_answer(dash_duo, 0).text == "Answer to: Will this fail? (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Will this fail? (saw 0 earlier messages)"
     assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")) == 2
 
 
@@ -182,51 +193,50 @@ def test_access_code_is_asked_once_and_remembered(dash_duo, upstream):
     wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, "#access-code-input")
                or not d.find_element(By.CSS_SELECTOR, "#access-code-input").is_displayed(), message="dialog stayed")
     type_and_send(dash_duo, "Am I in?")
-    assert wait_for_answer(dash_duo, 0).text == "Answer to: Am I in? (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Am I in? (saw 0 earlier messages)"
     assert upstream.requests[-1]["headers"]["authorization"] == f"Bearer {TEST_KEY}"  # the server's key upstream
     # Remembered: a reload does not ask again.
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#chat-input")
     type_and_send(dash_duo, "Still in?")
-    assert wait_for_answer(dash_duo, 1).text == "Answer to: Still in? (saw 2 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: Still in? (saw 2 earlier messages)"
     assert not [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#access-code-input") if e.is_displayed()]
 
 
 def test_conversation_survives_a_reload_even_mid_answer(dash_duo, upstream):
     start(dash_duo, upstream)
     type_and_send(dash_duo, "Remember me")
-    assert wait_for_answer(dash_duo, 0).text == "Answer to: Remember me (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Remember me (saw 0 earlier messages)"
     dash_duo.driver.refresh()
-    assert wait_for_answer(dash_duo, 0).text == "Answer to: Remember me (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Remember me (saw 0 earlier messages)"
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Remember me")
 
     # Reload while an answer streams: what had arrived is kept, marked interrupted, and Retry works.
     upstream.script = Script(reply="slow " * 2000, chunk_chars=5, delay=0.02)
     type_and_send(dash_duo, "A long one")
     streaming = wait_for_answer(dash_duo, 1, status="streaming")
-    wait_until(dash_duo, lambda d: d.execute_script(
-        "return (JSON.parse(localStorage.getItem('chat-conversation'))[3] || {}).content.length > 20"),
-        message="no partial answer saved")
+    wait_until(dash_duo, lambda d: len((saved_conversations(dash_duo)[0]["messages"][3:] or [{}])[0]
+                                       .get("content", "")) > 20, message="no partial answer saved")
     assert "slow" in streaming.text
     dash_duo.driver.refresh()
     kept = wait_for_answer(dash_duo, 1, status="error")
     assert "slow slow" in kept.text and "刷新" in kept.find_element(By.CSS_SELECTOR, ".chat-error-text").text
     upstream.script = Script()
     kept.find_element(By.CSS_SELECTOR, ".chat-retry").click()
-    assert wait_for_answer(dash_duo, 1).text == "Answer to: A long one (saw 2 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: A long one (saw 2 earlier messages)"
     # Clear empties the saved conversation too.
     dash_duo.find_element("#clear-conversation").click()
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#chat-input")
-    assert dash_duo.driver.execute_script("return localStorage.getItem('chat-conversation')") == "[]"
+    assert saved_conversations(dash_duo) == []
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
 
 
 def test_without_browser_storage_it_says_so_and_keeps_working(dash_duo, upstream):
     start(dash_duo, upstream)
     dash_duo.driver.execute_script(
-        "Storage.prototype.setItem = () => { throw new DOMException('full', 'QuotaExceededError'); }")
+        "IDBObjectStore.prototype.put = () => { throw new DOMException('full', 'QuotaExceededError'); }")
     type_and_send(dash_duo, "Still works?")
-    assert wait_for_answer(dash_duo, 0).text == "Answer to: Still works? (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Still works? (saw 0 earlier messages)"
     wait_until(dash_duo, lambda d: "存储已满或不可用" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
                message="no storage warning")

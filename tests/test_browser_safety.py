@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 
 from tests.conftest import build_app
 from tests.scripted_upstream import Script, free_port
-from tests.test_browser_journey import (answers, committed_history, start, type_and_send, wait_for_answer,
+from tests.test_browser_journey import (answer_text, answers, committed_history, start, type_and_send, wait_for_answer,
                                         wait_until)
 
 # (script, words the localized message must contain)
@@ -46,10 +46,10 @@ def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_r
     upstream.script = Script()
     last = len(PAGE_FAULTS) - 1
     answers(dash_duo)[-1].find_element(By.CSS_SELECTOR, ".chat-retry").click()
-    assert wait_for_answer(dash_duo, last).text == f"Answer to: question {last} (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, last)) == f"Answer to: question {last} (saw 0 earlier messages)"
     # Retrying an earlier failure asks again at the end: no later turn is removed.
     answers(dash_duo)[0].find_element(By.CSS_SELECTOR, ".chat-retry").click()
-    assert wait_for_answer(dash_duo, last + 1).text == "Answer to: question 0 (saw 0 earlier messages)"
+    assert answer_text(wait_for_answer(dash_duo, last + 1)) == "Answer to: question 0 (saw 0 earlier messages)"
     assert len(committed_history(dash_duo)) == 2 * (len(PAGE_FAULTS) + 1)
 
 

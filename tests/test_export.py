@@ -63,3 +63,9 @@ def test_hostile_answers_export_as_inert_text():
     assert "![track]" not in text and "[🖼 track](https://evil.example/leak?q=secret)" in text
     assert "[ok](https://ok.example) [rel](./docs)" in text
     assert "```html\n<script>shown as code</script>\n```" in text  # code is kept exactly
+
+
+def test_the_title_heads_the_file_on_one_line_and_inert():
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "status": "done"}]
+    text = conversation_to_markdown(history, NOW, title="我的\n<b>周报</b>", lang="zh-CN")
+    assert text.startswith("# 我的 &lt;b>周报&lt;/b>\n\n- 导出时间: 2026-03-05 11:44:53\n")

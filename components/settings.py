@@ -1,0 +1,53 @@
+"""The settings drawer: model, system prompt and presets, sampling, history length, language, theme, data."""
+
+import feffery_antd_components as fac
+from dash import dcc, html
+
+
+def _field(label, control):
+    """A labelled row in the drawer."""
+    return html.Div([html.Div(label, className="settings-label"), control], className="settings-field")
+
+
+def render(strings, settings, lang):
+    """The drawer; every value is remembered per browser by assets/chat.js (localStorage)."""
+    presets = [{"label": strings["presetNone"], "value": "none"}] + [
+        {"label": strings[key], "value": value}
+        for key, value in (("presetTranslator", "translator"), ("presetReviewer", "reviewer"),
+                           ("presetWeekly", "weekly"))]
+    return fac.AntdDrawer(
+        id="settings-drawer", title=strings["settings"], visible=False, forceRender=True, width="min(420px, 100vw)",
+        children=[
+            _field(strings["model"], fac.AntdSelect(
+                id="model-select", options=[{"label": m, "value": m} for m in settings.models],
+                value=settings.default_model, allowClear=False, style={"width": "100%"})),
+            _field(strings["systemPrompt"], html.Div([
+                fac.AntdSelect(id="settings-preset", options=presets, placeholder=strings["presets"],
+                               allowClear=False, style={"width": "100%", "marginBottom": 8}),
+                fac.AntdInput(id="settings-system-prompt", mode="text-area", value="",
+                              autoSize={"minRows": 2, "maxRows": 8}, placeholder=strings["systemPromptPlaceholder"]),
+            ])),
+            _field(strings["temperature"], fac.AntdSlider(id="settings-temperature", min=0, max=2, step=0.1,
+                                                          value=0.7, marks={0: "0", 1: "1", 2: "2"})),
+            _field(strings["maxTokens"], fac.AntdInputNumber(id="settings-max-tokens", min=1, max=128000, step=64,
+                                                             precision=0, placeholder=strings["maxTokensPlaceholder"],
+                                                             style={"width": "100%"})),
+            _field(strings["historyTurns"], fac.AntdSlider(id="settings-history-turns", min=1, max=50, step=1,
+                                                           value=20, marks={1: "1", 20: "20", 50: "50"})),
+            _field(strings["language"], fac.AntdSegmented(
+                id="settings-language", value=lang, block=True,
+                options=[{"label": "中文", "value": "zh-CN"}, {"label": "English", "value": "en-US"}])),
+            _field(strings["theme"], fac.AntdSegmented(
+                id="settings-theme", value="system", block=True,
+                options=[{"label": strings["themeLight"], "value": "light"},
+                         {"label": strings["themeDark"], "value": "dark"},
+                         {"label": strings["themeSystem"], "value": "system"}])),
+            _field(strings["data"], html.Div(className="settings-data", children=[
+                fac.AntdButton(strings["backupExport"], id="backup-export", block=True,
+                               icon=fac.AntdIcon(icon="antd-cloud-download")),
+                dcc.Upload(fac.AntdButton(strings["backupImport"], block=True,
+                                          icon=fac.AntdIcon(icon="antd-cloud-upload")),
+                           id="backup-import", accept=".json,application/json", multiple=False),
+            ])),
+        ],
+    )
