@@ -240,8 +240,12 @@
     publishCurrent();
     updateStreamingUI();
     setProps('chat-title', {children: conversation.title || t('title')});
-    setProps('chat-shell', {className: 'chat-shell'});  // on phones, picking a chat closes the drawer
+    closeSider();  // on phones, picking a chat closes the drawer
     requestAnimationFrame(() => scrollToEnd(true));
+  }
+
+  function closeSider() {
+    setProps('chat-shell', {className: 'chat-shell'});
   }
 
   function renderList() {
@@ -821,8 +825,8 @@
     ['#chat-earlier', () => loadEarlier()],
     ['.conv-rename', (el) => askRename(el.dataset.id)],
     ['.conv-delete', (el) => askDelete(el.dataset.id)],
-    ['.conv-item', (el) => { const c = byId(el.dataset.id); if (c && c !== state.current) show(c); }],
-    ['#conv-backdrop', () => setProps('chat-shell', {className: 'chat-shell'})],
+    ['.conv-item', (el) => { const c = byId(el.dataset.id); if (c && c !== state.current) show(c); else closeSider(); }],
+    ['#conv-backdrop', () => closeSider()],
   ];
   document.addEventListener('click', (event) => {
     if (!state.config || !event.target.closest) return;

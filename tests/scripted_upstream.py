@@ -35,6 +35,7 @@ class Script:
     malformed_after: int | None = None  # send a chunk that is not JSON after N chunks
     finish_reason: str = "stop"
     hang_before_headers: float = 0.0  # sleep before sending anything (read timeout before first token)
+    usage: bool = True              # report token usage when the request asks for it (some backends never do)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if script.delay:
                     time.sleep(script.delay)
             event(chunk({}, script.finish_reason))
-            if body.get("stream_options", {}).get("include_usage"):
+            if script.usage and body.get("stream_options", {}).get("include_usage"):
                 event({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
                        "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": len(pieces),
                                                 "total_tokens": 3 + len(pieces)}})

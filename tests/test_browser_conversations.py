@@ -1,0 +1,364 @@
+"""Browser tests of the everyday experience: several conversations, export/import, per-message actions,
+settings, language, dark mode, a phone-sized screen and a long conversation."""
+
+import json
+from pathlib import Path
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from tests.scripted_upstream import Script
+from tests.test_browser_journey import (answer_text, committed_history, saved_conversations, start, type_and_send,
+                                        wait_for_answer, wait_until)
+
+USER = ".chat-message[data-role='user']"
+
+
+def list_titles(dash_duo):
+    """The titles in the conversation list, top first."""
+    return [e.text for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item-title")]
+
+
+def list_item(dash_duo, title):
+    """The list entry with this title."""
+    return next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")
+                if e.find_element(By.CSS_SELECTOR, ".conv-item-title").text == title)
+
+
+def hover_and_click(dash_duo, element, selector):
+    """Hover an element (its actions appear) and click one of them, as a mouse user does."""
+    ActionChains(dash_duo.driver).move_to_element(element).perform()
+    element.find_element(By.CSS_SELECTOR, selector).click()
+
+
+def confirm_dialog(dash_duo, ok=True):
+    """Click OK (or Cancel) in the dialog that is open."""
+    buttons = ".ant-modal-footer .ant-btn-primary" if ok else ".ant-modal-footer .ant-btn:not(.ant-btn-primary)"
+    wait_until(dash_duo, lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, buttons) if b.is_displayed()],
+               message="no dialog")
+    next(b for b in dash_duo.driver.find_elements(By.CSS_SELECTOR, buttons) if b.is_displayed()).click()
+    wait_until(dash_duo, lambda d: not [b for b in d.find_elements(By.CSS_SELECTOR, buttons) if b.is_displayed()],
+               message="dialog stayed open")
+
+
+def questions(dash_duo):
+    """The texts of the questions on screen."""
+    return [e.find_element(By.CSS_SELECTOR, ".chat-text").text for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, USER)]
+
+
+def ask(dash_duo, text, index):
+    """Ask and wait for answer `index` to finish; returns its text."""
+    type_and_send(dash_duo, text)
+    return answer_text(wait_for_answer(dash_duo, index))
+
+
+def test_several_conversations_switch_rename_search_delete_and_survive_reload(dash_duo, upstream):
+    start(dash_duo, upstream)
+    assert dash_duo.find_element("#conv-list").text == "还没有对话"
+    ask(dash_duo, "First topic: apples", 0)
+    wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="auto title")
+    assert dash_duo.find_element("#chat-title").text == "First topic: apples"
+
+    dash_duo.find_element("#conv-new").click()
+    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-message"), message="new chat not empty")
+    assert ask(dash_duo, "Second topic: bananas", 0) == "Answer to: Second topic: bananas (saw 0 earlier messages)"
+    wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["Second topic: bananas", "First topic: apples"])
+
+    # Switch back: the first conversation is on screen and a follow-up sees its own history only.
+    list_item(dash_duo, "First topic: apples").click()
+    wait_until(dash_duo, lambda d: questions(dash_duo) == ["First topic: apples"], message="did not switch")
+    assert ask(dash_duo, "More apples", 1) == "Answer to: More apples (saw 2 earlier messages)"
+
+    # A reload keeps both conversations and shows the one that was open.
+    dash_duo.driver.refresh()
+    wait_until(dash_duo, lambda d: questions(dash_duo) == ["First topic: apples", "More apples"], message="lost")
+    wait_until(dash_duo, lambda d: sorted(list_titles(dash_duo)) == ["First topic: apples", "Second topic: bananas"])
+
+    # Rename.
+    hover_and_click(dash_duo, list_item(dash_duo, "Second topic: bananas"), ".conv-rename")
+    box = dash_duo.find_element("#conv-rename-input")
+    wait_until(dash_duo, lambda d: box.is_displayed() and box.get_attribute("value") == "Second topic: bananas")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("香蕉 notes")
+    confirm_dialog(dash_duo)
+    wait_until(dash_duo, lambda d: "香蕉 notes" in list_titles(dash_duo), message="not renamed")
+
+    # Search by title and by message text.
+    search = dash_duo.find_element("#conv-search")
+    search.send_keys("MORE APPLES")
+    wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="search by text")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys("zzz")
+    wait_until(dash_duo, lambda d: dash_duo.find_element("#conv-list").text == "没有匹配的对话")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)
+    wait_until(dash_duo, lambda d: len(list_titles(dash_duo)) == 2, message="search not cleared")
+
+    # Delete asks first; Cancel keeps it, OK removes it from the list and from storage.
+    hover_and_click(dash_duo, list_item(dash_duo, "香蕉 notes"), ".conv-delete")
+    wait_until(dash_duo, lambda d: "香蕉 notes" in d.find_element(By.CSS_SELECTOR, "#conv-delete-text").text)
+    confirm_dialog(dash_duo, ok=False)
+    assert len(list_titles(dash_duo)) == 2
+    hover_and_click(dash_duo, list_item(dash_duo, "香蕉 notes"), ".conv-delete")
+    confirm_dialog(dash_duo)
+    wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="not deleted")
+    wait_until(dash_duo, lambda d: [c["title"] for c in saved_conversations(dash_duo)] == ["First topic: apples"])
+    assert dash_duo.get_logs() == []
+
+
+def upload(dash_duo, path):
+    """Pick a file in the import control."""
+    dash_duo.find_element("#backup-import input[type=file]").send_keys(str(path))
+
+
+def open_settings(dash_duo):
+    """Open the settings drawer and wait for it."""
+    dash_duo.find_element("#settings-open").click()
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
+
+
+def close_settings(dash_duo):
+    """Close the drawer with its close button."""
+    dash_duo.find_element(".ant-drawer-close").click()
+    wait_until(dash_duo, lambda d: not d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
+
+
+def by_id(conversations):
+    """Conversations keyed by id, for order-independent comparison."""
+    return {c["id"]: c for c in conversations}
+
+
+def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing(dash_duo, upstream, tmp_path):
+    start(dash_duo, upstream)
+    upstream.script = Script(reply="**粗体** and `code`\n\n```python\nprint('hi')\n```")
+    ask(dash_duo, "第一个对话", 0)
+    dash_duo.find_element("#chat-stop")  # stats, markdown and Chinese all go through the file
+    dash_duo.find_element("#conv-new").click()
+    upstream.script = Script(reply="partial", chunk_chars=2, cut_after=2)
+    type_and_send(dash_duo, "second, interrupted")
+    wait_for_answer(dash_duo, 0, status="error")
+    wait_until(dash_duo, lambda d: len(saved_conversations(dash_duo)) == 2, message="not saved")
+    before = by_id(saved_conversations(dash_duo))
+
+    downloads = Path(dash_duo.download_path)
+    dash_duo.find_element("#export-json").click()
+    wait_until(dash_duo, lambda d: list(downloads.glob("chat-2*.json")), message="no JSON export")
+    single = json.loads(next(downloads.glob("chat-2*.json")).read_text(encoding="utf-8"))
+    assert single["format"] == "chat-app-conversations" and [c["title"] for c in single["conversations"]] == [
+        "second, interrupted"]
+    open_settings(dash_duo)
+    dash_duo.find_element("#backup-export").click()
+    wait_until(dash_duo, lambda d: list(downloads.glob("chat-backup-*.json")), message="no backup")
+    backup_file = next(downloads.glob("chat-backup-*.json"))
+    assert by_id(json.loads(backup_file.read_text(encoding="utf-8"))["conversations"]) == before
+
+    # A bad file gets a clear message and changes nothing.
+    for content, words in (("{broken", "不是有效的 JSON"),
+                           (json.dumps({"format": "chat-app-conversations", "version": 1, "conversations": [
+                               {"id": "x", "title": "t", "messages": [{"role": "hacker", "content": ""}]}]}),
+                            "conversations[0].messages[0].role")):
+        bad = tmp_path / f"bad-{len(content)}.json"
+        bad.write_text(content, encoding="utf-8")
+        upload(dash_duo, bad)
+        wait_until(dash_duo, lambda d: words in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
+                   message=f"no error for {content[:20]}")
+        assert "没有做任何修改" in dash_duo.find_element(".ant-message").text
+        assert by_id(saved_conversations(dash_duo)) == before
+
+    # Restore the backup into an empty browser: every conversation comes back exactly.
+    dash_duo.driver.execute_async_script(
+        "const done = arguments[0]; const r = indexedDB.deleteDatabase('chat-app'); r.onsuccess = r.onblocked = () => done();")
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#chat-input")
+    wait_until(dash_duo, lambda d: saved_conversations(dash_duo) == [], message="storage not empty")
+    open_settings(dash_duo)
+    upload(dash_duo, backup_file)
+    wait_until(dash_duo, lambda d: "已导入 2 个对话" in d.find_element(By.CSS_SELECTOR, ".ant-message").text)
+    wait_until(dash_duo, lambda d: by_id(saved_conversations(dash_duo)) == before, message="round trip not lossless")
+    # Importing the same backup again adds nothing.
+    again = tmp_path / "again.json"
+    again.write_bytes(backup_file.read_bytes())
+    upload(dash_duo, again)
+    wait_until(dash_duo, lambda d: "已导入 0 个对话" in d.find_element(By.CSS_SELECTOR, ".ant-message").text)
+    assert len(saved_conversations(dash_duo)) == 2
+
+
+def test_copy_regenerate_edit_delete_and_stats(dash_duo, upstream):
+    start(dash_duo, upstream)
+    driver = dash_duo.driver
+    driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": dash_duo.server_url,
+                                                        "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    ask(dash_duo, "q1", 0)
+    ask(dash_duo, "q2", 1)
+    # Stats: the model, first-token time, speed and the backend's own usage (not an estimate).
+    stats = wait_for_answer(dash_duo, 1).find_element(By.CSS_SELECTOR, ".chat-stats").text
+    assert stats.startswith("scripted · 首字 ") and "输入 3 · 输出 " in stats and "估算" not in stats
+    # A backend that reports no usage gets an estimate, labelled as such.
+    upstream.script = Script(usage=False)
+    ask(dash_duo, "q3", 2)
+    assert "（估算）" in wait_for_answer(dash_duo, 2).find_element(By.CSS_SELECTOR, ".chat-stats").text
+
+    # Copy puts the answer's Markdown source on the clipboard.
+    answer = wait_for_answer(dash_duo, 0)
+    hover_and_click(dash_duo, answer, ".msg-copy")
+    wait_until(dash_duo, lambda d: "已复制" in d.find_element(By.CSS_SELECTOR, ".ant-message").text)
+    clipboard = driver.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0](String(e)))")
+    assert clipboard == "Answer to: q1 (saw 0 earlier messages)"
+
+    # Regenerate the last answer: replaced in place, asked with the same history.
+    upstream.script = Script(reply="a better third answer")
+    hover_and_click(dash_duo, wait_for_answer(dash_duo, 2), ".msg-regenerate")
+    wait_until(dash_duo, lambda d: answer_text(wait_for_answer(dash_duo, 2)) == "a better third answer")
+    assert [m["content"] for m in upstream.requests[-1]["body"]["messages"]] == [
+        "q1", "Answer to: q1 (saw 0 earlier messages)", "q2", "Answer to: q2 (saw 2 earlier messages)", "q3"]
+    assert len(committed_history(dash_duo)) == 6
+    # Only the last answer offers regenerate.
+    assert not wait_for_answer(dash_duo, 0).find_element(By.CSS_SELECTOR, ".msg-regenerate").is_displayed()
+
+    # Edit the second question and resend: it and every later turn are replaced.
+    upstream.script = Script()
+    hover_and_click(dash_duo, driver.find_elements(By.CSS_SELECTOR, USER)[1], ".msg-edit")
+    wait_until(dash_duo, lambda d: dash_duo.find_element("#chat-edit-banner").is_displayed())
+    assert "第 2 个问题" in dash_duo.find_element("#chat-edit-banner").text
+    box = dash_duo.find_element("#chat-input")
+    assert box.get_attribute("value") == "q2"
+    box.send_keys(" edited")
+    box.send_keys(Keys.ENTER)
+    wait_until(dash_duo, lambda d: questions(dash_duo) == ["q1", "q2 edited"], message="later turns not replaced")
+    assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: q2 edited (saw 2 earlier messages)"
+    assert not dash_duo.find_element("#chat-edit-banner").is_displayed()
+
+    # Delete a turn: its question and answer go, the rest stays.
+    hover_and_click(dash_duo, driver.find_elements(By.CSS_SELECTOR, USER)[0], ".msg-delete")
+    wait_until(dash_duo, lambda d: questions(dash_duo) == ["q2 edited"], message="turn not deleted")
+    assert [m["content"] for m in committed_history(dash_duo)] == ["q2 edited",
+                                                                   "Answer to: q2 edited (saw 2 earlier messages)"]
+    assert dash_duo.get_logs() == []
+
+
+def slider_keys(dash_duo, slider_id, *keys):
+    """Move an antd slider with the keyboard, as a keyboard user does."""
+    handle = dash_duo.find_element(f"#{slider_id} .ant-slider-handle")
+    handle.click()
+    for key in keys:
+        handle.send_keys(key)
+
+
+def test_settings_are_sent_remembered_and_language_and_theme_switch(dash_duo, upstream):
+    start(dash_duo, upstream)
+    open_settings(dash_duo)
+    # A preset fills the system prompt; temperature, max tokens and history length are set.
+    dash_duo.find_element("#settings-preset").click()
+    wait_until(dash_duo, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, ".ant-select-item-option")
+                                    if o.text == "周报助手"])
+    next(o for o in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ant-select-item-option") if o.text == "周报助手").click()
+    prompt = dash_duo.find_element("#settings-system-prompt")
+    wait_until(dash_duo, lambda d: prompt.get_attribute("value").startswith("你是周报助手"))
+    slider_keys(dash_duo, "settings-temperature", Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+    dash_duo.find_element("#settings-max-tokens").send_keys("256")
+    slider_keys(dash_duo, "settings-history-turns", Keys.HOME)
+    close_settings(dash_duo)
+
+    for n in range(3):
+        ask(dash_duo, f"note {n}", n)
+    body = upstream.requests[-1]["body"]
+    assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("你是周报助手")
+    # One earlier turn only, then the question.
+    assert [m["content"] for m in body["messages"][1:]] == ["note 1", "Answer to: note 1 (saw 2 earlier messages)",
+                                                            "note 2"]
+    assert body["temperature"] == 0.9 and body["max_tokens"] == 256
+
+    # Remembered after a reload.
+    dash_duo.driver.refresh()
+    wait_for_answer(dash_duo, 2)
+    ask(dash_duo, "note 3", 3)
+    again = upstream.requests[-1]["body"]
+    assert again["messages"][0] == body["messages"][0]
+    assert again["temperature"] == 0.9 and again["max_tokens"] == 256 and len(again["messages"]) == 4
+
+    # Dark theme, remembered.
+    open_settings(dash_duo)
+    next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#settings-theme .ant-segmented-item")
+         if e.text == "深色").click()
+    wait_until(dash_duo, lambda d: d.execute_script("return document.documentElement.dataset.theme") == "dark")
+    dark_bg = "return getComputedStyle(document.body).backgroundColor"
+    assert dash_duo.driver.execute_script(dark_bg) == "rgb(20, 20, 20)"
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#chat-input")
+    wait_until(dash_duo, lambda d: d.execute_script(dark_bg) == "rgb(20, 20, 20)", message="theme not remembered")
+
+    # English: every visible string, the antd locale too; the conversation stays.
+    open_settings(dash_duo)
+    next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#settings-language .ant-segmented-item")
+         if e.text == "English").click()
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#chat-send").text == "Send", message="no English")
+    wait_for_answer(dash_duo, 3)
+    page = dash_duo.driver.find_element(By.TAG_NAME, "body").text
+    for text in ("New chat", "Multi-turn", "Export", "Clear", "Settings", "first token"):
+        assert text in page, text
+    assert not [ch for ch in dash_duo.find_element(".chat-header").text if "\u4e00" <= ch <= "\u9fff"]
+    assert dash_duo.find_element("#chat-input").get_attribute("placeholder").startswith("Ask anything")
+    assert dash_duo.get_logs() == []
+
+
+def test_phone_width_375_px(dash_duo, upstream):
+    start(dash_duo, upstream)
+    driver = dash_duo.driver
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 375, "height": 740, "deviceScaleFactor": 2, "mobile": True})
+    upstream.script = Script(reply="Here:\n\n```python\n" + "value = compute(alpha, beta); " * 20 + "\n```\n\n"
+                             + "A long_word_without_spaces_" * 10)
+    type_and_send(dash_duo, "wide things please")
+    wait_for_answer(dash_duo, 0)
+    geometry = driver.execute_script("""
+        const rect = (s) => document.querySelector(s).getBoundingClientRect();
+        // The code block's scrolling box (fmc puts it inside the <pre>).
+        const code = [...document.querySelectorAll('.chat-markdown pre, .chat-markdown pre *')]
+          .find((e) => e.scrollWidth > e.clientWidth && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX));
+        return {width: innerWidth, height: innerHeight, page: document.documentElement.scrollWidth,
+                inputBottom: rect('.chat-input-bar').bottom, siderRight: rect('#conv-sider').right,
+                codeScrolls: !!code, codeRight: code && code.getBoundingClientRect().right,
+                headerRight: rect('.chat-header').right, toolbarRight: rect('.chat-toolbar').right};""")
+    assert geometry["width"] == 375
+    assert geometry["page"] <= 375, geometry  # nothing widens the page
+    assert abs(geometry["inputBottom"] - geometry["height"]) <= 1  # the input bar sits at the bottom
+    assert geometry["siderRight"] <= 0  # the list is a closed drawer
+    assert geometry["codeScrolls"] and geometry["codeRight"] <= 375  # the code block scrolls sideways
+    assert geometry["toolbarRight"] <= 375 and geometry["headerRight"] <= 375
+    # The menu button opens the list as a drawer; picking a conversation closes it.
+    dash_duo.find_element("#conv-toggle").click()
+    wait_until(dash_duo, lambda d: d.execute_script(
+        "return document.querySelector('#conv-sider').getBoundingClientRect().left") >= 0, message="drawer closed")
+    dash_duo.find_element("#conv-list .conv-item").click()
+    wait_until(dash_duo, lambda d: d.execute_script(
+        "return document.querySelector('#conv-sider').getBoundingClientRect().right") <= 0, message="drawer open")
+    # The input still works at this size.
+    type_and_send(dash_duo, "from the phone")
+    wait_for_answer(dash_duo, 1)
+
+
+def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_scroll(dash_duo, upstream):
+    start(dash_duo, upstream)
+    driver = dash_duo.driver
+    driver.execute_async_script("""
+        const done = arguments[0];
+        const messages = [];
+        for (let i = 0; i < 500; i++) {
+          messages.push({role: 'user', content: `question ${i}`},
+                        {role: 'assistant', content: `answer **${i}**`, status: 'done'});
+        }
+        const c = {id: 'c-long', title: 'long', createdAt: 1, updatedAt: 2, messages};
+        window.chatStore.put(c).then(() => { localStorage.setItem('chat-current-conversation', 'c-long'); done(); });""")
+    driver.refresh()
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 60, message="no tail")
+    assert questions(dash_duo)[-1] == "question 499"
+    assert dash_duo.find_element("#chat-earlier").text == "显示更早的 60 条消息"
+    # Scrolling to the top renders the previous 60, in order, above.
+    driver.execute_script("document.getElementById('chat-scroll').scrollTop = 0")
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 120, message="no more")
+    assert questions(dash_duo)[0] == "question 440" and questions(dash_duo)[-1] == "question 499"
+    # A new turn lands at the end with the right index.
+    ask(dash_duo, "question 500", 60)
+    assert len(committed_history(dash_duo)) == 1002
+    assert driver.find_element(By.ID, "chat-msg-1001").get_attribute("data-status") == "done"

@@ -1,0 +1,85 @@
+"""Unit tests of the pure conversation logic in assets/chat_data.js, run in the real browser that uses it."""
+
+import json
+
+import pytest
+
+from tests.test_browser_journey import start
+
+
+@pytest.fixture
+def js(dash_duo, upstream):
+    """Call window.chatData.<name>(*args) in the page and return the JSON result."""
+    start(dash_duo, upstream)
+
+    def call(name, *args):
+        return dash_duo.driver.execute_script(
+            "const [name, args] = arguments; try { return {ok: window.chatData[name](...args)}; }"
+            " catch (e) { return {error: e.code || e.message, detail: e.detail}; }", name, list(args))
+    return call
+
+
+def conversation(cid="c-1", title="T", messages=None):
+    """A minimal valid conversation."""
+    return {"id": cid, "title": title, "createdAt": 1, "updatedAt": 2,
+            "messages": messages if messages is not None else [{"role": "user", "content": "q"},
+                                                               {"role": "assistant", "content": "a", "status": "done"}]}
+
+
+def export_text(conversations, **overrides):
+    """An export file's text in the app's format."""
+    doc = {"format": "chat-app-conversations", "version": 1, "exportedAt": "2026-11-24T00:00:00Z",
+           "conversations": conversations}
+    doc.update(overrides)
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def test_titles_token_estimates_and_search(js):
+    assert js("autoTitle", "  What is Dash?\nmore")["ok"] == "What is Dash?"
+    assert js("autoTitle", "\n\n## 帮我写一份周报   本周完成了很多工作")["ok"] == "帮我写一份周报 本周完成了很多工作"
+    assert js("autoTitle", "x" * 40)["ok"] == "x" * 30 + "…"
+    assert js("autoTitle", "😀" * 31)["ok"] == "😀" * 30 + "…"  # counted in characters, not UTF-16 units
+    assert js("estimateTokens", "你好世界")["ok"] == 4 + 0 + 1
+    assert js("estimateTokens", "abcdefgh")["ok"] == 2 + 1
+    found = js("search", [conversation("a", "Alpha"), conversation("b", "Beta", [{"role": "user", "content": "GAMMA ray"}])],
+               "gamma")["ok"]
+    assert [c["id"] for c in found] == ["b"]
+    assert len(js("search", [conversation("a"), conversation("b")], "  ")["ok"]) == 2
+
+
+def test_context_selection(js):
+    history = [{"role": "user", "content": f"q{i}"} if i % 2 == 0 else {"role": "assistant", "content": f"a{i}"}
+               for i in range(8)]  # four answered turns
+    assert js("contextFor", history, False, 20)["ok"] == []
+    assert [m["content"] for m in js("contextFor", history, True, 20)["ok"]] == [f"{r}{i}" for i, r in
+                                                                                 zip(range(8), "qaqaqaqa")]
+    assert [m["content"] for m in js("contextFor", history, True, 2)["ok"]] == ["q4", "a5", "q6", "a7"]
+    # A failed (empty) answer and its question are not sent; the pending question at the end is not either.
+    gaps = [{"role": "user", "content": "q0"}, {"role": "assistant", "content": ""},
+            {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a3"}, {"role": "user", "content": "q4"}]
+    assert [m["content"] for m in js("contextFor", gaps, True, 20)["ok"]] == ["q2", "a3"]
+
+
+def test_import_accepts_exports_and_names_what_is_wrong(js):
+    good = [conversation("c-1", "一"), conversation("c-2", "two")]
+    assert js("parseExport", export_text(good))["ok"] == good
+    exported = js("exportDocument", good, 0)["ok"]
+    assert js("parseExport", json.dumps(exported))["ok"] == good  # export → import is lossless
+    assert js("parseExport", "{not json")["error"] == "import_not_json"
+    assert js("parseExport", json.dumps([1, 2]))["error"] == "import_bad_format"
+    assert js("parseExport", export_text(good, format="other-app"))["detail"] == "format"
+    assert js("parseExport", export_text(good, version=2)) == {"error": "import_too_new", "detail": "2"}
+    assert js("parseExport", export_text([]))["error"] == "import_empty"
+    bad_role = conversation(messages=[{"role": "tool", "content": "x"}])
+    assert js("parseExport", export_text([good[0], bad_role]))["detail"] == "conversations[1].messages[0].role"
+    assert js("parseExport", export_text([conversation(messages=[{"role": "user", "content": 5}])]))["detail"] == \
+        "conversations[0].messages[0].content"
+    assert js("parseExport", export_text([dict(conversation(), id="")]))["detail"] == "conversations[0].id"
+
+
+def test_merging_an_import_never_overwrites(js):
+    existing = [conversation("c-1", "mine")]
+    added = js("mergeImported", existing, [conversation("c-1", "mine"), conversation("c-1", "theirs"),
+                                           conversation("c-9", "new")])["ok"]
+    assert [c["title"] for c in added] == ["theirs", "new"]  # the identical one is skipped
+    assert added[0]["id"] != "c-1" and added[1]["id"] == "c-9"  # a clash gets a new id
