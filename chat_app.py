@@ -99,7 +99,7 @@ def create_app(settings=None):
                     settings_drawer.render(strings, settings, lang),
                     access_code.render(strings),
                     *conversation_list.dialogs(strings),
-                    dcc.Store(id="chat-history", data={}),
+                    dcc.Store(id="export-request"),  # the conversation to export, set on click
                     dcc.Store(id="chat-config", data=page_config(settings, lang, prefix)),
                     dcc.Download(id="export-download"),
                     html.Div(id="global-message"),

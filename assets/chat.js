@@ -13,6 +13,7 @@
     conversations: [],    // every saved conversation (most recently updated first)
     current: null,        // the conversation on screen (not saved until its first question)
     windowStart: 0,       // index of the first rendered message: long conversations render their tail
+    blockCount: 0,        // blocks in #chat-messages, the spare empty ones included
     streams: new Map(),   // conversation id → AbortController of its streaming answer
     settings: Object.assign({}, DEFAULT_SETTINGS),
     settingsReady: false, // the saved settings were applied to the controls
@@ -23,6 +24,9 @@
     storageWarned: false,
     leaving: false,
     accessCode: null,
+    shownBusy: null,      // what the stop/send buttons and the list show now (skip set_props that change nothing)
+    shownList: null,
+    dark: false,
   };
   // Tests and the export callback read the current conversation's messages as `history`.
   Object.defineProperty(state, 'history', {get: () => (state.current ? state.current.messages : [])});
@@ -32,7 +36,10 @@
   const CURRENT_KEY = 'chat-current-conversation';
   const LEGACY_KEY = 'chat-conversation';  // the single conversation kept by earlier versions
   const PARTIAL_SAVE_MS = 1000;  // how often a streaming answer is written to storage
-  const WINDOW = 60;             // messages rendered at once; earlier ones load on scroll
+  const WINDOW = 64;             // messages rendered at once; earlier ones load on scroll
+  const BLOCK = 8;               // messages per block (see blockChildren)
+  const SPARE_BLOCKS = 32;       // empty blocks for new turns before a full redraw
+  const DARK_CODE_THEME = 'a11y-dark';
 
   const dc = () => window.dash_clientside;
   const data = () => window.chatData;
@@ -44,10 +51,11 @@
     return {namespace, type, props};
   }
   const div = (props) => component('dash_html_components', 'Div', props);
-  const icon = (name) => component('feffery_antd_components', 'AntdIcon', {icon: name});
+  // Icons are drawn by CSS (style.css, .chat-icon-*): an icon component per button would add a Dash
+  // wrapper to every message, and Dash's per-update work grows with the number of wrappers on the page.
   const iconButton = (className, label, iconName, extra) => component('dash_html_components', 'Button',
-    Object.assign({className: `chat-icon-button ${className}`, title: label, 'aria-label': label,
-      children: icon(iconName)}, extra));
+    Object.assign({className: `chat-icon-button chat-icon-${iconName} ${className}`, title: label,
+      'aria-label': label}, extra));
 
   function local(key, value) {
     // localStorage throws in some private modes; settings then live for this page only.
@@ -93,14 +101,14 @@
     const attrs = {'data-index': String(index)};
     if (msg.role === 'user') {
       return div({className: 'chat-actions', children: [
-        iconButton('msg-edit', t('edit'), 'antd-edit', attrs),
-        iconButton('msg-delete', t('deleteTurn'), 'antd-delete', attrs),
+        iconButton('msg-edit', t('edit'), 'edit', attrs),
+        iconButton('msg-delete', t('deleteTurn'), 'delete', attrs),
       ]});
     }
     const buttons = [
-      iconButton('msg-copy', t('copy'), 'antd-copy', attrs),
-      iconButton('msg-regenerate', t('regenerate'), 'antd-reload', attrs),
-      iconButton('msg-delete', t('deleteTurn'), 'antd-delete', attrs),
+      iconButton('msg-copy', t('copy'), 'copy', attrs),
+      iconButton('msg-regenerate', t('regenerate'), 'reload', attrs),
+      iconButton('msg-delete', t('deleteTurn'), 'delete', attrs),
     ];
     const stats = statsText(msg);
     if (stats) buttons.push(component('dash_html_components', 'Span', {className: 'chat-stats', children: stats}));
@@ -114,7 +122,7 @@
     }
     const children = [component('feffery_markdown_components', 'FefferyMarkdown', Object.assign(
       {id: `chat-md-${index}`, markdownStr: displayMarkdown(msg.content), placeholder: msg.status === 'streaming' ? '…' : ''},
-      state.config.markdownProps))];
+      state.config.markdownProps, state.dark ? {codeTheme: DARK_CODE_THEME} : {}))];
     if (msg.trimmed) {
       children.push(div({className: 'chat-note chat-note--trimmed', children: format(t('trimmed'), {n: msg.trimmed})}));
     }
@@ -142,22 +150,43 @@
     });
   }
 
-  /* Render the current conversation's tail (the last WINDOW messages); earlier ones load on demand. */
+  /* Messages are drawn into fixed blocks of BLOCK messages (message i lives in block i / BLOCK), with spare
+   * empty blocks after the last one. Dash re-mounts every child of a component whose children change, so
+   * appending to one long list would re-mount every rendered message; this way a new turn redraws one block. */
+  const blockOf = (index) => Math.floor(index / BLOCK);
+
+  function blockChildren(block) {
+    const messages = state.current.messages;
+    const children = [];
+    for (let i = Math.max(block * BLOCK, state.windowStart); i < Math.min(messages.length, (block + 1) * BLOCK); i++) {
+      children.push(messageLayout(messages[i], i));
+    }
+    return children;
+  }
+
+  function redrawBlocks(first, last) {
+    for (let block = first; block <= last; block++) setProps(`chat-block-${block}`, {children: blockChildren(block)});
+  }
+
+  /* Render the current conversation's tail (about WINDOW messages); earlier ones load on demand. */
   function renderAll() {
     const messages = state.current.messages;
-    state.windowStart = Math.max(0, messages.length - WINDOW);
-    setProps('chat-messages', {children: messages.slice(state.windowStart)
-      .map((m, i) => messageLayout(m, state.windowStart + i))});
+    state.windowStart = blockOf(Math.max(0, messages.length - WINDOW)) * BLOCK;
+    state.blockCount = blockOf(messages.length) + SPARE_BLOCKS;
+    const blocks = [];
+    for (let block = 0; block < state.blockCount; block++) {
+      blocks.push(div({id: `chat-block-${block}`, className: 'chat-block', children: blockChildren(block)}));
+    }
+    setProps('chat-messages', {children: blocks});
+    setProps('chat-welcome', {hidden: messages.length > 0});
     updateEarlierButton();
   }
 
   function loadEarlier() {
     if (state.windowStart === 0) return;
-    const start = Math.max(0, state.windowStart - WINDOW);
-    const patch = new (dc().Patch)();
-    for (let i = state.windowStart - 1; i >= start; i--) patch.prepend([], messageLayout(state.current.messages[i], i));
-    state.windowStart = start;
-    setProps('chat-messages', {children: patch.build()});
+    const end = state.windowStart;
+    state.windowStart = Math.max(0, end - WINDOW);
+    redrawBlocks(blockOf(state.windowStart), blockOf(end) - 1);
     updateEarlierButton();
   }
 
@@ -182,6 +211,8 @@
 
   function updateStreamingUI() {
     const busy = !!(state.current && state.streams.has(state.current.id));
+    if (busy === state.shownBusy) return;  // every set_props costs a pass over the page's components
+    state.shownBusy = busy;
     setProps('chat-stop', {style: {display: busy ? 'inline-flex' : 'none'}});
     setProps('chat-send', {disabled: busy});
   }
@@ -216,7 +247,6 @@
       forget(conversation);  // an emptied conversation is the same as a new chat: not listed
     }
     renderList();
-    if (conversation === state.current) publishCurrent();
   }
 
   function forget(conversation) {
@@ -225,19 +255,12 @@
     if (!state.memoryOnly) window.chatStore.remove(conversation.id).catch(warnStorage);
   }
 
-  /* The export callback (server side, on click only) reads the current conversation from this store. */
-  function publishCurrent() {
-    const c = state.current;
-    setProps('chat-history', {data: {title: c.title, model: state.settings.model, messages: c.messages}});
-  }
-
   function show(conversation) {
     state.current = conversation;
     local(CURRENT_KEY, conversation.id);
     cancelEdit();
     renderAll();
     renderList();
-    publishCurrent();
     updateStreamingUI();
     setProps('chat-title', {children: conversation.title || t('title')});
     closeSider();  // on phones, picking a chat closes the drawer
@@ -258,14 +281,17 @@
       children: [
         div({className: 'conv-item-title', children: c.title || t('newChat')}),
         div({className: 'conv-item-actions', children: [
-          iconButton('conv-rename', t('rename'), 'antd-edit', {'data-id': c.id}),
-          iconButton('conv-delete', t('delete'), 'antd-delete', {'data-id': c.id}),
+          iconButton('conv-rename', t('rename'), 'edit', {'data-id': c.id}),
+          iconButton('conv-delete', t('delete'), 'delete', {'data-id': c.id}),
         ]}),
       ],
     }));
     if (!items.length) {
       items.push(div({className: 'conv-empty', children: t(state.search ? 'noMatches' : 'noConversations')}));
     }
+    const signature = JSON.stringify(items);
+    if (signature === state.shownList) return;  // most saves change nothing visible in the list
+    state.shownList = signature;
     setProps('conv-list', {children: items});
   }
 
@@ -421,6 +447,10 @@
       && window.matchMedia('(prefers-color-scheme: dark)').matches);
     document.documentElement.dataset.theme = dark ? 'dark' : 'light';
     setProps('app-theme', {algorithm: dark ? 'dark' : 'default'});
+    if (dark !== state.dark) {
+      state.dark = dark;
+      if (state.current) renderAll();  // code blocks take the matching highlight theme
+    }
   }
 
   function applySettings(settings) {
@@ -585,8 +615,9 @@
     const start = conversation.messages.length;
     conversation.messages = conversation.messages.concat(messages);
     if (conversation === state.current) {
-      const layouts = messages.map((m, i) => messageLayout(m, start + i));
-      setProps('chat-messages', {children: new (dc().Patch)().extend([], layouts).build()});
+      const last = blockOf(conversation.messages.length - 1);
+      if (last >= state.blockCount) renderAll(); else redrawBlocks(blockOf(start), last);
+      if (!start) setProps('chat-welcome', {hidden: true});
     }
     touch(conversation);
   }
@@ -778,6 +809,12 @@
     },
     openSettings: function (nClicks) {
       return nClicks ? true : dc().no_update;
+    },
+    exportMarkdown: function (nClicks) {
+      // The server builds the Markdown file (chatcore.export); it gets the conversation only on this click.
+      const c = state.current;
+      if (!nClicks || !c.messages.length) return dc().no_update;
+      return {title: c.title, model: state.settings.model, messages: c.messages};
     },
     exportJson: function (nClicks) {
       if (nClicks && state.current.messages.length) exportConversations([state.current], 'chat');

@@ -29,19 +29,20 @@
     return cjk + Math.floor((String(text).length - cjk + 3) / 4) + 1;
   }
 
-  /* The earlier turns the model sees: none with multi-turn off, else the last `maxTurns` answered pairs. */
+  /* The earlier turns the model sees: none with multi-turn off, else the last `maxTurns` answered pairs
+   * (searched from the end, so a long conversation costs only what is sent). */
   function contextFor(history, multiTurn, maxTurns) {
     if (!multiTurn) return [];
-    const pairs = [];
-    for (let i = 0; i + 1 < history.length; i++) {
-      const question = history[i];
-      const answer = history[i + 1];
+    const out = [];
+    for (let i = history.length - 1; i > 0 && (!maxTurns || out.length < 2 * maxTurns); i--) {
+      const question = history[i - 1];
+      const answer = history[i];
       if (question.role === 'user' && answer.role === 'assistant' && answer.content) {
-        pairs.push([{role: 'user', content: question.content}, {role: 'assistant', content: answer.content}]);
-        i++;
+        out.unshift({role: 'user', content: question.content}, {role: 'assistant', content: answer.content});
+        i--;
       }
     }
-    return [].concat(...pairs.slice(Math.max(0, pairs.length - (maxTurns || pairs.length))));
+    return out;
   }
 
   /* Conversations whose title or any message contains the query (case-insensitive). */

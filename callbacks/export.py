@@ -2,22 +2,23 @@
 
 from datetime import datetime
 
-from dash import Input, Output, State, dcc, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, no_update
 
 from chatcore.export import conversation_to_markdown, export_filename
 
 
 def register(app):
     """Wire #export-markdown to a .md download built by the core exporter."""
+    app.clientside_callback(ClientsideFunction("chat", "exportMarkdown"), Output("export-request", "data"),
+                            Input("export-markdown", "nClicks"), prevent_initial_call=True)
 
     @app.callback(
         Output("export-download", "data"),
-        Input("export-markdown", "nClicks"),
-        State("chat-history", "data"),
+        Input("export-request", "data"),
         State("chat-config", "data"),
         prevent_initial_call=True,
     )
-    def export_markdown(_clicks, conversation, config):
+    def export_markdown(conversation, config):
         """Send the current conversation (title, model, messages) as a Markdown file; nothing gives nothing."""
         if not conversation or not conversation.get("messages"):
             return no_update

@@ -351,14 +351,14 @@ def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_s
         const c = {id: 'c-long', title: 'long', createdAt: 1, updatedAt: 2, messages};
         window.chatStore.put(c).then(() => { localStorage.setItem('chat-current-conversation', 'c-long'); done(); });""")
     driver.refresh()
-    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 60, message="no tail")
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 64, message="no tail")
     assert questions(dash_duo)[-1] == "question 499"
-    assert dash_duo.find_element("#chat-earlier").text == "显示更早的 60 条消息"
-    # Scrolling to the top renders the previous 60, in order, above.
+    assert dash_duo.find_element("#chat-earlier").text == "显示更早的 64 条消息"
+    # Scrolling to the top renders the previous 64, in order, above.
     driver.execute_script("document.getElementById('chat-scroll').scrollTop = 0")
-    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 120, message="no more")
-    assert questions(dash_duo)[0] == "question 440" and questions(dash_duo)[-1] == "question 499"
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 128, message="no more")
+    assert questions(dash_duo)[0] == "question 436" and questions(dash_duo)[-1] == "question 499"
     # A new turn lands at the end with the right index.
-    ask(dash_duo, "question 500", 60)
+    ask(dash_duo, "question 500", 64)
     assert len(committed_history(dash_duo)) == 1002
     assert driver.find_element(By.ID, "chat-msg-1001").get_attribute("data-status") == "done"
