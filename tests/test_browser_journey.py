@@ -240,3 +240,17 @@ def test_without_browser_storage_it_says_so_and_keeps_working(dash_duo, upstream
     assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Still works? (saw 0 earlier messages)"
     wait_until(dash_duo, lambda d: "存储已满或不可用" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
                message="no storage warning")
+    # Private mode: no IndexedDB at all from the start. The page warns, chats, and keeps several chats in memory.
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "IDBFactory.prototype.open = () => { throw new DOMException('private mode', 'SecurityError'); };"
+        "Storage.prototype.setItem = () => { throw new DOMException('private mode', 'QuotaExceededError'); };")})
+    dash_duo.driver.refresh()
+    wait_until(dash_duo, lambda d: "存储已满或不可用" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
+               message="no private-mode warning")
+    type_and_send(dash_duo, "In memory?")
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: In memory? (saw 0 earlier messages)"
+    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".ant-message-notice"), message="toast stays")
+    dash_duo.find_element("#conv-new").click()
+    type_and_send(dash_duo, "A second one")
+    wait_for_answer(dash_duo, 0)
+    assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")) == 2
