@@ -237,7 +237,7 @@
     window.chatStore.put(conversation).catch(warnStorage);
   }
 
-  /* A conversation changed: save it, keep the list in order and the export store current. */
+  /* A conversation changed: save it and keep the list current. */
   function touch(conversation) {
     conversation.updatedAt = Date.now();
     if (conversation.messages.length) {
