@@ -304,3 +304,166 @@ def test_streams_are_gzipped_event_by_event_when_the_client_accepts_it(upstream,
     plain = ask(server, headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers
     assert answer_text(read_events(plain)) == "gzip keeps streaming " * 3
+
+
+# --- merging deltas: fewer chunks on the wire, the first at once, none held past its window, nothing lost ---
+
+def service_writes(window, provider_items, include_usage=False):
+    """A ChatService's SSE writes for a fake provider stream (a generator function's generator)."""
+    from types import SimpleNamespace
+
+    from chatcore.service import ChatService
+
+    service = ChatService(None, SimpleNamespace(name="fake"), coalesce_seconds=window)
+    events = provider_items
+    first = next(events)
+    return service.sse(SimpleNamespace(model="m", include_usage=include_usage), first, events)
+
+
+def parsed(write):
+    """The SSE data payloads in one write."""
+    return [b[6:].decode() if b == b"data: [DONE]" else json.loads(b[6:]) for b in write.split(b"\n\n") if b]
+
+
+def deltas(stop=True):
+    from chatcore.providers.base import Finish
+
+    yield from "abcdefghij"
+    if stop:
+        yield Finish("stop")
+
+
+def test_a_burst_is_merged_into_one_chunk_after_the_first_delta_which_goes_out_alone():
+    writes = list(service_writes(60, deltas()))  # a window no test run reaches: everything after "a" merges
+    assert [e["choices"][0]["delta"] for e in parsed(writes[0])] == [{"role": "assistant", "content": ""},
+                                                                     {"content": "a"}]
+    assert len(writes) == 2
+    last = parsed(writes[1])
+    assert last[0]["choices"][0]["delta"] == {"content": "bcdefghij"}
+    assert last[1]["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
+    assert last[2] == "[DONE]"
+    assert all(e["object"] == "chat.completion.chunk" and e["id"] == last[0]["id"] for e in last[:2])
+
+
+def test_without_a_window_every_delta_is_its_own_chunk():
+    writes = list(service_writes(0, deltas()))
+    assert [parsed(w)[-1]["choices"][0]["delta"].get("content") for w in writes[:-1]] == list("abcdefghij")
+    assert parsed(writes[-1])[1:] == ["[DONE]"]
+
+
+def test_a_waiting_delta_is_sent_at_its_deadline_while_the_upstream_is_silent():
+    import threading
+
+    from chatcore.providers.base import Finish
+
+    release, closed = threading.Event(), threading.Event()
+
+    def stalling():
+        try:
+            yield "a"
+            yield "b"
+            release.wait(30)  # the model thinks; "b" must not wait for it
+            yield "c"
+            yield Finish("stop")
+        finally:
+            closed.set()
+
+    writes = service_writes(0.05, stalling())
+    assert parsed(next(writes))[-1]["choices"][0]["delta"]["content"] == "a"
+    assert parsed(next(writes))[-1]["choices"][0]["delta"]["content"] == "b"
+    assert not release.is_set()  # "b" came out while the upstream was still silent
+    release.set()
+    rest = [e for w in writes for e in parsed(w)]
+    assert answer_text(rest) == "c" and rest[-1] == "[DONE]"
+    assert closed.is_set()
+
+
+def test_stopping_while_a_helper_reads_closes_the_upstream_after_that_read():
+    import threading
+
+    release, closed = threading.Event(), threading.Event()
+
+    def stalling():
+        try:
+            yield "a"
+            yield "b"
+            release.wait(30)
+            yield "c"
+        finally:
+            closed.set()
+
+    writes = service_writes(0.05, stalling())
+    next(writes), next(writes)  # "b" went out at its deadline; a helper is still waiting for the upstream
+    writes.close()  # the client went away
+    assert not closed.is_set()
+    release.set()  # the upstream's next token ends the helper's read: the stream is closed right after
+    assert closed.wait(10)
+
+
+@pytest.mark.parametrize("ending", ["error", "cut"])
+def test_waiting_text_is_sent_before_a_mid_stream_error(ending):
+    from chatcore.errors import upstream_error
+
+    def failing():
+        yield from "abc"
+        if ending == "error":
+            raise upstream_error(502, "upstream_stream_error", "boom")
+
+    events = [e for w in service_writes(60, failing()) for e in parsed(w)]
+    assert answer_text(events[:-1]) == "abc"
+    assert events[-1]["error"]["code"] == ("upstream_stream_error" if ending == "error" else "stream_interrupted")
+
+
+def test_usage_and_an_empty_answer_keep_their_events():
+    from chatcore.providers.base import Finish
+
+    def with_usage():
+        yield "hi"
+        yield Finish("stop", {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2})
+
+    events = [e for w in service_writes(60, with_usage(), include_usage=True) for e in parsed(w)]
+    assert [e["choices"][0]["delta"] for e in events[:2]] == [{"role": "assistant", "content": ""}, {"content": "hi"}]
+    assert events[-2]["usage"]["total_tokens"] == 2 and events[-1] == "[DONE]"
+
+    def empty():
+        yield Finish("stop")
+
+    events = [e for w in service_writes(60, empty()) for e in parsed(w)]
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert events[1]["error"]["code"] == "empty_answer"
+
+
+def test_each_gzip_write_decodes_on_its_own_and_done_ends_the_gzip_stream():
+    import zlib
+
+    from api import gzip_events
+
+    writes = [b"data: {\"n\": %d}\n\n" % n for n in range(50)] + [b"data: {}\n\ndata: [DONE]\n\n"]
+    decoder = zlib.decompressobj(31)
+    pieces = list(gzip_events(w for w in writes))
+    assert len(pieces) == len(writes)  # [DONE] and the gzip trailer share the last write
+    for n, piece in enumerate(pieces):
+        assert decoder.decompress(piece) == writes[n]  # nothing stays behind in the compressor
+    assert decoder.eof
+
+
+def test_the_page_gets_merged_chunks_from_a_fast_upstream_and_loses_nothing(upstream, serve, monkeypatch):
+    import zlib
+
+    from chatcore import service
+
+    monkeypatch.setattr(service, "COALESCE_SECONDS", 60)  # every delta after the first one merges
+    server = serve(upstream_env(upstream))
+    answer = "".join(f"{i % 10}中文" if i % 7 else "\n" for i in range(2_000))
+    upstream.script = Script(reply=answer, chunk_chars=3)
+    response = ask(server, headers={"Accept-Encoding": "gzip"})
+    body = zlib.decompressobj(31).decompress(response.raw.read(decode_content=False))
+    events = [b[6:].decode() if b == b"data: [DONE]" else json.loads(b[6:]) for b in body.split(b"\n\n") if b]
+    assert answer_text(events) == answer
+    assert [e["choices"][0]["delta"] for e in events[:2]] == [{"role": "assistant", "content": ""},
+                                                              {"content": answer[:3]}]
+    assert len(events) == 5 and events[-1] == "[DONE]"  # role, first delta, the rest merged, finish, [DONE]
+    assert "X-Chat-Trimmed-Messages" not in response.headers  # only sent when messages were trimmed
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+    stream = client.chat.completions.create(model="scripted", stream=True, messages=[{"role": "user", "content": "q"}])
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == answer
