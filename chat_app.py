@@ -127,9 +127,10 @@ def create_app(settings=None):
 
     @server.after_request
     def security_headers(response):
-        """Add the security headers to every response."""
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        """Add the security headers to every response (an answer stream, not a document, needs only nosniff)."""
+        names = ["X-Content-Type-Options"] if response.mimetype == "text/event-stream" else SECURITY_HEADERS
+        for name in names:
+            response.headers.setdefault(name, SECURITY_HEADERS[name])
         return response
 
     server.config["CHAT_SETTINGS"] = settings

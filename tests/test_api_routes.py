@@ -270,6 +270,10 @@ def test_security_headers_on_page_and_api(upstream, serve):
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
         assert "img-src 'self' data: blob:" in response.headers["Content-Security-Policy"]
+    # An answer stream is not a document: only nosniff (the rest would be ~170 bytes per turn for nothing).
+    stream = ask(server)
+    assert stream.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in stream.headers and "Referrer-Policy" not in stream.headers
 
 
 def test_each_failed_turn_logs_exactly_one_line_with_its_cause(upstream, serve, caplog):
