@@ -18,7 +18,7 @@ from tests.scripted_upstream import Script, ScriptedUpstream
 from tests.waiting import wait_until
 
 SIZES = (2, 1000)
-RUNS = 3
+RUNS = 5
 KEYS = "typing into a long conversation"
 ANSWER = "Here is an answer with **bold**, a list:\n\n- one\n- two\n\nand `code`. " * 3
 
