@@ -109,7 +109,12 @@ def summarize(name, run):
     results, peak = run
     answers = [(r[2], "") if r[2] else parse_answer(r[1])[::-1] for r in results]  # (error, text)
     errors = [error for error, _ in answers if error]
-    wrong = sum(1 for i, (error, text) in enumerate(answers) if not error and text != expected_answer(f"q{i:05d}"))
+    wrong_ones = [(i, text) for i, (error, text) in enumerate(answers)
+                  if not error and text != expected_answer(f"q{i:05d}")]
+    wrong = len(wrong_ones)
+    if wrong_ones:  # show one, so a lost or duplicated piece can be seen
+        i, text = wrong_ones[0]
+        print(f"{name}: answer {i} differs: expected {expected_answer(f'q{i:05d}')!r}, got {text!r}")
     firsts = [r[0] * 1000 for r in results if r[0] is not None]
     return [name, peak, len(errors), wrong, f"{median(firsts):.0f}", f"{percentile(firsts, 99):.0f}"], firsts, errors
 

@@ -1,6 +1,8 @@
 """The embedded model for real: no key, SmolLM2 through llama-cpp-python, via the app's own route and page."""
 
 import json
+import threading
+import time
 
 import pytest
 import requests
@@ -12,6 +14,8 @@ from chatcore.messages import ChatRequest
 from chatcore.providers import EmbeddedProvider, Finish
 from config import find_embedded_model
 from tests.conftest import build_app
+from tests.gunicorn_runner import GunicornApp
+from tests.waiting import wait_until
 
 NO_UPSTREAM = {"MAX_ANSWER_TOKENS": "48"}  # no key, no base URL: the embedded model answers; short answers keep this quick
 
@@ -60,3 +64,27 @@ def test_a_missing_model_is_a_clear_503():
     with pytest.raises(ChatError) as info:
         next(provider.stream(ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])))
     assert (info.value.status, info.value.code) == (503, "embedded_model_unavailable")
+
+
+def test_under_gunicorn_the_model_generates_on_its_own_thread_while_the_worker_keeps_serving():
+    # One gevent worker: if generation ran on the worker's event loop, /healthz (and every other stream)
+    # would wait until the whole answer was done, and the answer would arrive in one burst at the end.
+    env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "MAX_ANSWER_TOKENS": "200", "WEB_CONCURRENCY": "1"}
+    with GunicornApp(env) as app:
+        arrivals, health = [], {}
+
+        def read_answer():
+            with requests.post(f"{app.url}/v1/chat/completions", stream=True, timeout=120, json={
+                    "messages": [{"role": "user", "content": "Write a long story about a dragon who learns to fly."}],
+                    "stream": True, "temperature": 0}) as response:
+                for line in response.iter_lines():
+                    if line.startswith(b"data: {") and b'"content":"' in line:
+                        arrivals.append(time.monotonic())
+
+        reader = threading.Thread(target=read_answer)
+        reader.start()
+        wait_until(lambda: arrivals, 120, "the first token")
+        assert requests.get(f"{app.url}/healthz", timeout=30).json()["backend"] == "embedded"
+        health["answered"] = time.monotonic()
+        reader.join(120)
+        assert sum(1 for t in arrivals if t > health["answered"]) >= 10  # the answer kept streaming after it

@@ -1,11 +1,15 @@
-"""`gunicorn chat_app:server` with the shipped config: many long streams at once, nothing lost, no key in logs."""
+"""`gunicorn chat_app:server` with the shipped config (gevent workers): many long streams at once, nothing lost,
+no key in logs, and the upstream client's timeouts and closes still work on the event loop."""
 
+import asyncio
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from bench.concurrency import one_stream, parse_answer
 from tests.conftest import TEST_KEY, upstream_env
 from tests.gunicorn_runner import GunicornApp
 from tests.scripted_upstream import Script
@@ -42,4 +46,51 @@ def test_shipped_config_streams_many_answers_at_once(upstream, gunicorn_app):
     # Every stream had started before the first one finished: none waited for another to end.
     assert max(r["started"] for r in upstream.requests) < min(r["finished"] for r in upstream.requests)
     log = gunicorn_app.log()
-    assert "gthread" in log and TEST_KEY not in log
+    assert "Using worker: gevent" in log and TEST_KEY not in log
+
+
+def test_shipped_config_holds_300_streams_open_at_once(upstream, gunicorn_app):
+    # ~4.6 s answers, all 300 requested at once (raw sockets, like the concurrency benchmark's client).
+    upstream.script = Script(reply=lambda body: body["messages"][-1]["content"] * 30, chunk_chars=8, delay=0.2)
+    questions = [f"s{i:04d}-" for i in range(300)]
+
+    async def all_streams():
+        counter = {"now": 0, "peak": 0}
+        url = f"{gunicorn_app.url}/v1/chat/completions"
+        return await asyncio.gather(*(one_stream(url, q, 0, counter) for q in questions)), counter["peak"]
+
+    results, peak = asyncio.run(all_streams())
+    assert [error for _, _, error in results] == [None] * 300
+    assert [parse_answer(raw) for _, raw, _ in results] == [(q * 30, None) for q in questions]
+    assert peak == 300 and len(upstream.requests) == 300
+    assert max(r["started"] for r in upstream.requests) < min(r["finished"] for r in upstream.requests)
+
+
+def test_closing_a_stream_closes_the_upstream_request_within_a_second(upstream, gunicorn_app):
+    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if read to the end
+    response = requests.post(f"{gunicorn_app.url}/v1/chat/completions", stream=True, timeout=10, json={
+        "model": "scripted", "stream": True, "messages": [{"role": "user", "content": "long"}]})
+    lines = response.iter_lines()
+    while b"yy" not in next(lines):
+        pass
+    closed_by_client = time.monotonic()
+    response.close()
+    closed_upstream = upstream.wait_for_close(timeout=5)
+    assert closed_upstream is not None, "the upstream stream was never closed"
+    assert closed_upstream - closed_by_client < 1.0
+
+
+def test_upstream_read_timeouts_fire_under_the_event_loop(upstream):
+    with GunicornApp(upstream_env(upstream, REQUEST_TIMEOUT="1")) as app:
+        # Before the headers: an HTTP error.
+        upstream.script = Script(hang_before_headers=3)
+        response = requests.post(f"{app.url}/v1/chat/completions", timeout=10, json={
+            "model": "scripted", "stream": True, "messages": [{"role": "user", "content": "hang"}]})
+        assert (response.status_code, response.json()["error"]["code"]) == (504, "upstream_timeout")
+        # Mid-stream (the second chunk comes too late): the stream ends with the first chunk and an error event.
+        upstream.script = Script(reply="ab", chunk_chars=1, delay=3)
+        response = requests.post(f"{app.url}/v1/chat/completions", stream=True, timeout=10, json={
+            "model": "scripted", "stream": True, "messages": [{"role": "user", "content": "stall"}]})
+        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith(b"data: {")]
+        assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")) == "a"
+        assert events[-1]["error"]["code"] == "upstream_timeout"

@@ -4,6 +4,7 @@ import importlib.util
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 
@@ -15,6 +16,22 @@ log = logging.getLogger(__name__)
 _END = object()
 
 
+def _gevent_loop():
+    """This thread's gevent loop when gevent has monkey-patched threading (gunicorn's gevent worker), else None.
+
+    Then requests are greenlets on one OS thread, `threading.Thread` would start a greenlet and `queue.Queue`
+    is gevent's: the generation thread must be started as a real OS thread, must wait for jobs on a real
+    queue, and must hand each token to the reader through the reader's loop (a blocking wait in the loop's
+    thread would stall every stream of the worker).
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return None
+    import gevent
+
+    return gevent.get_hub().loop
+
+
 class _Job:
     """One answer to generate: the request, a queue of its output, and a flag the reader sets to stop it."""
 
@@ -22,6 +39,14 @@ class _Job:
         self.request = request
         self.output = queue.Queue()
         self.cancelled = False
+        self._loop = _gevent_loop()
+
+    def put(self, item):
+        """Called by the generation thread; under gevent the reader's loop is woken to do the put itself."""
+        if self._loop is None:
+            self.output.put(item)
+        else:
+            self._loop.run_callback_threadsafe(self.output.put, item)
 
 
 class EmbeddedProvider(Provider):
@@ -40,7 +65,7 @@ class EmbeddedProvider(Provider):
         self._context_tokens = context_tokens
         self._max_answer_tokens = max_answer_tokens
         self._threads = threads or max(1, os.cpu_count() or 1)
-        self._jobs = queue.Queue()
+        self._jobs = None  # a real (OS-thread) queue, made with the generation thread
         self._worker = None
         self._start_lock = threading.Lock()
         self.load_seconds = None
@@ -62,7 +87,7 @@ class EmbeddedProvider(Provider):
                             error_type="server_error")
         self._ensure_worker()
         job = _Job(request)
-        self._jobs.put(job)
+        self._jobs.put(job)  # never blocks
         try:
             while True:
                 item = job.output.get()
@@ -78,8 +103,15 @@ class EmbeddedProvider(Provider):
         """Start the generation thread on the first question (start-up stays fast, idle workers load nothing)."""
         with self._start_lock:
             if self._worker is None:
-                self._worker = threading.Thread(target=self._serve, name="embedded-model", daemon=True)
-                self._worker.start()
+                if _gevent_loop() is None:
+                    self._jobs = queue.SimpleQueue()
+                    self._worker = threading.Thread(target=self._serve, name="embedded-model", daemon=True)
+                    self._worker.start()
+                else:  # an OS thread even though threading is patched, so the model never blocks the loop
+                    from gevent.monkey import get_original
+
+                    self._jobs = get_original("queue", "SimpleQueue")()
+                    self._worker = get_original("_thread", "start_new_thread")(self._serve, ())
 
     def _serve(self):
         """The generation thread: load the model, then answer queued jobs one at a time, forever."""
@@ -101,15 +133,15 @@ class EmbeddedProvider(Provider):
             if job.cancelled:
                 continue
             if load_error:
-                job.output.put(load_error)
+                job.put(load_error)
                 continue
             try:
                 self._generate(llama, job)
             except Exception as exc:
                 log.error("embedded generation failed: %s", type(exc).__name__)
-                job.output.put(ChatError(500, "embedded_model_error", "The embedded model failed while answering.",
-                                         error_type="server_error"))
-            job.output.put(_END)
+                job.put(ChatError(500, "embedded_model_error", "The embedded model failed while answering.",
+                                  error_type="server_error"))
+            job.put(_END)
 
     def _generate(self, llama, job):
         """Stream one answer into the job's queue, stopping early if the reader went away."""
@@ -129,10 +161,10 @@ class EmbeddedProvider(Provider):
                 content = choice["delta"].get("content")
                 if content:
                     completion_tokens += 1
-                    job.output.put(content)
+                    job.put(content)
                 reason = choice.get("finish_reason") or reason
         finally:
             chunks.close()
         prompt_tokens = sum(estimate_tokens(m["content"]) for m in request.messages)
-        job.output.put(Finish(reason, {"completion_tokens": completion_tokens, "prompt_tokens": prompt_tokens,
-                                       "total_tokens": completion_tokens + prompt_tokens, "estimated": True}))
+        job.put(Finish(reason, {"completion_tokens": completion_tokens, "prompt_tokens": prompt_tokens,
+                                "total_tokens": completion_tokens + prompt_tokens, "estimated": True}))
