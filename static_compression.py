@@ -13,6 +13,8 @@ import threading
 import brotli
 from flask import request
 
+from chatcore.os_thread import start_os_thread
+
 PREFIX = "/_dash-component-suites/"
 MIN_BYTES = 1024
 
@@ -33,7 +35,8 @@ class BundleCompressor:
             if path in self._started:
                 return None
             self._started.add(path)
-        threading.Thread(target=self._compress, args=(path, body), daemon=True, name="brotli-bundle").start()
+        # A real OS thread even under gevent: Brotli at quality 11 would stall every request of the worker.
+        start_os_thread(self._compress, path, body, name="brotli-bundle")
         return None
 
     def _compress(self, path, body):

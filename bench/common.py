@@ -8,11 +8,13 @@ import requests
 
 
 def stream_timing(url, body, headers=None):
-    """POST a streaming chat request; return (seconds to first content, content chunks, seconds total, bytes)."""
+    """POST a streaming chat request; return (seconds to first content, content chunks, seconds total, bytes,
+    the usage object if the server sent one)."""
     started = time.perf_counter()
     first = None
     chunks = 0
     size = 0
+    usage = None
     with requests.post(url, json=body, headers=headers, stream=True, timeout=300) as response:
         response.raise_for_status()
         for line in response.iter_lines():
@@ -20,12 +22,13 @@ def stream_timing(url, body, headers=None):
             if not line.startswith(b"data: {"):
                 continue
             event = json.loads(line[6:])
+            usage = event.get("usage") or usage
             choices = event.get("choices") or [{}]
             if (choices[0].get("delta") or {}).get("content"):
                 chunks += 1
                 if first is None:
                     first = time.perf_counter() - started
-    return first, chunks, time.perf_counter() - started, size
+    return first, chunks, time.perf_counter() - started, size, usage
 
 
 def median(values):

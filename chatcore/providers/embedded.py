@@ -4,12 +4,12 @@ import importlib.util
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 
 from ..errors import ChatError
 from ..messages import estimate_tokens
+from ..os_thread import gevent_patched, start_os_thread
 from .base import Finish, Provider
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,7 @@ def _gevent_loop():
     queue, and must hand each token to the reader through the reader's loop (a blocking wait in the loop's
     thread would stall every stream of the worker).
     """
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is None or not monkey.is_module_patched("threading"):
+    if not gevent_patched():
         return None
     import gevent
 
@@ -66,7 +65,7 @@ class EmbeddedProvider(Provider):
         self._max_answer_tokens = max_answer_tokens
         self._threads = threads or max(1, os.cpu_count() or 1)
         self._jobs = None  # a real (OS-thread) queue, made with the generation thread
-        self._worker = None
+        self._started = False
         self._start_lock = threading.Lock()
         self.load_seconds = None
 
@@ -102,16 +101,15 @@ class EmbeddedProvider(Provider):
     def _ensure_worker(self):
         """Start the generation thread on the first question (start-up stays fast, idle workers load nothing)."""
         with self._start_lock:
-            if self._worker is None:
-                if _gevent_loop() is None:
-                    self._jobs = queue.SimpleQueue()
-                    self._worker = threading.Thread(target=self._serve, name="embedded-model", daemon=True)
-                    self._worker.start()
-                else:  # an OS thread even though threading is patched, so the model never blocks the loop
+            if not self._started:
+                if gevent_patched():  # a real queue: the generation thread is an OS thread, not a greenlet
                     from gevent.monkey import get_original
 
                     self._jobs = get_original("queue", "SimpleQueue")()
-                    self._worker = get_original("_thread", "start_new_thread")(self._serve, ())
+                else:
+                    self._jobs = queue.SimpleQueue()
+                start_os_thread(self._serve, name="embedded-model")
+                self._started = True
 
     def _serve(self):
         """The generation thread: load the model, then answer queued jobs one at a time, forever."""

@@ -1,0 +1,20 @@
+"""Real OS threads, also under gunicorn's gevent worker, where `threading.Thread` would start a greenlet."""
+
+import sys
+import threading
+
+
+def gevent_patched() -> bool:
+    """True when gevent has monkey-patched threading (gunicorn's gevent worker)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("threading")
+
+
+def start_os_thread(target, *args, name="worker"):
+    """Run `target(*args)` on a real OS thread: CPU-bound work there never stalls the worker's event loop."""
+    if gevent_patched():
+        from gevent.monkey import get_original
+
+        get_original("_thread", "start_new_thread")(target, args)
+    else:
+        threading.Thread(target=target, args=args, name=name, daemon=True).start()
