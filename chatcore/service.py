@@ -49,10 +49,16 @@ class _Collect:
         self.done = False
         self.stop = False        # set by the stream's thread: finish after the read in progress
         self.close = False       # set by the stream's thread when its client went away: close the stream
+        self.started = False     # a helper took the job
+        self.withdrawn = False   # the stream's thread took it back before any helper did
         self.changed = threading.Condition(threading.Lock())
 
     def run(self):
         """In a helper thread."""
+        with self.changed:
+            if self.withdrawn:
+                return
+            self.started = True
         while True:
             try:
                 item = next(self.events, None)
@@ -79,6 +85,13 @@ class _Collect:
         """Wait until the job is done (or `timeout`); True when done."""
         with self.changed:
             return self.changed.wait_for(lambda: self.done, timeout)
+
+    def withdraw(self):
+        """Take the job back if no helper has started it (all busy, or one died); True when taken back."""
+        with self.changed:
+            if not self.started:
+                self.withdrawn = True
+            return self.withdrawn
 
     def finish_soon(self):
         """Stop after the read in progress."""
@@ -111,15 +124,19 @@ class _Helpers:
         if self._pid != os.getpid():
             with self._setup:
                 if self._pid != os.getpid():
-                    self._jobs, self._lock, self._threads, self._busy = queue.SimpleQueue(), threading.Lock(), 0, 0
+                    self._jobs, self._lock, self._threads, self._busy = queue.SimpleQueue(), threading.Lock(), [], 0
                     self._pid = os.getpid()
         with self._lock:
             if self._busy >= self.size:
                 return False
             self._busy += 1
-            if self._busy > self._threads:
-                self._threads += 1
-                threading.Thread(target=self._serve, args=(self._jobs,), name="chat-helper", daemon=True).start()
+            # Count live threads, not started ones: a thread that died (e.g. killed by a test harness) must not
+            # leave a job waiting in the queue for nobody.
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+            if self._busy > len(self._threads):
+                thread = threading.Thread(target=self._serve, args=(self._jobs,), name="chat-helper", daemon=True)
+                thread.start()
+                self._threads.append(thread)
         self._jobs.put(job)
         return True
 
@@ -243,7 +260,13 @@ class ChatService:
                     items = [next(events, Finish(None))]
                     continue
                 items = []
-                if not job.wait(deadline - now):
+                if not job.wait(deadline - now) and job.withdraw():  # no helper got to it: read here
+                    job = None
+                    yield text_chunk()
+                    sent_at = time.monotonic()
+                    items = [next(events, Finish(None))]
+                    continue
+                if not job.done:
                     job.finish_soon()  # the deadline passed while a read is in progress
                     for item in job.take():
                         if isinstance(item, str):

@@ -349,6 +349,16 @@ def test_a_burst_is_merged_into_one_chunk_after_the_first_delta_which_goes_out_a
     assert all(e["object"] == "chat.completion.chunk" and e["id"] == last[0]["id"] for e in last[:2])
 
 
+def test_a_job_no_helper_takes_is_taken_back_and_nothing_is_lost(monkeypatch):
+    from chatcore import service
+
+    monkeypatch.setattr(service.HELPERS, "submit", lambda job: True)  # accepted, but no helper ever runs it
+    writes = list(service_writes(0.01, deltas()))
+    text = "".join(e["choices"][0]["delta"].get("content", "") for w in writes for e in parsed(w)
+                   if isinstance(e, dict) and e["choices"])
+    assert text == "abcdefghij" and parsed(writes[-1])[-1] == "[DONE]"
+
+
 def test_without_a_window_every_delta_is_its_own_chunk():
     writes = list(service_writes(0, deltas()))
     assert [parsed(w)[-1]["choices"][0]["delta"].get("content") for w in writes[:-1]] == list("abcdefghij")

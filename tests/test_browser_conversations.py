@@ -44,7 +44,9 @@ def confirm_dialog(dash_duo, ok=True):
 
 def questions(dash_duo):
     """The texts of the questions on screen."""
-    return [e.find_element(By.CSS_SELECTOR, ".chat-text").text for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, USER)]
+    # One script call: the list can be redrawn between two WebDriver calls.
+    return dash_duo.driver.execute_script(
+        f"return [...document.querySelectorAll(\"{USER} .chat-text\")].map((e) => e.textContent)")
 
 
 def ask(dash_duo, text, index):
