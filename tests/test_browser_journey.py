@@ -226,6 +226,7 @@ def test_conversation_survives_a_reload_even_mid_answer(dash_duo, upstream):
     assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: A long one (saw 2 earlier messages)"
     # Clear empties the saved conversation too.
     dash_duo.find_element("#clear-conversation").click()
+    wait_until(dash_duo, lambda d: saved_conversations(dash_duo) == [], message="still saved")
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#chat-input")
     assert saved_conversations(dash_duo) == []
