@@ -114,8 +114,8 @@ def test_system_prompt_and_history_reach_the_model(upstream, serve):
     assert upstream.requests[-1]["body"]["messages"] == [{"role": "system", "content": "You are terse."}, *history]
 
 
-def test_closing_the_stream_closes_the_upstream_request_within_a_second(upstream, serve):
-    server = serve(upstream_env(upstream))
+def assert_closing_the_stream_closes_the_upstream_within_a_second(server, upstream):
+    """Read a long answer's first text, close the response, and check when the upstream saw the close."""
     upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if read to the end
     response = ask(server)
     lines = response.iter_lines()
@@ -126,6 +126,10 @@ def test_closing_the_stream_closes_the_upstream_request_within_a_second(upstream
     closed_upstream = upstream.wait_for_close(timeout=5)
     assert closed_upstream is not None, "the upstream stream was never closed"
     assert closed_upstream - closed_by_client < 1.0
+
+
+def test_closing_the_stream_closes_the_upstream_request_within_a_second(upstream, serve):
+    assert_closing_the_stream_closes_the_upstream_within_a_second(serve(upstream_env(upstream)), upstream)
 
 
 # --- upstream faults: a fitting status and a stable code, never the upstream body ---
@@ -365,24 +369,26 @@ def test_without_a_window_every_delta_is_its_own_chunk():
     assert parsed(writes[-1])[1:] == ["[DONE]"]
 
 
+def stalling(release, closed, finish=True):
+    """A provider stream that sends "a", "b", then waits for `release` before "c"; sets `closed` when closed."""
+    from chatcore.providers.base import Finish
+
+    try:
+        yield "a"
+        yield "b"
+        release.wait(30)  # the model thinks; "b" must not wait for it
+        yield "c"
+        if finish:
+            yield Finish("stop")
+    finally:
+        closed.set()
+
+
 def test_a_waiting_delta_is_sent_at_its_deadline_while_the_upstream_is_silent():
     import threading
 
-    from chatcore.providers.base import Finish
-
     release, closed = threading.Event(), threading.Event()
-
-    def stalling():
-        try:
-            yield "a"
-            yield "b"
-            release.wait(30)  # the model thinks; "b" must not wait for it
-            yield "c"
-            yield Finish("stop")
-        finally:
-            closed.set()
-
-    writes = service_writes(0.05, stalling())
+    writes = service_writes(0.05, stalling(release, closed))
     assert parsed(next(writes))[-1]["choices"][0]["delta"]["content"] == "a"
     assert parsed(next(writes))[-1]["choices"][0]["delta"]["content"] == "b"
     assert not release.is_set()  # "b" came out while the upstream was still silent
@@ -396,17 +402,7 @@ def test_stopping_while_a_helper_reads_closes_the_upstream_after_that_read():
     import threading
 
     release, closed = threading.Event(), threading.Event()
-
-    def stalling():
-        try:
-            yield "a"
-            yield "b"
-            release.wait(30)
-            yield "c"
-        finally:
-            closed.set()
-
-    writes = service_writes(0.05, stalling())
+    writes = service_writes(0.05, stalling(release, closed, finish=False))
     next(writes), next(writes)  # "b" went out at its deadline; a helper is still waiting for the upstream
     writes.close()  # the client went away
     assert not closed.is_set()

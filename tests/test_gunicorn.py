@@ -3,7 +3,6 @@ no key in logs, and the upstream client's timeouts and closes still work on the 
 
 import asyncio
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,6 +10,7 @@ import requests
 
 from bench.concurrency import one_stream, parse_answer
 from tests.conftest import TEST_KEY, upstream_env
+from tests.test_api_routes import assert_closing_the_stream_closes_the_upstream_within_a_second
 from tests.gunicorn_runner import GunicornApp
 from tests.scripted_upstream import Script
 
@@ -67,17 +67,7 @@ def test_shipped_config_holds_300_streams_open_at_once(upstream, gunicorn_app):
 
 
 def test_closing_a_stream_closes_the_upstream_request_within_a_second(upstream, gunicorn_app):
-    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if read to the end
-    response = requests.post(f"{gunicorn_app.url}/v1/chat/completions", stream=True, timeout=10, json={
-        "model": "scripted", "stream": True, "messages": [{"role": "user", "content": "long"}]})
-    lines = response.iter_lines()
-    while b"yy" not in next(lines):
-        pass
-    closed_by_client = time.monotonic()
-    response.close()
-    closed_upstream = upstream.wait_for_close(timeout=5)
-    assert closed_upstream is not None, "the upstream stream was never closed"
-    assert closed_upstream - closed_by_client < 1.0
+    assert_closing_the_stream_closes_the_upstream_within_a_second(gunicorn_app, upstream)
 
 
 def test_upstream_read_timeouts_fire_under_the_event_loop(upstream):
