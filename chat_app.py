@@ -157,8 +157,10 @@ def __getattr__(name):
 
 
 if __name__ == "__main__":
-    app = __getattr__("app")
-    chat_settings = app.server.config["CHAT_SETTINGS"]
-    if apply_local_proxy(sys.argv, os.environ, chat_settings.proxy_url):
+    chat_settings = load_settings()
+    # Before the app is built: its SDK client reads the proxy variables once, when it is created.
+    local_mode = apply_local_proxy(sys.argv, os.environ, chat_settings.proxy_url)
+    app = create_app(chat_settings)
+    if local_mode:
         logging.getLogger("chat").info("local mode: upstream calls go through %s", chat_settings.proxy_url)
     app.run(host=chat_settings.host, port=chat_settings.port, debug=False, threaded=True)

@@ -1,14 +1,10 @@
 """Any OpenAI-compatible backend (OpenAI, DeepSeek, Ollama, vLLM, llama.cpp server…) through the `openai` SDK."""
 
 import json
-import os
 import threading
 
 from ..errors import ChatError, from_upstream_exception, upstream_error
 from .base import Finish, Provider
-
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
-               "no_proxy")
 
 
 class OpenAICompatibleProvider(Provider):
@@ -21,7 +17,7 @@ class OpenAICompatibleProvider(Provider):
         self._api_key = api_key
         self._base_url = base_url or None
         self._timeout = timeout
-        self._client = self._client_proxies = None
+        self._client = None
         self._lock = threading.Lock()
         # Built now, with the app, not by the first question: under gunicorn's gevent worker every stream of a
         # worker shares one event loop, and the SDK's import (~0.5 s), TLS context and platform probe
@@ -29,11 +25,9 @@ class OpenAICompatibleProvider(Provider):
         self._get_client()
 
     def _get_client(self):
-        """The SDK client; built again if the proxy environment changed since (`python chat_app.py local` sets
-        it after the app is built), since the client reads proxy env vars when it is built."""
-        proxies = tuple(os.environ.get(name) for name in _PROXY_VARS)
+        """The SDK client, built once per process (it reads the proxy env vars then)."""
         with self._lock:
-            if self._client is None or proxies != self._client_proxies:
+            if self._client is None:
                 import httpx2
                 import openai
 
@@ -47,7 +41,7 @@ class OpenAICompatibleProvider(Provider):
                     max_retries=0,
                 )
                 client.default_headers  # noqa: B018 - computes (and caches) the platform headers now
-                self._client, self._client_proxies = client, proxies
+                self._client = client
             return self._client
 
     def stream(self, request):
