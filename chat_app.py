@@ -44,7 +44,22 @@ def current_language():
     return pick_language(request.cookies.get(LANG_COOKIE) if has_request_context() else None)
 
 
-def page_config(settings, lang, prefix):
+def defer_bundle(app, library):
+    """Leave a component library's script out of the page (Dash then only serves it); return its URL.
+
+    Dash puts a script tag on the page for every imported component library. Marking the entries `dynamic`
+    (what Dash's own lazy chunks use) keeps them served, with the same fingerprinted, cached URLs, but not loaded;
+    chat.js loads the script when it first needs the library. Changes the module's `_js_dist`, so it holds for
+    every app in the process.
+    """
+    entries = [entry for entry in library._js_dist if not entry.get("dynamic")]
+    for entry in entries:
+        entry["dynamic"] = True
+    loaded = [dict(entry, dynamic=False) for entry in library._js_dist if entry["relative_package_path"].endswith(".js")]
+    return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
+
+
+def page_config(settings, lang, prefix, markdown_bundle):
     """What chat.js needs, sent once per page load: strings, error texts, Markdown props and limits."""
     return {
         "lang": lang,
@@ -52,6 +67,7 @@ def page_config(settings, lang, prefix):
         "errors": ERRORS[lang],
         "presets": PRESETS[lang],
         "markdownProps": message_list.MARKDOWN_PROPS,
+        "markdownBundle": markdown_bundle,
         "maxInputChars": settings.max_input_chars,
         "models": list(settings.models),
         "defaultModel": settings.default_model,
@@ -75,6 +91,7 @@ def create_app(settings=None):
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
     prefix = app.config.requests_pathname_prefix
+    markdown_bundle = defer_bundle(app, message_list.MARKDOWN_LIBRARY)
 
     def layout():
         """The page, built per load so the language cookie applies."""
@@ -100,7 +117,7 @@ def create_app(settings=None):
                     access_code.render(strings),
                     *conversation_list.dialogs(strings),
                     dcc.Store(id="export-request"),  # the conversation to export, set on click
-                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix)),
+                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix, markdown_bundle)),
                     dcc.Download(id="export-download"),
                     html.Div(id="global-message"),
                 ],
@@ -108,6 +125,9 @@ def create_app(settings=None):
         )
 
     app.layout = layout
+    # Dash keeps a copy of a layout function's result to validate callbacks in debug mode, and sends it in every
+    # page (~40 KB raw); the layout here holds every callback id, so debug mode can check against the layout.
+    app.validation_layout = None
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app)
 

@@ -27,6 +27,7 @@
     shownBusy: null,      // what the stop/send buttons and the list show now (skip set_props that change nothing)
     shownList: null,
     dark: false,
+    markdownReady: false, // fmc's bundle is loaded (see loadMarkdown); until then answers show as plain text
   };
   // Tests and the export callback read the current conversation's messages as `history`.
   Object.defineProperty(state, 'history', {get: () => (state.current ? state.current.messages : [])});
@@ -40,6 +41,7 @@
   const BLOCK = 8;               // messages per block (see blockChildren)
   const SPARE_BLOCKS = 32;       // empty blocks for new turns before a full redraw
   const DARK_CODE_THEME = 'a11y-dark';
+  const MARKDOWN_WAIT_MS = 3000; // how long a restored conversation waits for fmc before showing plain text
 
   const dc = () => window.dash_clientside;
   const data = () => window.chatData;
@@ -115,14 +117,48 @@
     return div({className: 'chat-actions', children: buttons});
   }
 
+  /* The props that show answer text: Markdown once fmc is loaded, plain text until then. */
+  function answerText(text, streaming) {
+    if (!state.markdownReady) return {children: text || (streaming ? '…' : '')};
+    return {markdownStr: displayMarkdown(text)};
+  }
+
+  function answerView(msg, index) {
+    const id = `chat-md-${index}`;
+    const streaming = msg.status === 'streaming';
+    if (!state.markdownReady) return div(Object.assign({id, className: 'chat-text'}, answerText(msg.content, streaming)));
+    return component('feffery_markdown_components', 'FefferyMarkdown', Object.assign(
+      {id, placeholder: streaming ? '…' : ''}, answerText(msg.content, streaming),
+      state.config.markdownProps, state.dark ? {codeTheme: DARK_CODE_THEME} : {}));
+  }
+
+  /* Load fmc's bundle once (the server leaves it out of the page: the first screen does not need it). If it
+   * fails, answers stay plain text and the next call tries again. */
+  function loadMarkdown() {
+    if (!state.markdownLoad) {
+      state.markdownLoad = new Promise((resolve, reject) => {
+        const script = document.createElement('script');
+        script.src = state.config.markdownBundle;
+        // onload also fires when the script ran but failed: only a defined namespace counts.
+        script.onload = () => (window.feffery_markdown_components ? resolve() : script.onerror());
+        script.onerror = () => { script.remove(); reject(new Error('markdown bundle')); };
+        document.head.appendChild(script);
+      }).then(() => {
+        state.markdownReady = true;
+        if (state.current && hasAnswers(state.current)) renderAll();
+      }, () => { state.markdownLoad = null; });
+    }
+    return state.markdownLoad;
+  }
+
+  const hasAnswers = (conversation) => conversation.messages.some((m) => m.role === 'assistant');
+
   function messageBody(msg, index) {
     if (msg.role === 'user') {
       // User text is shown as typed (no Markdown), like the big chat UIs.
       return [div({className: 'chat-text', children: msg.content}), messageActions(msg, index)];
     }
-    const children = [component('feffery_markdown_components', 'FefferyMarkdown', Object.assign(
-      {id: `chat-md-${index}`, markdownStr: displayMarkdown(msg.content), placeholder: msg.status === 'streaming' ? '…' : ''},
-      state.config.markdownProps, state.dark ? {codeTheme: DARK_CODE_THEME} : {}))];
+    const children = [answerView(msg, index)];
     if (msg.trimmed) {
       children.push(div({className: 'chat-note chat-note--trimmed', children: format(t('trimmed'), {n: msg.trimmed})}));
     }
@@ -256,6 +292,7 @@
   }
 
   function show(conversation) {
+    if (hasAnswers(conversation)) loadMarkdown();
     state.current = conversation;
     local(CURRENT_KEY, conversation.id);
     cancelEdit();
@@ -334,6 +371,10 @@
     }
     state.conversations = saved.map(restore);
     const wanted = state.conversations.find((c) => c.id === wantedId) || legacy;
+    if (wanted && hasAnswers(wanted)) {
+      // Wait a little for Markdown, so the answers do not flash from plain text to formatted.
+      await Promise.race([loadMarkdown(), new Promise((resolve) => setTimeout(resolve, MARKDOWN_WAIT_MS))]);
+    }
     if (wanted) show(wanted); else renderList();
   }
 
@@ -516,13 +557,14 @@
       timer = null;
       if (text.length === shown) return;
       shown = text.length;
+      const msg = conversation.messages[index];
+      if (msg && msg.status === 'streaming') msg.content = text;  // a redraw mid-answer (e.g. renderAll) shows it
       if (onScreen()) {
-        setProps(`chat-md-${index}`, {markdownStr: displayMarkdown(text)});
+        setProps(`chat-md-${index}`, answerText(text, true));
         scrollToEnd(false);
       }
       if (Date.now() - savedAt > PARTIAL_SAVE_MS) {  // a reload mid-answer keeps what had arrived
         savedAt = Date.now();
-        conversation.messages[index] = Object.assign({}, conversation.messages[index], {content: text});
         persist(conversation);
       }
     };
@@ -649,6 +691,7 @@
       conversation.title = data().autoTitle(question);
       setProps('chat-title', {children: conversation.title});
     }
+    loadMarkdown();  // normally loaded already (see init)
     appendMessages(conversation, [{role: 'user', content: question, createdAt: Date.now()},
       {role: 'assistant', content: '', status: 'streaming', model: s.model}]);
     scrollToEnd(true);
@@ -727,6 +770,11 @@
       if (!state.current) show(blankConversation());
       state.loading = loadConversations(wantedId);
       if (config.accessCodeRequired && !storedAccessCode()) setProps('access-code-modal', {visible: true});
+      // A saved conversation will need Markdown now (fetch it while storage is read); a new visitor's first
+      // screen has no answers, so it is fetched once the page is idle, before the first one.
+      if (wantedId) loadMarkdown();
+      else if (window.requestIdleCallback) requestIdleCallback(loadMarkdown, {timeout: 2000});
+      else setTimeout(loadMarkdown, 500);
       if (window.matchMedia) {
         window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => applyTheme(state.settings.theme));
       }

@@ -40,6 +40,9 @@ def main():
         try:
             driver.get(app.url)
             wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
+            # Answers are drawn as Markdown once chat.js has fetched fmc (when the page is idle): measure that.
+            wait_until(lambda: driver.execute_script("return window.dash_clientside.chat.state.markdownReady"), 30,
+                       "the Markdown bundle")
             for run in range(RUNS):
                 driver.execute_script(WATCH)
                 box = driver.find_element("css selector", "#chat-input")

@@ -3,6 +3,10 @@
 import feffery_markdown_components as fmc
 from dash import html
 
+# chat.js renders every answer with fmc's FefferyMarkdown, but fmc's bundle (0.73 MB with Brotli, half of the
+# first load) is not needed by the first screen: the page loads it itself, after the first render.
+MARKDOWN_LIBRARY = fmc
+
 # Only http(s), mailto, in-page and relative links survive; javascript:, data:, vbscript: and other schemes
 # become inert. fmc evaluates this string as a JS function for every link it renders.
 SAFE_LINK_FUNC = (
@@ -36,7 +40,5 @@ def render(strings, embedded):
             html.Button(id="chat-earlier", className="chat-earlier", hidden=True),
             html.Div(id="chat-messages", className="chat-messages", children=[], **{"aria-live": "polite"}),
             html.Div(welcome, id="chat-welcome", className="chat-welcome"),
-            # Never shown: it makes Dash ship fmc's bundle, which chat.js uses for every answer.
-            fmc.FefferyMarkdown(markdownStr="", style={"display": "none"}),
         ],
     )

@@ -1,5 +1,6 @@
 """Browser tests (dash_duo, headless Debian chromium) of the chat journey a person goes through."""
 
+import re
 import time
 from pathlib import Path
 
@@ -18,7 +19,14 @@ def start(dash_duo, upstream, **env):
     app = build_app(upstream_env(upstream, **env))
     dash_duo.start_server(app)
     dash_duo.wait_for_element("#chat-input")
+    wait_for_markdown(dash_duo)
     return app
+
+
+def wait_for_markdown(dash_duo):
+    """Wait until chat.js has loaded fmc's bundle (it does so once the page is idle), so answers are Markdown."""
+    wait_until(dash_duo, lambda d: d.execute_script("return window.dash_clientside.chat.state.markdownReady"),
+               message="the Markdown bundle never loaded")
 
 
 def wait_until(dash_duo, condition, timeout=15, message=""):
@@ -138,6 +146,40 @@ def test_burst_and_long_answer_arrive_complete_in_the_page(dash_duo, upstream):
     answer = wait_for_answer(dash_duo, 0)
     assert committed_history(dash_duo)[-1]["content"] == words
     assert answer_text(answer).startswith("w00000 w00001") and answer_text(answer).endswith("w03498 w03499")
+
+
+def test_markdown_bundle_is_left_out_of_the_first_screen_and_answers_work_without_it(dash_duo, upstream):
+    app = start(dash_duo, upstream)
+    page = app.server.test_client().get("/").get_data(as_text=True)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert any("feffery_antd_components" in src for src in scripts)
+    assert not any("feffery_markdown_components" in src for src in scripts)
+    bundles = dash_duo.driver.execute_script(
+        "return [...document.scripts].map((s) => s.src).filter((src) => src.includes('feffery_markdown'))")
+    assert len(bundles) == 1  # loaded once, by chat.js, after the first render
+
+    # The bundle cannot load (a flaky network): answers stream in as plain text, complete, with no error.
+    dash_duo.driver.execute_cdp_cmd("Network.enable", {})
+    dash_duo.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*feffery_markdown_components*"]})
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#chat-input")
+    upstream.script = Script(reply="**bold** and `code`", chunk_chars=3, delay=0.01)
+    type_and_send(dash_duo, "Plain?")
+    plain = wait_for_answer(dash_duo, 0)
+    assert plain.find_element(By.CSS_SELECTOR, "#chat-md-1").text == "**bold** and `code`"
+    assert not plain.find_elements(By.CSS_SELECTOR, ".chat-error, .chat-markdown")
+    assert not dash_duo.driver.execute_script("return window.dash_clientside.chat.state.markdownReady")
+
+    # The network is back: the next question loads it again, and every answer on screen becomes Markdown.
+    dash_duo.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    upstream.script = Script()
+    type_and_send(dash_duo, "Formatted?")
+    wait_for_answer(dash_duo, 1)
+    wait_for_markdown(dash_duo)
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{ASSISTANT} .chat-markdown")) == 2,
+               message="answers not re-drawn as Markdown")
+    assert answers(dash_duo)[0].find_element(By.CSS_SELECTOR, ".chat-markdown strong").text == "bold"
+    assert answer_text(answers(dash_duo)[1]) == "Answer to: Formatted? (saw 2 earlier messages)"
 
 
 def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):

@@ -14,7 +14,7 @@ from tests.waiting import wait_until
 def test_bundles_switch_to_brotli_without_making_anyone_wait(upstream, serve):
     server = serve(upstream_env(upstream))
     page = requests.get(server.url, timeout=10).text
-    (bundle,) = re.findall(r'src="([^"]*feffery_markdown_components[^"]*\.js)"', page)
+    (bundle,) = re.findall(r'src="([^"]*feffery_antd_components[^"]*\.js)"', page)
     url = f"{server.url}{bundle}"
     plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=30).content
 
