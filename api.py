@@ -99,7 +99,8 @@ def create_blueprint(service):
                 return error_response(exc)
         body = service.sse(chat_request, first, events)
         gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-        response = Response(gzip_events(body) if gzipped else body, mimetype="text/event-stream")
+        # SSE is always UTF-8 (the spec), so no charset parameter: 15 bytes less on every turn.
+        response = Response(gzip_events(body) if gzipped else body, content_type="text/event-stream")
         # Every header here is paid on every turn (the answer itself may be a few hundred bytes): no Cache-Control,
         # as a POST response is never cached anyway, and the trim count only when there is one. (Vary:
         # Accept-Encoding still comes from Dash's Flask-Compress, which adds it to every response.)
