@@ -16,7 +16,7 @@ def render(strings, settings, lang):
         for key, value in (("presetTranslator", "translator"), ("presetReviewer", "reviewer"),
                            ("presetWeekly", "weekly"))]
     return fac.AntdDrawer(
-        id="settings-drawer", title=strings["settings"], visible=False, forceRender=True, width="min(420px, 100vw)",
+        id="settings-drawer", title=strings["settings"], visible=False, width="min(420px, 100vw)",
         children=[
             _field(strings["model"], fac.AntdSelect(
                 id="model-select", options=[{"label": m, "value": m} for m in settings.models],
