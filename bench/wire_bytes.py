@@ -10,7 +10,9 @@ import time
 from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
 
+from api import gzip_events
 from bench.common import print_table
+from chatcore.service import DONE_EVENT, sse_event
 from tests.conftest import upstream_env
 from tests.gunicorn_runner import GunicornApp
 from tests.scripted_upstream import Script, ScriptedUpstream
@@ -108,6 +110,29 @@ def row(label, upstream, answer, events):
             f"{(received - answer) / answer * 100:.0f} %"]
 
 
+def body_bytes(answer, characters_per_chunk):
+    """Response body bytes (gzip and HTTP chunk framing) if the answer went out in chunks of this many characters,
+    built by the app's own SSE and gzip code."""
+    events = [sse_event({"id": "chatcmpl-" + "0" * 24, "object": "chat.completion.chunk", "created": 1800000000,
+                         "model": "scripted", "choices": [{"index": 0, "delta": {"content": answer[i:i + characters_per_chunk]},
+                                                           "finish_reason": None}]})
+              for i in range(0, len(answer), characters_per_chunk)] + [DONE_EVENT]
+    return sum(len(f"{len(write):x}\r\n\r\n") + len(write) for write in gzip_events(e for e in events)) + len("0\r\n\r\n")
+
+
+def merge_window_rows(header_bytes):
+    """What longer merge windows would save, at this benchmark's pace (computed, not streamed)."""
+    rows = []
+    for window_ms in (40, 100, 200, 400):
+        per_chunk = max(TOKEN_CHARS, round(window_ms / (TOKEN_SECONDS * 1000)) * TOKEN_CHARS)
+        row = [window_ms, per_chunk]
+        for answer in (ANSWER, TYPICAL_ANSWER):
+            size = len(answer.encode())
+            row.append(f"{(header_bytes + body_bytes(answer, per_chunk) - size) / size * 100:.0f} %")
+        rows.append(row)
+    return rows
+
+
 def main():
     """Ask 50 questions in one conversation (turns 1, 10 and 50 shown), then a few typical answers in a new one."""
     rows = []
@@ -139,6 +164,11 @@ def main():
                 f"{TOKEN_SECONDS * 1000:.0f} ms)", rows,
                 ["turn", "history the model needs", "page sent", "sent - history", "answer", "page received",
                  "of which response headers", "response bodies", "requests", "received over answer"])
+    print_table("Response over the answer if deltas were merged for longer (a chunk every window; computed with the "
+                f"app's SSE and gzip code and {rows[-1][6]} B of headers; the app merges for 40–100 ms)",
+                merge_window_rows(rows[-1][6]),
+                ["merge window (ms)", "characters per chunk", f"{len(ANSWER)}-character answer",
+                 f"{len(TYPICAL_ANSWER)}-character answer"])
 
 
 if __name__ == "__main__":
