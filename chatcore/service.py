@@ -124,32 +124,35 @@ class _Helpers:
         if self._pid != os.getpid():
             with self._setup:
                 if self._pid != os.getpid():
-                    self._jobs, self._lock, self._threads, self._busy = queue.SimpleQueue(), threading.Lock(), [], 0
+                    self._jobs, self._lock, self._live, self._busy = queue.SimpleQueue(), threading.Lock(), 0, 0
                     self._pid = os.getpid()
         with self._lock:
             if self._busy >= self.size:
                 return False
             self._busy += 1
-            # Count live threads, not started ones: a thread that died (e.g. killed by a test harness) must not
-            # leave a job waiting in the queue for nobody.
-            self._threads = [thread for thread in self._threads if thread.is_alive()]
-            if self._busy > len(self._threads):
-                thread = threading.Thread(target=self._serve, args=(self._jobs,), name="chat-helper", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            if self._busy > self._live:
+                self._live += 1
+                threading.Thread(target=self._serve, args=(self._jobs,), name="chat-helper", daemon=True).start()
         self._jobs.put(job)
         return True
 
     def _serve(self, jobs):
-        while True:
-            job = jobs.get()
-            try:
-                job.run()
-            except Exception:  # never lose a helper thread to a bug
-                log.exception("stream helper failed")
-            finally:
-                with self._lock:
-                    self._busy -= 1
+        try:
+            while True:
+                job = jobs.get()
+                try:
+                    job.run()
+                except Exception:  # never lose a helper thread to a bug
+                    log.exception("stream helper failed")
+                finally:
+                    with self._lock:
+                        self._busy -= 1
+        finally:
+            # Count live threads, not started ones: a thread that dies (e.g. killed by a test harness) must not
+            # leave jobs waiting in the queue for nobody. Counted here rather than by asking every thread
+            # is_alive() on each submit: under gevent each is_alive() yields to the event loop.
+            with self._lock:
+                self._live -= 1
 
 
 HELPERS = _Helpers(HELPER_THREADS)
