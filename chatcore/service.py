@@ -27,9 +27,9 @@ COALESCE_MAX_SECONDS = 0.1
 HELPER_THREADS = 256
 
 
-def _json(obj) -> str:
-    """Compact JSON that keeps non-ASCII text as UTF-8 (half the bytes of \\u escapes for Chinese)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+# Compact JSON that keeps non-ASCII text as UTF-8 (half the bytes of \u escapes for Chinese). One encoder for
+# all: json.dumps with options builds a new one per call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def sse_event(obj) -> bytes:
@@ -208,6 +208,12 @@ class ChatService:
                               "model": request.model,
                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
 
+        # Text chunks differ only in their content: encode the envelope once and put each text's JSON in it.
+        text_head, _, text_tail = chunk({"content": ""}).rpartition(b'""')
+
+        def text_event(text):
+            return text_head + _json(text).encode() + text_tail
+
         characters = 0
         waiting = []        # deltas received and not sent yet
         sent_at = None      # when the last content chunk was sent (monotonic)
@@ -221,7 +227,7 @@ class ChatService:
                 return head
             text = "".join(waiting)
             waiting.clear()
-            return head + chunk({"content": text})
+            return head + text_event(text)
 
         try:
             items = [first]
