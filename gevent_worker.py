@@ -4,7 +4,7 @@ With more than one worker, gunicorn makes each worker's gevent server accept one
 event loop (to spread connections over the workers). A turn that serves hundreds of open streams takes tens
 of milliseconds under load, so a burst of new chats queued in the listen backlog for seconds while the
 workers served the streams already open: at 1,000 streams started over 5 s, the first-token p99 was
-0.4-3.4 s with one accept per turn and 0.2-0.4 s with gevent's own default of up to 100 (bench/concurrency.py).
+0.4-1.3 s with one accept per turn and 0.2-0.4 s with gevent's own default of up to 100 (bench/concurrency.py).
 Both workers still wake for new connections, so each takes its share.
 """
 

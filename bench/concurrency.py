@@ -8,8 +8,10 @@ overhead (app minus direct, same run), and the gunicorn workers' peak memory and
 
 The upstream is bench/lean_upstream.py: the same answers, bytes and pace as the tests' scripted upstream, on
 one asyncio loop instead of one OS thread per stream. That is a change to the harness, not to the app: the
-thread-per-stream upstream used ~0.55 core of the 2 at 1,000 streams and stalled in bursts of its own, which
-both paths paid, the app's first tokens most. BENCH_UPSTREAM=scripted runs the tests' scripted upstream.
+thread-per-stream upstream used 0.3-0.55 core of the 2 at 1,000 streams and stalled in bursts of its own
+(its direct first-token p99 was 15-440 ms, this one's 3-5 ms), which both paths paid, the app's first tokens
+most. BENCH_UPSTREAM=scripted runs the tests' scripted upstream. "everything else" is the CPU the rest of the
+machine used during the run: a run where it is not ~0 shared the cores and is not comparable.
 
     python -m bench concurrency            # N = 500
     BENCH_STREAMS=1000 python -m bench concurrency
