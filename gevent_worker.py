@@ -1,4 +1,4 @@
-"""gunicorn's gevent worker, accepting every waiting connection at once instead of one per event-loop turn.
+"""gunicorn's gevent worker, accepting up to 100 waiting connections per event-loop turn instead of one.
 
 With more than one worker, gunicorn makes each worker's gevent server accept one connection per turn of its
 event loop (to spread connections over the workers). A turn that serves hundreds of open streams takes tens
