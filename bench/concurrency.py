@@ -2,9 +2,16 @@
 
 Streams start spread over RAMP seconds (people do not all press Enter in the same millisecond) and each
 answer lasts longer than the ramp, so all N are open together at the peak (the table shows the measured
-peak). The scripted upstream runs in its own process; the same N streams are first sent to it directly
-(the baseline), then through the app. Reports errors, lost or duplicated characters, first-token times
-and the overhead (app minus direct, same run), and the gunicorn workers' peak memory and CPU.
+peak). The upstream runs in its own process; the same N streams are first sent to it directly (the
+baseline), then through the app. Reports errors, lost or duplicated characters, first-token times and the
+overhead (app minus direct, same run), and the gunicorn workers' peak memory and CPU.
+
+The upstream is bench/lean_upstream.py: the same answers, bytes and pace as the tests' scripted upstream, on
+one asyncio loop instead of one OS thread per stream. That is a change to the harness, not to the app: the
+thread-per-stream upstream used 0.3-0.55 core of the 2 at 1,000 streams and stalled in bursts of its own
+(its direct first-token p99 was 15-440 ms, this one's 3-5 ms), which both paths paid, the app's first tokens
+most. BENCH_UPSTREAM=scripted runs the tests' scripted upstream. "everything else" is the CPU the rest of the
+machine used during the run: a run where it is not ~0 shared the cores and is not comparable.
 
     python -m bench concurrency            # N = 500
     BENCH_STREAMS=1000 python -m bench concurrency
@@ -149,11 +156,18 @@ class Sampler:
         self._thread.join()
 
 
+def busy_seconds():
+    """CPU seconds the whole machine spent busy so far (all cores): other load there skews a run."""
+    times = psutil.cpu_times()
+    return times.user + times.nice + times.system + times.irq + times.softirq
+
+
 def main():
     """Run the baseline and the app with the same N streams; print the table."""
     n = int(os.environ.get("BENCH_STREAMS", "500"))
     port = free_port()
-    upstream = subprocess.Popen([sys.executable, "-m", "tests.scripted_upstream", str(port), "--chunk-chars",
+    module = "tests.scripted_upstream" if os.environ.get("BENCH_UPSTREAM") == "scripted" else "bench.lean_upstream"
+    upstream = subprocess.Popen([sys.executable, "-m", module, str(port), "--chunk-chars",
                                  str(CHUNK_CHARS), "--delay", str(DELAY), "--repeat", str(REPEAT)],
                                 cwd=ROOT, stdout=subprocess.PIPE)
     upstream.stdout.readline()  # it prints its address once it listens
@@ -165,11 +179,13 @@ def main():
             asyncio.run(run_streams(f"{app.url}/v1/chat/completions", 10, ramp=0))  # warm-up: imports, pools
             others = [psutil.Process(), psutil.Process(upstream.pid)]
             others_before = [sum(p.cpu_times()[:2]) for p in others]
+            machine_before = busy_seconds()
             cpu_before, started = sampler.cpu_seconds(), time.perf_counter()
             through = asyncio.run(run_streams(f"{app.url}/v1/chat/completions", n))
             elapsed = time.perf_counter() - started
             cpu = sampler.cpu_seconds() - cpu_before
             client_cpu, upstream_cpu = (sum(p.cpu_times()[:2]) - b for p, b in zip(others, others_before))
+            other_cpu = busy_seconds() - machine_before - cpu - client_cpu - upstream_cpu
             workers = len(sampler.workers())
     finally:
         upstream.terminate()
@@ -182,8 +198,8 @@ def main():
           f"p99 {percentile(first_app, 99) - percentile(first_direct, 99):.0f} ms")
     print(f"gunicorn: {workers} workers, peak RSS {sampler.peak_rss / 2**20:.0f} MiB in all, "
           f"{cpu:.1f} CPU-s over {elapsed:.1f} s ({cpu / elapsed * 100:.0f}% of one core); on the same 2 cores the "
-          f"benchmark client used {client_cpu / elapsed * 100:.0f}% and the scripted upstream "
-          f"{upstream_cpu / elapsed * 100:.0f}% of one core")
+          f"benchmark client used {client_cpu / elapsed * 100:.0f}% and the upstream ({module}) "
+          f"{upstream_cpu / elapsed * 100:.0f}% of one core, everything else {other_cpu / elapsed * 100:.0f}%")
     if errors:
         print("errors:", sorted(set(map(str, errors)))[:5])
 

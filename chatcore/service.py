@@ -27,9 +27,9 @@ COALESCE_MAX_SECONDS = 0.1
 HELPER_THREADS = 256
 
 
-def _json(obj) -> str:
-    """Compact JSON that keeps non-ASCII text as UTF-8 (half the bytes of \\u escapes for Chinese)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+# Compact JSON that keeps non-ASCII text as UTF-8 (half the bytes of \u escapes for Chinese). One encoder for
+# all: json.dumps with options builds a new one per call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def sse_event(obj) -> bytes:
@@ -124,32 +124,35 @@ class _Helpers:
         if self._pid != os.getpid():
             with self._setup:
                 if self._pid != os.getpid():
-                    self._jobs, self._lock, self._threads, self._busy = queue.SimpleQueue(), threading.Lock(), [], 0
+                    self._jobs, self._lock, self._live, self._busy = queue.SimpleQueue(), threading.Lock(), 0, 0
                     self._pid = os.getpid()
         with self._lock:
             if self._busy >= self.size:
                 return False
             self._busy += 1
-            # Count live threads, not started ones: a thread that died (e.g. killed by a test harness) must not
-            # leave a job waiting in the queue for nobody.
-            self._threads = [thread for thread in self._threads if thread.is_alive()]
-            if self._busy > len(self._threads):
-                thread = threading.Thread(target=self._serve, args=(self._jobs,), name="chat-helper", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            if self._busy > self._live:
+                self._live += 1
+                threading.Thread(target=self._serve, args=(self._jobs,), name="chat-helper", daemon=True).start()
         self._jobs.put(job)
         return True
 
     def _serve(self, jobs):
-        while True:
-            job = jobs.get()
-            try:
-                job.run()
-            except Exception:  # never lose a helper thread to a bug
-                log.exception("stream helper failed")
-            finally:
-                with self._lock:
-                    self._busy -= 1
+        try:
+            while True:
+                job = jobs.get()
+                try:
+                    job.run()
+                except Exception:  # never lose a helper thread to a bug
+                    log.exception("stream helper failed")
+                finally:
+                    with self._lock:
+                        self._busy -= 1
+        finally:
+            # Count live threads, not started ones: a thread that dies (e.g. killed by a test harness) must not
+            # leave jobs waiting in the queue for nobody. Counted here rather than by asking every thread
+            # is_alive() on each submit: under gevent each is_alive() yields to the event loop.
+            with self._lock:
+                self._live -= 1
 
 
 HELPERS = _Helpers(HELPER_THREADS)
@@ -205,6 +208,12 @@ class ChatService:
                               "model": request.model,
                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
 
+        # Text chunks differ only in their content: encode the envelope once and put each text's JSON in it.
+        text_head, _, text_tail = chunk({"content": ""}).rpartition(b'""')
+
+        def text_event(text):
+            return text_head + _json(text).encode() + text_tail
+
         characters = 0
         waiting = []        # deltas received and not sent yet
         sent_at = None      # when the last content chunk was sent (monotonic)
@@ -218,7 +227,7 @@ class ChatService:
                 return head
             text = "".join(waiting)
             waiting.clear()
-            return head + chunk({"content": text})
+            return head + text_event(text)
 
         try:
             items = [first]

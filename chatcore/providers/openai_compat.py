@@ -48,7 +48,8 @@ class OpenAICompatibleProvider(Provider):
         """Yield answer deltas, then a Finish whose reason is None if the stream was cut early.
 
         The SDK sends the request and raises its typed errors; the SSE body is read here as plain JSON,
-        because building the SDK's pydantic chunk objects was the largest CPU cost per chunk under load.
+        because building the SDK's pydantic chunk objects was the largest CPU cost per chunk under load,
+        and split into lines here too: the SDK's iter_lines decodes and re-splits every read in two more layers.
         """
         kwargs = {"model": request.model, "messages": request.messages, "stream": True}
         if request.temperature is not None:
@@ -63,11 +64,11 @@ class OpenAICompatibleProvider(Provider):
             raise from_upstream_exception(exc) from exc
         reason, usage = None, None
         try:
-            for line in response.iter_lines():
-                if not line.startswith("data:"):
+            for line in _lines(response.http_response.iter_bytes()):
+                if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
-                if data == "[DONE]":
+                if data == b"[DONE]":
                     break
                 event = _parse_event(data)
                 usage = event.get("usage") or usage
@@ -89,8 +90,22 @@ class OpenAICompatibleProvider(Provider):
         yield Finish(reason, usage)
 
 
+def _lines(chunks):
+    """The lines of a byte stream, without their ends (LF, CRLF or CR, as in SSE)."""
+    pending = b""
+    for chunk in chunks:
+        lines = (pending + chunk).splitlines(keepends=True) if pending else chunk.splitlines(keepends=True)
+        # A last line with no end yet continues in the next read. (A CRLF split between two reads gives one
+        # extra empty line, which SSE ignores as we do.)
+        pending = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) else b""
+        for line in lines:
+            yield line.rstrip(b"\r\n")
+    if pending:
+        yield pending
+
+
 def _parse_event(data):
-    """One SSE data payload as a dict; upstream error events and junk become ChatErrors."""
+    """One SSE data payload (bytes) as a dict; upstream error events and junk become ChatErrors."""
     try:
         event = json.loads(data)
     except ValueError:

@@ -1,0 +1,30 @@
+"""gunicorn's gevent worker, accepting up to 100 waiting connections per event-loop turn instead of one.
+
+With more than one worker, gunicorn makes each worker's gevent server accept one connection per turn of its
+event loop (to spread connections over the workers). A turn that serves hundreds of open streams takes tens
+of milliseconds under load, so a burst of new chats queued in the listen backlog for seconds while the
+workers served the streams already open: at 1,000 streams started over 5 s, the first-token p99 was
+0.4-1.3 s with one accept per turn and 0.2-0.4 s with gevent's own default of up to 100 (bench/concurrency.py).
+Both workers still wake for new connections, so each takes its share.
+"""
+
+from gevent.server import StreamServer
+from gunicorn.workers import ggevent
+
+ACCEPT_BURST = 100  # gevent's default for StreamServer.max_accept
+
+
+class _BurstStreamServer(StreamServer):
+    """A StreamServer whose max_accept stays ACCEPT_BURST whatever gunicorn sets it to."""
+
+    max_accept = property(lambda self: ACCEPT_BURST, lambda self, value: None)
+
+
+class GeventWorker(ggevent.GeventWorker):
+    """gunicorn's gevent worker with burst accepts; everything else is gunicorn's."""
+
+    def run(self):
+        """Serve as gunicorn's worker does, with the burst-accepting server class."""
+        # run() builds its servers from this module-level name; replaced in this worker process only.
+        ggevent.StreamServer = _BurstStreamServer
+        super().run()
