@@ -52,9 +52,8 @@ def defer_bundle(app, library):
     chat.js loads the script when it first needs the library. Changes the module's `_js_dist`, so it holds for
     every app in the process.
     """
-    entries = [entry for entry in library._js_dist if not entry.get("dynamic")]
-    for entry in entries:
-        entry["dynamic"] = True
+    for entry in library._js_dist:
+        entry.setdefault("dynamic", True)
     loaded = [dict(entry, dynamic=False) for entry in library._js_dist if entry["relative_package_path"].endswith(".js")]
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
@@ -126,7 +125,7 @@ def create_app(settings=None):
 
     app.layout = layout
     # Dash keeps a copy of a layout function's result to validate callbacks in debug mode, and sends it in every
-    # page (~40 KB raw); the layout here holds every callback id, so debug mode can check against the layout.
+    # page (~18 KB raw); the layout here holds every callback id, so debug mode can check against the layout.
     app.validation_layout = None
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app)

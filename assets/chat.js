@@ -27,7 +27,8 @@
     shownBusy: null,      // what the stop/send buttons and the list show now (skip set_props that change nothing)
     shownList: null,
     dark: false,
-    markdownReady: false, // fmc's bundle is loaded (see loadMarkdown); until then answers show as plain text
+    markdownLoad: null,   // the promise of fmc's bundle, while it loads or once loaded (see loadMarkdown)
+    markdownReady: false, // fmc's bundle is loaded; until then answers show as plain text
   };
   // Tests and the export callback read the current conversation's messages as `history`.
   Object.defineProperty(state, 'history', {get: () => (state.current ? state.current.messages : [])});
