@@ -8,6 +8,7 @@ import openai
 import pytest
 import requests
 
+from chatcore.providers.openai_compat import _lines
 from tests.conftest import TEST_KEY, upstream_env
 from tests.scripted_upstream import Script, free_port
 
@@ -477,3 +478,12 @@ def test_the_page_gets_merged_chunks_from_a_fast_upstream_and_loses_nothing(upst
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
     stream = client.chat.completions.create(model="scripted", stream=True, messages=[{"role": "user", "content": "q"}])
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == answer
+
+
+def test_upstream_lines_are_split_whatever_the_reads_and_line_ends():
+    body = b'data: {"a": 1}\r\n\r\ndata: {"b": "\xe4\xbd\xa0"}\n\ndata: [DONE]\r\r'
+    expected = [b'data: {"a": 1}', b'data: {"b": "\xe4\xbd\xa0"}', b"data: [DONE]"]
+    for size in (1, 2, 3, 7, len(body)):  # every way of cutting the body into reads, a CRLF and a UTF-8 char too
+        reads = [body[i:i + size] for i in range(0, len(body), size)]
+        assert [line for line in _lines(iter(reads)) if line] == expected
+    assert list(_lines(iter([b"data: x\n", b"data: no end"]))) == [b"data: x", b"data: no end"]
