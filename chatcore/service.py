@@ -236,7 +236,7 @@ class ChatService:
                     if isinstance(item, BaseException):
                         raise item
                     if isinstance(item, Finish):
-                        head = text_chunk() if waiting or role else b""
+                        head = text_chunk()
                         error = self._finish_error(item, characters)
                         if error:
                             self.log_failure(request, error)
@@ -254,27 +254,18 @@ class ChatService:
                     items = [next(events, Finish(None))]
                     continue
                 now = time.monotonic()
-                window = self._window(characters)
-                if sent_at is None or now - sent_at >= window:
-                    yield text_chunk()
-                    sent_at = now
-                    items = [next(events, Finish(None))]
-                    continue
-                deadline = sent_at + window
-                job = _Collect(events, deadline)
-                if not HELPERS.submit(job):  # every helper busy: send now, read here
-                    job = None
-                    yield text_chunk()
-                    sent_at = now
-                    items = [next(events, Finish(None))]
-                    continue
-                items = []
-                if not job.wait(deadline - now) and job.withdraw():  # no helper got to it: read here
-                    job = None
+                deadline = now if sent_at is None else sent_at + self._window(characters)
+                if now < deadline:
+                    job = _Collect(events, deadline)
+                    # Every helper busy, or none got to the job in time: it is taken back and read here.
+                    if not HELPERS.submit(job) or (not job.wait(deadline - now) and job.withdraw()):
+                        job = None
+                if job is None:  # send what waits now, then read the next item here
                     yield text_chunk()
                     sent_at = time.monotonic()
                     items = [next(events, Finish(None))]
                     continue
+                items = []
                 if not job.done:
                     job.finish_soon()  # the deadline passed while a read is in progress
                     for item in job.take():
