@@ -14,36 +14,24 @@ import argparse
 import asyncio
 import json
 
-from tests.scripted_upstream import default_reply
+from tests.scripted_upstream import chunk_event, default_reply, sse, usage_event
 
 HEAD = b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
 NOT_FOUND = b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
-def sse(obj):
-    """One event, encoded as the scripted upstream encodes it."""
-    payload = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
-    return f"data: {payload}\n\n".encode()
-
-
 def answer_events(body, chunk_chars, repeat):
-    """The whole answer to one request body, as the list of events the scripted upstream would send."""
+    """The whole answer to one request body, as the list of writes the scripted upstream would make."""
     text = default_reply(body) * repeat
-
-    def chunk(delta, finish=None):
-        return {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
+    model = body.get("model")
     pieces = [text[i:i + chunk_chars] for i in range(0, len(text), chunk_chars)]
-    tail = [sse(chunk({}, "stop"))]
+    tail = [chunk_event(model, {}, "stop")]
     if (body.get("stream_options") or {}).get("include_usage"):
-        tail.append(sse({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                         "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": len(pieces),
-                                                  "total_tokens": 3 + len(pieces)}}))
+        tail.append(usage_event(model, len(pieces)))
     tail.append(sse("[DONE]"))
     # The scripted upstream sleeps after every piece, the last one too, and sends its tail at once.
-    return [HEAD + sse(chunk({"role": "assistant", "content": ""})) + sse(chunk({"content": pieces[0]}))] + \
-        [sse(chunk({"content": piece})) for piece in pieces[1:]] + [b"".join(tail)]
+    return [HEAD + chunk_event(model, {"role": "assistant", "content": ""}) + chunk_event(model, {"content": pieces[0]})] + \
+        [chunk_event(model, {"content": piece}) for piece in pieces[1:]] + [b"".join(tail)]
 
 
 class Stream(asyncio.Protocol):

@@ -20,6 +20,25 @@ def default_reply(body):
     return f"Answer to: {question} (saw {earlier} earlier messages)"
 
 
+def sse(obj):
+    """One SSE event: a JSON object, or a raw string such as [DONE]."""
+    payload = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
+    return f"data: {payload}\n\n".encode()
+
+
+def chunk_event(model, delta, finish=None):
+    """One OpenAI `chat.completion.chunk` event."""
+    return sse({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+
+def usage_event(model, completion_tokens):
+    """The usage event sent after the finish chunk when the request asks for usage."""
+    return sse({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [],
+                "usage": {"prompt_tokens": 3, "completion_tokens": completion_tokens,
+                          "total_tokens": 3 + completion_tokens}})
+
+
 @dataclass
 class Script:
     """How the next answers behave; the defaults give a quick, well-formed stream."""
@@ -89,36 +108,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
 
-        def event(obj):
-            payload = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
-            self.wfile.write(f"data: {payload}\n\n".encode())
-            self.wfile.flush()
+        model = body.get("model")
 
-        def chunk(delta, finish=None):
-            return {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        def event(data):
+            self.wfile.write(data)
+            self.wfile.flush()
 
         pieces = [text[i:i + script.chunk_chars] for i in range(0, len(text), script.chunk_chars)]
         try:
             if script.first_delay:
                 time.sleep(script.first_delay)
-            event(chunk({"role": "assistant", "content": ""}))
+            event(chunk_event(model, {"role": "assistant", "content": ""}))
             for n, piece in enumerate(pieces):
                 if script.cut_after is not None and n >= script.cut_after:
                     return
                 if script.malformed_after is not None and n >= script.malformed_after:
-                    event("{not json")
+                    event(sse("{not json"))
                     return
-                event(chunk({"content": piece}))
+                event(chunk_event(model, {"content": piece}))
                 record.setdefault("first_content_at", time.time())  # wall clock: comparable with a browser's
                 if script.delay:
                     time.sleep(script.delay)
-            event(chunk({}, script.finish_reason))
+            event(chunk_event(model, {}, script.finish_reason))
             if script.usage and body.get("stream_options", {}).get("include_usage"):
-                event({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                       "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": len(pieces),
-                                                "total_tokens": 3 + len(pieces)}})
-            event("[DONE]")
+                event(usage_event(model, len(pieces)))
+            event(sse("[DONE]"))
             record["finished"] = time.monotonic()
         except (BrokenPipeError, ConnectionResetError):
             record["closed_early"] = time.monotonic()
