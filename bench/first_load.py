@@ -17,7 +17,7 @@ import brotli
 import requests
 
 from bench.common import median, print_table
-from bench.wire_bytes import browser, network_events, turn_bytes
+from bench.wire_bytes import browser, network_events, turn_bytes, wait_for_markdown
 from tests.conftest import upstream_env
 from tests.gunicorn_runner import GunicornApp
 from tests.scripted_upstream import ScriptedUpstream
@@ -25,7 +25,6 @@ from tests.waiting import wait_until
 
 RUNS = 5
 DEFERRED = "feffery_markdown_components"  # fmc's bundle: loaded by chat.js after the first screen
-MARKDOWN_READY = "return window.dash_clientside.chat.state.markdownReady"
 # Navigation start → the message box exists and the app's config has reached chat.js (the page can chat).
 READY = "return document.querySelector('#chat-input') && window.dash_clientside.chat.state.config ? performance.now() : null"
 
@@ -40,7 +39,7 @@ def load(driver, url, reload=False):
     ready = wait_until(lambda: driver.execute_script(READY), 30, "the page")
     # Requests the first render starts (lazy component chunks) belong to the load too; so does the Markdown
     # bundle chat.js fetches once the page is idle, counted apart (the first screen does not wait for it).
-    wait_until(lambda: driver.execute_script(MARKDOWN_READY), 30, "the Markdown bundle")
+    wait_for_markdown(driver)
     wait_until(lambda: driver.execute_script(
         "return performance.getEntriesByType('resource').every((e) => e.responseEnd > 0)"), 10, "requests")
     events = network_events(driver)

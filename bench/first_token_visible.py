@@ -9,7 +9,7 @@ set_props → React → FefferyMarkdown. Answers start 300 ms after the request,
 from selenium.webdriver.common.keys import Keys
 
 from bench.common import median, percentile, print_table
-from bench.wire_bytes import browser
+from bench.wire_bytes import browser, wait_for_markdown
 from tests.conftest import upstream_env
 from tests.gunicorn_runner import GunicornApp
 from tests.scripted_upstream import Script, ScriptedUpstream
@@ -40,9 +40,7 @@ def main():
         try:
             driver.get(app.url)
             wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
-            # Answers are drawn as Markdown once chat.js has fetched fmc (when the page is idle): measure that.
-            wait_until(lambda: driver.execute_script("return window.dash_clientside.chat.state.markdownReady"), 30,
-                       "the Markdown bundle")
+            wait_for_markdown(driver)  # measure answers drawn as Markdown
             for run in range(RUNS):
                 driver.execute_script(WATCH)
                 box = driver.find_element("css selector", "#chat-input")

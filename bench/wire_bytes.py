@@ -67,6 +67,12 @@ def browser():
     return webdriver.Chrome(options=options)
 
 
+def wait_for_markdown(driver):
+    """Wait until chat.js has fetched fmc's bundle (once the page is idle), so answers are drawn as Markdown."""
+    wait_until(lambda: driver.execute_script("return window.dash_clientside.chat.state.markdownReady"), 30,
+               "the Markdown bundle")
+
+
 def network_events(driver):
     """Network.* events logged since the last call."""
     return [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")
@@ -142,8 +148,7 @@ def main():
         try:
             driver.get(app.url)
             wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
-            wait_until(lambda: driver.execute_script("return window.dash_clientside.chat.state.markdownReady"), 30,
-                       "the Markdown bundle")
+            wait_for_markdown(driver)
             time.sleep(1)  # let the first load's requests finish before counting
             network_events(driver)
             for turn in range(1, max(TURNS) + 1):
