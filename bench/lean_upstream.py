@@ -10,11 +10,10 @@ connection closes). It only answers streaming POSTs; the tests keep using the sc
     python -m bench.lean_upstream PORT --chunk-chars 8 --delay 0.1 --repeat 15
 """
 
-import argparse
 import asyncio
 import json
 
-from tests.scripted_upstream import chunk_event, default_reply, sse, usage_event
+from tests.scripted_upstream import chunk_event, default_reply, parse_cli, sse, usage_event
 
 HEAD = b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
 NOT_FOUND = b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
@@ -98,12 +97,7 @@ async def serve(port, chunk_chars, delay, repeat):
 
 def main():
     """`python -m bench.lean_upstream PORT [--chunk-chars N] [--delay S] [--repeat N]`."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("port", type=int)
-    parser.add_argument("--chunk-chars", type=int, default=4)
-    parser.add_argument("--delay", type=float, default=0.0)
-    parser.add_argument("--repeat", type=int, default=1)
-    args = parser.parse_args()
+    args = parse_cli(main.__doc__)
     asyncio.run(serve(args.port, args.chunk_chars, args.delay, args.repeat))
 
 

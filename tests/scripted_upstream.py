@@ -189,16 +189,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def main():
-    """Serve the default script from a separate process (benchmarks): `python -m tests.scripted_upstream PORT`."""
+def parse_cli(description):
+    """The command line of a benchmark upstream (this one and bench/lean_upstream.py take the same)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("port", type=int)
     parser.add_argument("--chunk-chars", type=int, default=4)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--repeat", type=int, default=1, help="repeat the default answer this many times")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    """Serve the default script from a separate process (benchmarks): `python -m tests.scripted_upstream PORT`."""
+    args = parse_cli(main.__doc__)
     upstream = ScriptedUpstream(port=args.port)
     upstream.script = Script(reply=lambda body: default_reply(body) * args.repeat, chunk_chars=args.chunk_chars,
                              delay=args.delay)
