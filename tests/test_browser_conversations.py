@@ -114,10 +114,23 @@ def upload(dash_duo, path):
     dash_duo.find_element("#backup-import input[type=file]").send_keys(str(path))
 
 
+# True once the drawer has stopped sliding in: no antd motion class on its panel or mask, and its panel in the
+# same place 100 ms apart (the motion classes come a frame or two after the content). A click during the slide
+# lands where the element was, not where it is.
+DRAWER_SETTLED = """
+const done = arguments[arguments.length - 1];
+const panel = () => document.querySelector('.ant-drawer-content-wrapper');
+const moving = () => !!document.querySelector('.ant-drawer [class*="motion-appear"], .ant-drawer [class*="motion-enter"]');
+const before = panel() && panel().getBoundingClientRect().left;
+setTimeout(() => done(!moving() && panel() !== null && panel().getBoundingClientRect().left === before), 100);
+"""
+
+
 def open_settings(dash_duo):
-    """Open the settings drawer and wait for it."""
+    """Open the settings drawer and wait until it has finished sliding in."""
     dash_duo.find_element("#settings-open").click()
     wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
+    wait_until(dash_duo, lambda d: d.execute_async_script(DRAWER_SETTLED), message="the drawer never settled")
 
 
 def close_settings(dash_duo):
