@@ -14,8 +14,7 @@ from dash import dcc, html
 from flask import has_request_context, make_response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import api
-import static_compression
+from web import api, compression
 from callbacks import chat as chat_callbacks
 from callbacks import conversation as conversation_callbacks
 from callbacks import export as export_callbacks
@@ -135,7 +134,7 @@ def create_app(settings=None):
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     server.register_blueprint(api.create_blueprint(service))
     api.install_limits(server, settings)
-    static_compression.install(server)
+    compression.install(server)
 
     @server.get("/lang/<code>")
     def set_language(code):

@@ -13,8 +13,8 @@ import os
 
 # Render (and most PaaS) give the port in $PORT and need 0.0.0.0; locally we stay on loopback.
 bind = f"{os.environ.get('HOST') or ('0.0.0.0' if 'PORT' in os.environ else '127.0.0.1')}:{os.environ.get('PORT', '8050')}"
-# gunicorn's gevent worker, but accepting up to 100 waiting connections per loop turn, not 1 (gevent_worker.py).
-worker_class = "gevent_worker.GeventWorker"
+# gunicorn's gevent worker, but accepting up to 100 waiting connections per loop turn, not 1 (web/gevent_worker.py).
+worker_class = "web.gevent_worker.GeventWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Open connections (streams) per worker; each stream also holds one upstream connection.
 worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "2000"))

@@ -10,7 +10,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
 
-from api import gzip_events
+from web.api import gzip_events
 from bench.common import print_table
 from chatcore.service import DONE_EVENT, sse_event
 from tests.conftest import upstream_env

@@ -447,7 +447,7 @@ def test_usage_and_an_empty_answer_keep_their_events():
 def test_each_gzip_write_decodes_on_its_own_and_done_ends_the_gzip_stream():
     import zlib
 
-    from api import gzip_events
+    from web.api import gzip_events
 
     writes = [b"data: {\"n\": %d}\n\n" % n for n in range(50)] + [b"data: {}\n\ndata: [DONE]\n\n"]
     decoder = zlib.decompressobj(31)

@@ -46,7 +46,7 @@ def test_shipped_config_streams_many_answers_at_once(upstream, gunicorn_app):
     # Every stream had started before the first one finished: none waited for another to end.
     assert max(r["started"] for r in upstream.requests) < min(r["finished"] for r in upstream.requests)
     log = gunicorn_app.log()
-    assert "Using worker: gevent" in log and TEST_KEY not in log
+    assert "Using worker: web.gevent_worker" in log and TEST_KEY not in log
 
 
 def test_shipped_config_holds_300_streams_open_at_once(upstream, gunicorn_app):

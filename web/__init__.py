@@ -1,0 +1,1 @@
+"""The Flask side: HTTP routes, security, compression and the gunicorn worker."""
