@@ -7,14 +7,18 @@ calls through the local proxy in PROXY_URL.
 import logging
 import os
 import sys
+from datetime import timedelta
 
 import dash
 import feffery_antd_components as fac
 from dash import dcc, html
+from sqlalchemy.engine import make_url
 from flask import has_request_context, make_response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web import api, compression
+from web import auth as web_auth
+from web import conversations as conversation_routes
 from callbacks import chat as chat_callbacks
 from callbacks import conversation as conversation_callbacks
 from callbacks import export as export_callbacks
@@ -22,6 +26,7 @@ from callbacks import settings as settings_callbacks
 from chatcore import redact
 from chatcore.providers import build_provider
 from chatcore.service import ChatService
+from chatcore.store import create_engine, migrate, sqlite_url
 from components import access_code, conversation_list, header, input_bar, message_list
 from components import settings as settings_drawer
 from components.strings import ERRORS, PRESETS, STRINGS, pick_language
@@ -80,7 +85,8 @@ def create_app(settings=None):
     settings = settings or load_settings()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact.install([settings.openai_api_key, settings.access_code])
+    redact.install([settings.openai_api_key, settings.access_code, settings.secret_key,
+                    make_url(database_url(settings)).password or ""])
 
     provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
     service = ChatService(settings, provider)
@@ -132,7 +138,17 @@ def create_app(settings=None):
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
-    server.register_blueprint(api.create_blueprint(service))
+    db = create_engine(database_url(settings))
+    migrate(db)
+    auth = web_auth.Auth(settings, db)
+    server.secret_key = web_auth.secret_key(settings)
+    server.session_interface = web_auth.SessionInterface()
+    server.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="chat-session",
+                         PERMANENT_SESSION_LIFETIME=timedelta(days=web_auth.SESSION_DAYS))
+    server.before_request(auth.refuse_cross_site)
+    server.register_blueprint(api.create_blueprint(service, auth))
+    server.register_blueprint(web_auth.create_blueprint(auth, api.error_response))
+    server.register_blueprint(conversation_routes.create_blueprint(auth, api.error_response))
     api.install_limits(server, settings)
     compression.install(server)
 
@@ -151,10 +167,14 @@ def create_app(settings=None):
             response.headers.setdefault(name, SECURITY_HEADERS[name])
         return response
 
-    server.config["CHAT_SETTINGS"] = settings
     logging.getLogger("chat").info("chat app ready: backend=%s models=%s", settings.backend_name,
                                    ",".join(settings.models))
     return app
+
+
+def database_url(settings) -> str:
+    """DATABASE_URL, or the SQLite file in DATA_DIR."""
+    return settings.database_url or sqlite_url(settings.data_dir)
 
 
 def apply_local_proxy(argv, environ, proxy_url):
@@ -174,8 +194,40 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+def user_command(argv, settings, stdin=sys.stdin, out=sys.stdout) -> int:
+    """`user add NAME [--admin]` (password: one line on stdin) and `user list`; returns the exit status."""
+    import argparse
+
+    from chatcore.store import users
+
+    parser = argparse.ArgumentParser(prog="python chat_app.py user", description="Manage accounts (AUTH=password).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="create a user; the password is read from stdin (one line)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="the user can manage other users")
+    commands.add_parser("list", help="list users")
+    args = parser.parse_args(argv)
+    db = create_engine(database_url(settings))
+    migrate(db)
+    if args.command == "list":
+        for user in users.list_users(db):
+            flags = [flag for flag, on in (("admin", user["is_admin"]), ("disabled", user["disabled"])) if on]
+            print(user["name"], *flags, file=out)
+        return 0
+    password = stdin.readline().rstrip("\r\n")
+    try:
+        users.add_user(db, args.name, password, is_admin=args.admin)
+    except users.UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created user {args.name}" + (" (admin)" if args.admin else ""), file=out)
+    return 0
+
+
 if __name__ == "__main__":
     chat_settings = load_settings()
+    if sys.argv[1:2] == ["user"]:
+        sys.exit(user_command(sys.argv[2:], chat_settings))
     # Before the app is built: its SDK client reads the proxy variables once, when it is created.
     local_mode = apply_local_proxy(sys.argv, os.environ, chat_settings.proxy_url)
     app = create_app(chat_settings)

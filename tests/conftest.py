@@ -3,12 +3,14 @@
 import os
 import shutil
 import subprocess
+import uuid
 
 import pytest
 import redis
 from werkzeug.serving import make_server
 
 from config import load_settings
+from tests.postgres_server import PostgresServer, postgres_bin
 from tests.scripted_upstream import BackgroundServer, ScriptedUpstream, free_port
 from tests.waiting import wait_until
 
@@ -19,9 +21,11 @@ if "DASH_TEST_CHROMEPATH" not in os.environ and shutil.which("chromium"):
 
 def pytest_sessionstart(session):
     """On CI, stop at once (failing) when a browser-test dependency is missing, rather than test less."""
-    missing = [tool for tool in ("chromium", "chromedriver") if not shutil.which(tool)]
+    missing = [tool for tool in ("chromium", "chromedriver", "redis-server") if not shutil.which(tool)]
+    missing += [] if postgres_bin("initdb") else ["postgresql"]
     if os.environ.get("CI") and missing:
-        pytest.exit(f"CI needs {', '.join(missing)} (apt-get install chromium chromium-driver)", returncode=1)
+        pytest.exit(f"CI needs {', '.join(missing)} (apt-get install chromium chromium-driver redis-server "
+                    "postgresql)", returncode=1)
 
 TEST_KEY = "sk-test-SECRET-4f9a1c"
 
@@ -84,3 +88,27 @@ def redis_url():
     yield f"redis://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the whole run (each test gets its own database from `database_url`)."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, then (second run of the test) a new Postgres database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'chat.db'}"
+        return
+    import sqlalchemy as sa
+
+    server = request.getfixturevalue("postgres")
+    name = f"t{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    yield server.url.rsplit("/", 1)[0] + "/" + name

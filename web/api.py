@@ -4,11 +4,13 @@ import hmac
 import logging
 import zlib
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from chatcore.errors import ChatError, bad_request
 from chatcore.service import DONE_EVENT
+from chatcore.store import StoreUnavailable
 
 log = logging.getLogger("chat")
 MAX_BODY_BYTES = 1024 * 1024  # a long conversation is far below this; a 10 MB body is refused unread
@@ -56,8 +58,18 @@ def _require_access_code(settings):
         raise ChatError(401, "invalid_access_code", "A valid access code is required.", error_type="authentication_error")
 
 
-def create_blueprint(service):
-    """Build the routes around one ChatService."""
+def store_health(db) -> tuple[bool, str]:
+    """(reachable, reason) for the database, with one trivial query."""
+    try:
+        with db.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        return True, "ok"
+    except sa.exc.SQLAlchemyError as exc:
+        return False, f"database unavailable ({type(exc).__name__})"
+
+
+def create_blueprint(service, auth):
+    """Build the routes around one ChatService; `auth` says who may call the model when AUTH is not none."""
     bp = Blueprint("api", __name__)
     settings = service.settings
 
@@ -65,10 +77,12 @@ def create_blueprint(service):
     def healthz():
         """200 when the configured backend can serve; never reveals the upstream URL or key."""
         ready, reason = service.provider.health()
-        body = {"status": "ok" if ready else "unavailable", "backend": settings.backend_name}
-        if not ready:
-            body["reason"] = reason
-        return jsonify(body), 200 if ready else 503
+        store_ready, store_reason = store_health(auth.db)
+        body = {"status": "ok" if ready and store_ready else "unavailable", "backend": settings.backend_name,
+                "store": "ok" if store_ready else "unavailable"}
+        if not (ready and store_ready):
+            body["reason"] = reason if not ready else store_reason
+        return jsonify(body), 200 if ready and store_ready else 503
 
     @bp.get("/v1/models")
     def models():
@@ -80,7 +94,10 @@ def create_blueprint(service):
     def chat_completions():
         """OpenAI chat completions, streamed as SSE when `stream` is true."""
         try:
-            _require_access_code(settings)
+            if auth.mode == "none":
+                _require_access_code(settings)
+            else:
+                auth.require()  # a signed-in session or a personal API token
             # Refuse oversized bodies by their declared size, before reading them (and cap chunked ones).
             if (request.content_length or 0) > MAX_BODY_BYTES:
                 raise ChatError(413, "body_too_large", f"The request body is over {MAX_BODY_BYTES} bytes.")
@@ -114,7 +131,7 @@ def create_blueprint(service):
     @bp.app_errorhandler(HTTPException)
     def http_error(exc):
         """OpenAI-style JSON for HTTP errors on the API routes; Dash's own pages are left alone."""
-        if not request.path.startswith("/v1/"):
+        if not request.path.startswith(("/v1/", "/api/")):
             return exc
         status = exc.code or 500
         codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited"}
@@ -126,6 +143,10 @@ def create_blueprint(service):
         """Any bug becomes a generic 500 with no stack trace in the response (it is logged instead)."""
         if isinstance(exc, HTTPException):
             return exc
+        if isinstance(exc, (StoreUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError)):
+            log.error("database unavailable on %s: %s", request.path, type(exc).__name__)
+            return error_response(ChatError(503, "store_unavailable", "The conversation store is unavailable; "
+                                            "nothing was changed. Try again shortly.", error_type="server_error"))
         log.exception("unexpected error on %s", request.path)
         return error_response(ChatError(500, "internal_error", "Internal error.", error_type="server_error"))
 

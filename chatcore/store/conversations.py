@@ -1,0 +1,219 @@
+"""Conversations and their messages. Every function takes the user's id and never reaches another user's rows."""
+
+import hashlib
+import re
+import uuid
+
+import sqlalchemy as sa
+
+from .engine import now_ms
+from .schema import conversations, messages
+
+MAX_TITLE_CHARS = 200
+TITLE_CHARS = 30  # an automatic title: the first question's first line, cut here
+ROLES = ("user", "assistant")
+STATUSES = ("done", "error", "streaming", "interrupted")
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_TITLE_MARKS = re.compile(r"^[\s#>*\-`]+")
+
+
+class ConversationError(ValueError):
+    """A title, role or status the store refuses; the message says which."""
+
+
+def is_id(value) -> bool:
+    """True for something shaped like our ids (anything else is simply not found)."""
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
+def new_id() -> str:
+    """A fresh unguessable id."""
+    return uuid.uuid4().hex
+
+
+def auto_title(question: str) -> str:
+    """A title from the first question: its first non-empty line without Markdown marks, at most 30 characters."""
+    line = next((_TITLE_MARKS.sub("", line).strip() for line in question.split("\n")
+                 if _TITLE_MARKS.sub("", line).strip()), "")
+    line = " ".join(line.split())
+    return line[:TITLE_CHARS] + "…" if len(line) > TITLE_CHARS else line
+
+
+def check_title(title) -> str:
+    """A usable title, or ConversationError."""
+    if not isinstance(title, str):
+        raise ConversationError("title must be a string")
+    title = " ".join(title.split())
+    if len(title) > MAX_TITLE_CHARS:
+        raise ConversationError(f"title is longer than {MAX_TITLE_CHARS} characters")
+    return title
+
+
+def _summary(row) -> dict:
+    """A conversation as listed."""
+    return {"id": row.id, "title": row.title, "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def _message(row) -> dict:
+    """A message (a row's mapping) as the API and the page see it."""
+    out = {key: row[key] for key in ("id", "seq", "role", "content", "status", "model", "usage", "created_at")}
+    if row["reasoning"]:
+        out["reasoning"] = row["reasoning"]
+    return out
+
+
+def _owned(user_id, conversation_id):
+    """The WHERE clause of one conversation of one user."""
+    return sa.and_(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
+
+
+def list_conversations(db, user_id, query="", limit=1000) -> list[dict]:
+    """The user's conversations, newest first; with `query`, those whose title or any message contains it."""
+    statement = conversations.select().where(conversations.c.user_id == user_id)
+    query = (query or "").strip()
+    if query:
+        in_messages = sa.select(messages.c.conversation_id).where(
+            messages.c.user_id == user_id, messages.c.content.icontains(query, autoescape=True))
+        statement = statement.where(sa.or_(conversations.c.title.icontains(query, autoescape=True),
+                                           conversations.c.id.in_(in_messages)))
+    statement = statement.order_by(conversations.c.updated_at.desc(), conversations.c.id).limit(limit)
+    with db.connect() as connection:
+        return [_summary(row) for row in connection.execute(statement)]
+
+
+def create_conversation(db, user_id, title="") -> dict:
+    """A new, empty conversation."""
+    now = now_ms()
+    row = {"id": new_id(), "user_id": user_id, "title": check_title(title), "created_at": now, "updated_at": now}
+    with db.begin() as connection:
+        connection.execute(conversations.insert().values(**row))
+    return {key: row[key] for key in ("id", "title", "created_at", "updated_at")} | {"messages": []}
+
+
+def get_conversation(db, user_id, conversation_id, window=None) -> dict | None:
+    """The conversation with its messages (the last `window` of them when given), or None if not the user's."""
+    if not is_id(conversation_id):
+        return None
+    with db.connect() as connection:
+        row = connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first()
+        if row is None:
+            return None
+        statement = messages.select().where(messages.c.conversation_id == conversation_id)
+        if window:
+            statement = statement.order_by(messages.c.seq.desc()).limit(window)
+            rows = list(connection.execute(statement))[::-1]
+        else:
+            rows = list(connection.execute(statement.order_by(messages.c.seq)))
+        total = connection.execute(sa.select(sa.func.count()).where(
+            messages.c.conversation_id == conversation_id)).scalar()
+    return _summary(row) | {"messages": [_message(m._mapping) for m in rows], "message_count": total}
+
+
+def rename_conversation(db, user_id, conversation_id, title) -> dict | None:
+    """Set the title; None if not the user's."""
+    title = check_title(title)
+    if not is_id(conversation_id):
+        return None
+    with db.begin() as connection:
+        if not connection.execute(conversations.update().where(_owned(user_id, conversation_id))
+                                  .values(title=title, updated_at=now_ms())).rowcount:
+            return None
+        return _summary(connection.execute(conversations.select().where(conversations.c.id == conversation_id)).one())
+
+
+def delete_conversation(db, user_id, conversation_id) -> bool:
+    """Delete the conversation and its messages; False if not the user's."""
+    if not is_id(conversation_id):
+        return False
+    with db.begin() as connection:
+        connection.execute(messages.delete().where(messages.c.conversation_id == conversation_id,
+                                                   messages.c.user_id == user_id))
+        return bool(connection.execute(conversations.delete().where(_owned(user_id, conversation_id))).rowcount)
+
+
+def _insert_message(connection, user_id, conversation_id, seq, message, now):
+    """Insert one message row at position `seq`; returns it as a dict."""
+    row = {"id": new_id(), "conversation_id": conversation_id, "user_id": user_id, "seq": seq,
+           "role": message["role"], "content": message.get("content", ""), "reasoning": message.get("reasoning"),
+           "status": message.get("status", "done"), "model": message.get("model"), "usage": message.get("usage"),
+           "created_at": message.get("created_at") or now}
+    if row["role"] not in ROLES or row["status"] not in STATUSES:
+        raise ConversationError("role or status is not one the store knows")
+    connection.execute(messages.insert().values(**row))
+    return _message(row)
+
+
+def add_messages(db, user_id, conversation_id, new_messages) -> list[dict] | None:
+    """Append messages in one transaction (a turn is stored whole or not at all); None if not the user's.
+
+    The first question of an untitled conversation becomes its title.
+    """
+    if not is_id(conversation_id):
+        return None
+    now = now_ms()
+    with db.begin() as connection:
+        row = connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first()
+        if row is None:
+            return None
+        last = connection.execute(sa.select(sa.func.max(messages.c.seq))
+                                  .where(messages.c.conversation_id == conversation_id)).scalar()
+        seq = 0 if last is None else last + 1
+        added = [_insert_message(connection, user_id, conversation_id, seq + i, m, now)
+                 for i, m in enumerate(new_messages)]
+        values = {"updated_at": now}
+        first_question = next((m["content"] for m in new_messages if m["role"] == "user"), "")
+        if not row.title and first_question:
+            values["title"] = auto_title(first_question)
+        connection.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
+    return added
+
+
+def update_message(db, user_id, message_id, **fields) -> bool:
+    """Change a message's content, reasoning, status, model or usage; False if not the user's."""
+    allowed = {key: value for key, value in fields.items() if key in ("content", "reasoning", "status", "model", "usage")}
+    if "status" in allowed and allowed["status"] not in STATUSES:
+        raise ConversationError("status is not one the store knows")
+    if not is_id(message_id):
+        return False
+    with db.begin() as connection:
+        return bool(connection.execute(messages.update().where(messages.c.id == message_id,
+                                                               messages.c.user_id == user_id)
+                                       .values(**allowed)).rowcount)
+
+
+def delete_messages_from(db, user_id, conversation_id, seq) -> bool:
+    """Delete the messages at `seq` and after (edit and resend, retry); False if not the user's."""
+    if not is_id(conversation_id):
+        return False
+    with db.begin() as connection:
+        if connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first() is None:
+            return False
+        connection.execute(messages.delete().where(messages.c.conversation_id == conversation_id,
+                                                   messages.c.user_id == user_id, messages.c.seq >= seq))
+        connection.execute(conversations.update().where(conversations.c.id == conversation_id)
+                           .values(updated_at=now_ms()))
+    return True
+
+
+def import_conversation(db, user_id, conversation) -> str | None:
+    """Store an imported conversation (already validated) whole; None when the same one is already there.
+
+    Its id comes from the user and the original id, so importing the same backup twice adds nothing, and a
+    changed copy of an imported conversation is added beside it rather than overwriting it.
+    """
+    conversation_id = hashlib.sha256(f"{user_id}:{conversation['id']}".encode()).hexdigest()[:32]
+    existing = get_conversation(db, user_id, conversation_id)
+    if existing is not None:
+        same = [(m["role"], m["content"]) for m in existing["messages"]] == [
+            (m["role"], m["content"]) for m in conversation["messages"]]
+        if same:
+            return None
+        conversation_id = new_id()
+    now = now_ms()
+    with db.begin() as connection:
+        connection.execute(conversations.insert().values(
+            id=conversation_id, user_id=user_id, title=check_title(conversation.get("title", "")),
+            created_at=int(conversation.get("createdAt") or now), updated_at=int(conversation.get("updatedAt") or now)))
+        for seq, message in enumerate(conversation["messages"]):
+            _insert_message(connection, user_id, conversation_id, seq, message, now)
+    return conversation_id

@@ -1,0 +1,83 @@
+"""Open the database (SQLite in DATA_DIR by default, or Postgres) and bring its schema up to date."""
+
+import contextlib
+import fcntl
+import logging
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+_MIGRATION_LOCK = 72_270_011  # any fixed number: a Postgres advisory lock every instance agrees on
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached; the page and /healthz say so, nothing is half-written."""
+
+
+def now_ms() -> int:
+    """Timestamps are integer milliseconds since the epoch: sortable, and the same on every database."""
+    return int(time.time() * 1000)
+
+
+def sqlite_url(data_dir) -> str:
+    """The default database: a SQLite file under DATA_DIR."""
+    return f"sqlite:///{Path(data_dir).resolve() / 'chat.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets readers and one writer work at once; NORMAL sync in WAL survives a killed process intact."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for `url`; SQLite files get their folder created and their pragmas set on every connection."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def alembic_config(connection=None) -> Config:
+    """Alembic's settings, from code: the migrations folder and, when given, the connection to run on."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextlib.contextmanager
+def _migration_lock(engine):
+    """One migrator at a time across workers and instances: a file lock for SQLite, an advisory lock for Postgres."""
+    if engine.dialect.name == "sqlite":
+        lock_path = Path(engine.url.database or "chat.db").with_suffix(".migrate.lock")
+        with open(lock_path, "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+        return
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+
+
+def migrate(engine):
+    """Bring the schema up to date (on start: every worker calls it, one at a time runs the migrations)."""
+    try:
+        with _migration_lock(engine), engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from None

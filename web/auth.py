@@ -1,0 +1,245 @@
+"""Who is asking: the implicit owner (AUTH=none), a signed-in account (AUTH=password), or the user a trusted
+proxy names (AUTH=header); per-user API tokens; same-origin proof for state changes; login throttling."""
+
+import hmac
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, g, jsonify, request, session
+from flask.sessions import SecureCookieSessionInterface
+from limits import parse as parse_limit
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from chatcore.errors import ChatError, bad_request
+from chatcore.store import users
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+LOGIN_FAILURES = "10/minute"  # per IP and per user name
+SESSION_DAYS = 30
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the Secure flag whenever the request came over TLS (also via a proxy)."""
+
+    def get_cookie_secure(self, app):
+        """Secure behind TLS, so the cookie still works on plain-http home installs."""
+        return request.is_secure
+
+
+def secret_key(settings) -> str:
+    """SECRET_KEY, or one generated once and kept (owner-only) in DATA_DIR so sessions survive restarts."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    except FileExistsError:
+        pass  # another worker (or an earlier start) made it
+    return path.read_text().strip()
+
+
+def _bearer():
+    """The token in `Authorization: Bearer …`, or ''."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else ""
+
+
+def cross_site() -> bool:
+    """True when a browser says the request comes from another site (Sec-Fetch-Site, else Origin).
+
+    Browsers send one or both on every POST; a client with neither is not a browser, so no other site's page
+    can have sent it with this user's cookies.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return bool(origin) and urlsplit(origin).netloc != request.host
+
+
+class Auth:
+    """The app's sign-in rules for one AUTH mode, over the store."""
+
+    def __init__(self, settings, db):
+        self.settings, self.db = settings, db
+        self.mode = settings.auth
+        self._proxies = [ipaddress.ip_network(a, strict=False) for a in settings.trusted_proxy_addresses]
+        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
+        self._failures = parse_limit(LOGIN_FAILURES)
+        self._owner_id = None
+
+    def _owner(self):
+        """The implicit single user of AUTH=none (created once)."""
+        if self._owner_id is None:
+            self._owner_id = users.ensure_user(self.db, users.OWNER, is_admin=True)["id"]
+        return users.get_user(self.db, self._owner_id)
+
+    def _from_trusted_proxy(self) -> bool:
+        """True when the connection itself comes from a trusted proxy address (not a forwarded claim)."""
+        peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or request.remote_addr
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self._proxies)
+
+    def resolve(self):
+        """The user making this request, or None (cached for the request)."""
+        if "user" in g:
+            return g.user
+        g.user, g.by_token = None, False
+        token = _bearer()
+        if token.startswith(users.TOKEN_PREFIX):
+            g.user, g.by_token = users.user_for_token(self.db, token), True
+        elif self.mode == "none":
+            code = self.settings.access_code
+            if not code or session.get("access") or hmac.compare_digest(token.encode(), code.encode()):
+                g.user, g.by_token = self._owner(), bool(token)
+        elif self.mode == "password":
+            user = users.get_user(self.db, session.get("uid")) if session.get("uid") else None
+            if user and not user["disabled"] and user["session_version"] == session.get("v"):
+                g.user = user
+        elif self.mode == "header":
+            name = request.headers.get(self.settings.auth_header, "").strip()
+            if name and self._from_trusted_proxy():
+                try:
+                    user = users.ensure_user(self.db, name)
+                except users.UserError:
+                    user = None
+                g.user = user if user and not user["disabled"] else None
+        return g.user
+
+    def require(self):
+        """The user, or a 401 ChatError."""
+        user = self.resolve()
+        if user is None:
+            raise ChatError(401, "not_signed_in", "Sign in first.", error_type="authentication_error")
+        return user
+
+    def refuse_cross_site(self):
+        """Refuse a state change another site's page made a browser send (CSRF); a Bearer token proves itself."""
+        if request.method in UNSAFE_METHODS and not _bearer() and cross_site():
+            raise ChatError(403, "cross_origin", "Cross-origin requests may not change anything.",
+                            error_type="permission_error")
+
+    def _throttled(self, name) -> bool:
+        """True when this IP or this user name has failed too often lately."""
+        keys = (("login-ip", request.remote_addr or ""), ("login-name", name.lower()))
+        return not all(self._limiter.test(self._failures, *key) for key in keys)
+
+    def _failed(self, name):
+        """Count a failed sign-in against the IP and the user name."""
+        for key in (("login-ip", request.remote_addr or ""), ("login-name", name.lower())):
+            self._limiter.hit(self._failures, *key)
+
+    def login(self, name, password):
+        """Sign in with a password (or, with AUTH=none, the access code); sets the session cookie or raises."""
+        name = name.strip() if isinstance(name, str) else ""
+        if self._throttled(name):
+            raise ChatError(429, "too_many_attempts", "Too many failed sign-ins; try again in a minute.",
+                            error_type="rate_limit_error", retry_after=60)
+        if self.mode == "none":
+            code = self.settings.access_code
+            if code and hmac.compare_digest(str(password).encode(), code.encode()):
+                session.clear()
+                session.update(access=True)
+                session.permanent = True
+                return self._owner()
+            user = None
+        else:
+            user = users.authenticate(self.db, name, password) if self.mode == "password" else None
+        if user is None:
+            self._failed(name)
+            # The same answer for an unknown user and a wrong password (and both cost one hash check).
+            raise ChatError(401, "bad_credentials", "Wrong user name or password.", error_type="authentication_error")
+        self.start_session(user)
+        return user
+
+    def start_session(self, user):
+        """Put the signed-in user in a fresh session cookie."""
+        session.clear()
+        session.update(uid=user["id"], v=user["session_version"])
+        session.permanent = True
+        users.touch(self.db, user["id"])
+
+    def needs_setup(self) -> bool:
+        """True while AUTH=password has no user yet: the first visitor creates the admin account."""
+        return self.mode == "password" and not users.has_users(self.db)
+
+
+def _json_body(allowed):
+    """The request's JSON object with only `allowed` fields, or a 400 ChatError."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("invalid_json", "The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise bad_request("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
+    return body
+
+
+def create_blueprint(auth, error_response):
+    """The /api/auth routes."""
+    bp = Blueprint("auth", __name__)
+
+    def public(user):
+        """What a client may know about its own user."""
+        return {"id": user["id"], "name": user["name"], "is_admin": user["is_admin"]}
+
+    @bp.post("/api/auth/login")
+    def login():
+        """Sign in; 200 with the user and a session cookie, 401, or 429."""
+        try:
+            body = _json_body({"username", "password"})
+            return jsonify({"user": public(auth.login(body.get("username", ""), body.get("password", "")))})
+        except ChatError as exc:
+            return error_response(exc)
+
+    @bp.post("/api/auth/logout")
+    def logout():
+        """Sign out (forget the session cookie)."""
+        session.clear()
+        return jsonify({"ok": True})
+
+    @bp.post("/api/auth/setup")
+    def setup():
+        """Create the first account (an admin) while there is none; afterwards this route is gone (404)."""
+        try:
+            if not auth.needs_setup():
+                raise ChatError(404, "not_found", "Not found.")
+            body = _json_body({"username", "password"})
+            try:
+                user = users.add_first_user(auth.db, body.get("username", ""), body.get("password", ""))
+            except users.UserError as exc:
+                raise bad_request("bad_user", str(exc)) from None
+            if user is None:
+                raise ChatError(404, "not_found", "Not found.")
+            auth.start_session(user)
+            return jsonify({"user": public(user)})
+        except ChatError as exc:
+            return error_response(exc)
+
+    @bp.get("/api/auth/me")
+    def me():
+        """The signed-in user, or 401."""
+        try:
+            return jsonify({"user": public(auth.require()), "auth": auth.mode})
+        except ChatError as exc:
+            return error_response(exc)
+
+    @bp.post("/api/auth/tokens")
+    def new_token():
+        """A new personal API token for `Authorization: Bearer` (shown once)."""
+        try:
+            user = auth.require()
+            return jsonify({"token": users.create_token(auth.db, user["id"])}), 201
+        except ChatError as exc:
+            return error_response(exc)
+
+    return bp

@@ -1,0 +1,155 @@
+"""The /api routes over the store: conversations, messages, settings, import and export. JSON in and out; every
+lookup is scoped to the signed-in user, so another user's id is simply not found (404)."""
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, jsonify, request
+
+from chatcore import transfer
+from chatcore.errors import ChatError, bad_request
+from chatcore.export import conversation_to_markdown, export_filename
+from chatcore.store import conversations, users
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+SETTINGS_FIELDS = {"multiTurn": bool, "model": (str, type(None)), "systemPrompt": str, "temperature": (int, float),
+                   "maxTokens": (int, type(None)), "historyTurns": int, "theme": str}
+
+
+def not_found():
+    """The one answer for ids that do not exist, are not ids, or belong to someone else."""
+    return ChatError(404, "not_found", "Not found.")
+
+
+def json_body(allowed):
+    """The request's JSON object, refusing fields outside `allowed` (a typo must not pass silently)."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("invalid_json", "The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise bad_request("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
+    return body
+
+
+def check_settings(body) -> dict:
+    """The page settings, each of the right type, or a 400."""
+    for key, kind in SETTINGS_FIELDS.items():
+        if key in body and (not isinstance(body[key], kind) or (kind is int and isinstance(body[key], bool))):
+            raise bad_request("bad_setting", f"Setting {key} has the wrong type.")
+    return body
+
+
+def create_blueprint(auth, error_response):
+    """The store routes, for the user `auth` resolves."""
+    bp = Blueprint("conversations", __name__)
+    db = auth.db
+
+    @bp.errorhandler(ChatError)
+    def chat_error(exc):
+        """ChatErrors raised in these routes become OpenAI-style JSON errors."""
+        return error_response(exc)
+
+    @bp.errorhandler(conversations.ConversationError)
+    @bp.errorhandler(users.UserError)
+    def store_refused(exc):
+        """The store's own refusals (a title too long, a bad role) are the caller's to fix: 400."""
+        return error_response(bad_request("invalid_value", str(exc)))
+
+    @bp.get("/api/conversations")
+    def list_conversations():
+        """The user's conversations, newest first; `?q=` searches titles and messages."""
+        user = auth.require()
+        return jsonify({"data": conversations.list_conversations(db, user["id"], request.args.get("q", ""))})
+
+    @bp.post("/api/conversations")
+    def create_conversation():
+        """A new conversation (optionally titled)."""
+        user = auth.require()
+        body = json_body({"title"})
+        return jsonify(conversations.create_conversation(db, user["id"], body.get("title", ""))), 201
+
+    @bp.get("/api/conversations/<conversation_id>")
+    def get_conversation(conversation_id):
+        """One conversation with its messages (`?window=N`: the last N)."""
+        user = auth.require()
+        window = request.args.get("window", type=int)
+        found = conversations.get_conversation(db, user["id"], conversation_id, window=window)
+        if found is None:
+            raise not_found()
+        return jsonify(found)
+
+    @bp.patch("/api/conversations/<conversation_id>")
+    def rename_conversation(conversation_id):
+        """Rename a conversation."""
+        user = auth.require()
+        body = json_body({"title"})
+        if "title" not in body:
+            raise bad_request("missing_field", "title is required.")
+        renamed = conversations.rename_conversation(db, user["id"], conversation_id, body["title"])
+        if renamed is None:
+            raise not_found()
+        return jsonify(renamed)
+
+    @bp.delete("/api/conversations/<conversation_id>")
+    def delete_conversation(conversation_id):
+        """Delete a conversation and its messages."""
+        user = auth.require()
+        if not conversations.delete_conversation(db, user["id"], conversation_id):
+            raise not_found()
+        return jsonify({"deleted": True})
+
+    @bp.get("/api/conversations/<conversation_id>/export")
+    def export_conversation(conversation_id):
+        """One conversation as a Markdown file (`?format=md`, default) or the JSON export format."""
+        user = auth.require()
+        found = conversations.get_conversation(db, user["id"], conversation_id)
+        if found is None:
+            raise not_found()
+        now = datetime.now(timezone.utc)
+        if request.args.get("format") == "json":
+            response = jsonify(transfer.export_document([found], now))
+            name = export_filename(now).replace(".md", ".json")
+        else:
+            lang = "en-US" if request.args.get("lang", "").startswith("en") else "zh-CN"
+            markdown = conversation_to_markdown(found["messages"], now, lang=lang, title=found["title"])
+            response = Response(markdown, mimetype="text/markdown")
+            name = export_filename(now)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @bp.get("/api/export")
+    def export_all():
+        """Every conversation of the user: the full backup, in the JSON export format."""
+        user = auth.require()
+        full = [conversations.get_conversation(db, user["id"], c["id"])
+                for c in conversations.list_conversations(db, user["id"], limit=transfer.MAX_CONVERSATIONS)]
+        return jsonify(transfer.export_document([c for c in full if c]))
+
+    @bp.post("/api/import")
+    def import_conversations():
+        """Import an export file or backup (the browser's old IndexedDB copy too): checked whole, then stored."""
+        user = auth.require()
+        if (request.content_length or 0) > MAX_IMPORT_BYTES:
+            raise ChatError(413, "import_too_large", f"The file is over {MAX_IMPORT_BYTES // 2**20} MB.")
+        request.max_content_length = MAX_IMPORT_BYTES
+        try:
+            items = transfer.parse_export(request.get_data())
+        except transfer.TransferError as exc:
+            raise ChatError(400, exc.code, f"Import refused ({exc.detail or exc.code}); nothing was changed.") from None
+        added = [conversations.import_conversation(db, user["id"], item) for item in items]
+        return jsonify({"imported": sum(1 for a in added if a), "skipped": sum(1 for a in added if not a)})
+
+    @bp.get("/api/settings")
+    def get_settings():
+        """The user's page settings."""
+        return jsonify(users.get_settings(db, auth.require()["id"]))
+
+    @bp.put("/api/settings")
+    def put_settings():
+        """Replace the user's page settings."""
+        user = auth.require()
+        settings = check_settings(json_body(SETTINGS_FIELDS))
+        users.save_settings(db, user["id"], settings)
+        return jsonify(settings)
+
+    return bp
