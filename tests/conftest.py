@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 
 import pytest
@@ -49,6 +50,7 @@ def build_app(env):
     """A fresh Dash app from an explicit environment (nothing read from the real one)."""
     from chat_app import create_app
 
+    env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **env}  # every app its own empty store
     return create_app(load_settings(env, dotenv_path=None))
 
 

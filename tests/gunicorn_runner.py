@@ -20,7 +20,8 @@ class GunicornApp:
     def __init__(self, env, extra_args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **os.environ, **env, "HOST": "127.0.0.1",
+                    "PORT": str(self.port)}
         self.extra_args = list(extra_args)
         self.log_path = Path(tempfile.mkdtemp(prefix="gunicorn-")) / "gunicorn.log"
         self.process = None

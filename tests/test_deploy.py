@@ -17,6 +17,8 @@ import pytest
 import requests
 import yaml
 
+from config import load_settings
+
 from tests.conftest import upstream_env
 from tests.gunicorn_runner import ROOT, GunicornApp
 from tests.scripted_upstream import Script, free_port
@@ -59,6 +61,18 @@ def test_render_blueprint_uses_only_spec_fields_and_keeps_secrets_out():
     assert env["OPENAI_API_KEY"] == {"key": "OPENAI_API_KEY", "sync": False}
     assert env["ACCESS_CODE"] == {"key": "ACCESS_CODE", "sync": False}
     assert re.fullmatch(r"3\.\d+\.\d+", str(env["PYTHON_VERSION"]["value"]))
+
+
+def test_render_keeps_conversations_in_its_postgres_not_on_the_wiped_disk():
+    blueprint = yaml.safe_load((ROOT / "render.yaml").read_text())
+    env = {var["key"]: var for var in render_service()["envVars"]}
+    (database,) = blueprint["databases"]
+    assert set(database) <= {"name", "plan", "region", "databaseName", "user", "postgresMajorVersion",
+                             "ipAllowList", "readReplicas", "diskSizeGB", "highAvailability"}
+    assert env["DATABASE_URL"]["fromDatabase"] == {"name": database["name"], "property": "connectionString"}
+    assert env["SECRET_KEY"] == {"key": "SECRET_KEY", "generateValue": True}
+    assert load_settings({"DATABASE_URL": "postgresql://chat:pw@dpg-x/chat"}, None).database_url.startswith(
+        "postgresql+psycopg://")
 
 
 @pytest.mark.parametrize("key,compiles_llama", [("sk-real", False), ("", True)])

@@ -152,4 +152,9 @@ def create_blueprint(auth, error_response):
         users.save_settings(db, user["id"], settings)
         return jsonify(settings)
 
+    @bp.route("/api/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def unknown_route(_rest):
+        """Any other /api path is a JSON 404, not the page (Dash answers every path with the page)."""
+        raise not_found()
+
     return bp

@@ -1,0 +1,26 @@
+"""Two accounts in a fresh store, and a signed-in browser-like session: shared by the store-backed HTTP tests."""
+
+import requests
+
+from chatcore.store import create_engine, migrate, sqlite_url, users
+
+PASSWORD = {"alice": "alice-password", "bob": "bob-password"}
+
+
+def accounts(tmp_path, database_url=None):
+    """A store in tmp_path (or at database_url) with alice and bob; returns the env for an app on it."""
+    url = database_url or sqlite_url(tmp_path)
+    db = create_engine(url)
+    migrate(db)
+    for name, password in PASSWORD.items():
+        users.add_user(db, name, password)
+    return {"AUTH": "password", "DATA_DIR": str(tmp_path), "DATABASE_URL": url}
+
+
+def browser(server, name):
+    """A signed-in session that sends what a browser on the app's own page sends."""
+    session = requests.Session()
+    session.headers["Origin"] = server.url
+    response = session.post(f"{server.url}/api/auth/login", json={"username": name, "password": PASSWORD[name]})
+    assert response.status_code == 200, response.text
+    return session
