@@ -7,7 +7,6 @@ calls through the local proxy in PROXY_URL.
 import logging
 import os
 import sys
-from datetime import timedelta
 
 import dash
 import feffery_antd_components as fac
@@ -22,12 +21,13 @@ from web import conversations as conversation_routes
 from callbacks import chat as chat_callbacks
 from callbacks import conversation as conversation_callbacks
 from callbacks import export as export_callbacks
+from callbacks import login as login_callbacks
 from callbacks import settings as settings_callbacks
 from chatcore import redact
 from chatcore.providers import build_provider
 from chatcore.service import ChatService
 from chatcore.store import create_engine, migrate, sqlite_url
-from components import access_code, conversation_list, header, input_bar, message_list
+from components import access_code, conversation_list, header, input_bar, login, message_list
 from components import settings as settings_drawer
 from components.strings import ERRORS, PRESETS, STRINGS, pick_language
 from config import find_embedded_model, load_settings
@@ -90,6 +90,9 @@ def create_app(settings=None):
 
     provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
     service = ChatService(settings, provider)
+    db = create_engine(database_url(settings))
+    migrate(db)
+    auth = web_auth.Auth(settings, db)
 
     app = dash.Dash(__name__, title="在线问答机器人", compress=True, update_title=None)
     server = app.server
@@ -98,9 +101,15 @@ def create_app(settings=None):
     markdown_bundle = defer_bundle(app, message_list.MARKDOWN_LIBRARY)
 
     def layout():
-        """The page, built per load so the language cookie applies."""
+        """The page, built per load so the language cookie and the signed-in user apply."""
         lang = current_language()
         strings = STRINGS[lang]
+        # Dash also calls this once without a request, to learn the layout's ids: that gets the chat page.
+        signing_in = auth.mode == "password" and has_request_context()
+        user = auth.resolve() if signing_in else None
+        if signing_in and user is None:
+            return fac.AntdConfigProvider(login.render(strings, setup=auth.needs_setup()), locale=lang.lower(),
+                                          primaryColor="#1677ff")
         return fac.AntdConfigProvider(
             id="app-theme",  # chat.js switches its algorithm between light and dark
             locale=lang.lower(),
@@ -113,7 +122,7 @@ def create_app(settings=None):
                     conversation_list.render(strings),
                     html.Div(id="conv-backdrop", className="chat-backdrop"),
                     html.Div(className="chat-layout", children=[
-                        header.render(strings),
+                        header.render(strings, user and user["name"]),
                         message_list.render(strings, settings.uses_embedded_model),
                         input_bar.render(strings),
                     ]),
@@ -134,20 +143,13 @@ def create_app(settings=None):
     app.validation_layout = None
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app)
+    login_callbacks.register(app, auth, current_language)
 
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
-    db = create_engine(database_url(settings))
-    migrate(db)
-    auth = web_auth.Auth(settings, db)
-    server.secret_key = web_auth.secret_key(settings)
-    server.session_interface = web_auth.SessionInterface()
-    server.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="chat-session",
-                         PERMANENT_SESSION_LIFETIME=timedelta(days=web_auth.SESSION_DAYS))
-    server.before_request(auth.refuse_cross_site)
+    web_auth.install(server, auth, api.error_response)
     server.register_blueprint(api.create_blueprint(service, auth))
-    server.register_blueprint(web_auth.create_blueprint(auth, api.error_response))
     server.register_blueprint(conversation_routes.create_blueprint(auth, api.error_response))
     api.install_limits(server, settings)
     compression.install(server)

@@ -1,11 +1,11 @@
 """The top bar: the list toggle (phones), title, the multi-turn switch, export, clear and settings."""
 
 import feffery_antd_components as fac
-from dash import html
+from dash import dcc, html
 
 
-def render(strings):
-    """The header; every control keeps its contract id."""
+def render(strings, user_name=None):
+    """The header; every control keeps its contract id. With a signed-in account, its name and Sign out."""
     return html.Header(
         className="chat-header",
         children=[
@@ -27,6 +27,7 @@ def render(strings):
                     _button(strings["exportJson"], "export-json", "antd-file-text"),
                     _button(strings["clear"], "clear-conversation", "antd-clear"),
                     _button(strings["settings"], "settings-open", "antd-setting"),
+                    *(_account(strings, user_name) if user_name else []),
                 ],
             ),
         ],
@@ -37,3 +38,9 @@ def _button(label, button_id, icon):
     """A toolbar button whose text hides on narrow screens (the icon and tooltip stay)."""
     return fac.AntdTooltip(fac.AntdButton(html.Span(label, className="chat-button-text"), id=button_id,
                                           icon=fac.AntdIcon(icon=icon), **{"aria-label": label}), title=label)
+
+
+def _account(strings, user_name):
+    """The signed-in user's name and the sign-out button."""
+    return [html.Span(user_name, id="account-name", className="chat-account"),
+            _button(strings["logout"], "logout-button", "antd-logout"), dcc.Location(id="logout-location", refresh=True)]

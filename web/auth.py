@@ -5,6 +5,7 @@ import hmac
 import ipaddress
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -168,6 +169,10 @@ class Auth:
         session.permanent = True
         users.touch(self.db, user["id"])
 
+    def logout(self):
+        """Forget the session (the cookie is cleared on this response)."""
+        session.clear()
+
     def needs_setup(self) -> bool:
         """True while AUTH=password has no user yet: the first visitor creates the admin account."""
         return self.mode == "password" and not users.has_users(self.db)
@@ -182,6 +187,16 @@ def _json_body(allowed):
     if unknown:
         raise bad_request("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
     return body
+
+
+def install(server, auth, error_response):
+    """Sessions (signed cookies, HttpOnly, SameSite=Lax), the cross-site refusal and the /api/auth routes."""
+    server.secret_key = secret_key(auth.settings)
+    server.session_interface = SessionInterface()
+    server.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="chat-session",
+                         PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS))
+    server.before_request(auth.refuse_cross_site)
+    server.register_blueprint(create_blueprint(auth, error_response))
 
 
 def create_blueprint(auth, error_response):
@@ -204,7 +219,7 @@ def create_blueprint(auth, error_response):
     @bp.post("/api/auth/logout")
     def logout():
         """Sign out (forget the session cookie)."""
-        session.clear()
+        auth.logout()
         return jsonify({"ok": True})
 
     @bp.post("/api/auth/setup")

@@ -1,0 +1,40 @@
+"""Sign in, create the first account, and sign out: server callbacks over web/auth.py."""
+
+from dash import Input, Output, State, no_update
+
+from chatcore.errors import ChatError
+from chatcore.store import users
+from components.strings import STRINGS
+
+
+def register(app, auth, current_language):
+    """Wire the sign-in form and the sign-out button to `auth`."""
+
+    @app.callback(Output("login-message", "children"), Output("login-location", "href"),
+                  Input("login-submit", "nClicks"), Input("login-password", "nSubmit"),
+                  State("login-username", "value"), State("login-password", "value"), State("login-setup", "data"),
+                  prevent_initial_call=True)
+    def sign_in(_clicks, _submits, name, password, setup):
+        """Check the form; on success the session cookie rides on this response and the page reloads."""
+        strings = STRINGS[current_language()]
+        if not name or not password:
+            return strings["loginMissing"], no_update
+        try:
+            if setup:
+                user = users.add_first_user(auth.db, name, password) if auth.needs_setup() else None
+                if user is None:  # someone else was first: sign in normally
+                    return strings["loginFailed"], "/"
+                auth.start_session(user)
+            else:
+                auth.login(name, password)
+        except users.UserError as exc:
+            return str(exc), no_update
+        except ChatError as exc:
+            return strings["loginThrottled" if exc.status == 429 else "loginFailed"], no_update
+        return "", "/"
+
+    @app.callback(Output("logout-location", "href"), Input("logout-button", "nClicks"), prevent_initial_call=True)
+    def sign_out(_clicks):
+        """Forget the session and go back to the sign-in page."""
+        auth.logout()
+        return "/"

@@ -1,0 +1,44 @@
+"""Browser tests of signing in (AUTH=password): the first account, a wrong password, sign in, sign out."""
+
+from selenium.webdriver.common.keys import Keys
+
+from components.strings import STRINGS
+from tests.accounts import PASSWORD, accounts
+from tests.conftest import build_app, upstream_env
+from tests.test_browser_journey import type_and_send, wait_for_answer
+
+ZH = STRINGS["zh-CN"]
+
+
+def fill_in(dash_duo, name, password):
+    """Type a user name and password and press the submit button."""
+    dash_duo.wait_for_element("#login-username").send_keys(name)
+    dash_duo.find_element("#login-password").send_keys(password)
+    dash_duo.find_element("#login-submit").click()
+
+
+def test_a_wrong_password_says_so_and_the_right_one_opens_the_chat(dash_duo, upstream, tmp_path):
+    dash_duo.start_server(build_app(upstream_env(upstream, **accounts(tmp_path))))
+    dash_duo.wait_for_text_to_equal(".login-title", ZH["loginTitle"])
+    fill_in(dash_duo, "alice", "not-the-password")
+    dash_duo.wait_for_text_to_equal("#login-message", ZH["loginFailed"])
+    password = dash_duo.find_element("#login-password")
+    password.send_keys(Keys.CONTROL, "a")
+    password.send_keys(Keys.BACKSPACE)
+    password.send_keys(PASSWORD["alice"])
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_text_to_equal("#account-name", "alice")
+    type_and_send(dash_duo, "signed in?")
+    wait_for_answer(dash_duo, 0)  # the model route accepts the session cookie
+    dash_duo.find_element("#logout-button").click()
+    dash_duo.wait_for_text_to_equal(".login-title", ZH["loginTitle"])
+
+
+def test_the_first_visitor_creates_the_admin_account_in_the_page(dash_duo, upstream, tmp_path):
+    dash_duo.start_server(build_app(upstream_env(upstream, AUTH="password", DATA_DIR=str(tmp_path))))
+    dash_duo.wait_for_text_to_equal(".login-title", ZH["setupTitle"])
+    fill_in(dash_duo, "mum", "short")
+    dash_duo.wait_for_contains_text("#login-message", "8")  # the password rule, not a silent failure
+    dash_duo.find_element("#login-password").send_keys("-but-now-long-enough")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_text_to_equal("#account-name", "mum")
