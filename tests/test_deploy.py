@@ -111,7 +111,7 @@ def test_render_start_command_binds_port_and_passes_the_health_check(upstream):
 class Nginx:
     """Debian's nginx running the repo's deploy/nginx/chat-app.conf on loopback with a self-signed certificate."""
 
-    def __init__(self, tmp_path, app_urls):
+    def __init__(self, tmp_path, app_urls, extra=()):
         self.dir = tmp_path
         self.https_port, self.http_port = free_port(), free_port()
         self.cert, key = tmp_path / "chat.crt", tmp_path / "chat.key"
@@ -126,6 +126,7 @@ class Nginx:
             ("/etc/ssl/private/chat-app.key", str(key)),
             ("server 127.0.0.1:8050 max_fails=1 fail_timeout=10s;",
              " ".join(f"server {u.split('//')[1]} max_fails=1 fail_timeout=10s;" for u in app_urls)),
+            *extra,
         ]
         for old, new in replacements:
             assert old in site, f"deploy/nginx/chat-app.conf no longer contains {old!r}"
@@ -147,6 +148,24 @@ class Nginx:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+def test_header_auth_takes_the_user_nginx_authenticated_and_never_one_a_client_sends(upstream, tmp_path):
+    htpasswd = tmp_path / "htpasswd"
+    hashed = subprocess.run(["openssl", "passwd", "-apr1", "grandpa-pw"], check=True, capture_output=True, text=True)
+    htpasswd.write_text(f"grandpa:{hashed.stdout.strip()}\n")
+    env = upstream_env(upstream, AUTH="header", TRUSTED_PROXIES="1")
+    basic_auth = ("location / {", f"location /signed/ {{ auth_basic chat; auth_basic_user_file {htpasswd}; "
+                                  "proxy_pass http://chat_app/; proxy_set_header Remote-User $remote_user; }\n"
+                                  "    location / {")
+    with GunicornApp(env) as app, Nginx(tmp_path, [app.url], [basic_auth]) as nginx:
+        me = f"{nginx.url}/signed/api/auth/me"
+        assert requests.get(me, verify=str(nginx.cert), timeout=10).status_code == 401  # nginx asks for a password
+        signed = requests.get(me, auth=("grandpa", "grandpa-pw"), verify=str(nginx.cert), timeout=10)
+        assert signed.status_code == 200 and signed.json()["user"]["name"] == "grandpa"
+        forged = requests.get(f"{nginx.url}/api/auth/me", headers={"Remote-User": "grandpa"}, verify=str(nginx.cert),
+                              timeout=10)
+        assert forged.status_code == 401
 
 
 def stream_with_arrivals(url, cert, question="hello", history=()):
