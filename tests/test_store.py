@@ -20,7 +20,11 @@ def fresh(database_url):
 def test_migrations_build_exactly_the_schema_the_code_uses(database_url):
     db = fresh(database_url)
     with db.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    # Postgres alone has the trigram search indexes (migration 0002), which the portable schema does not declare.
+    extra = [d for d in differences if d[0] == "remove_index" and d[1].name.endswith("_trgm")]
+    assert len(extra) == (2 if db.dialect.name == "postgresql" else 0)
+    assert [d for d in differences if d not in extra] == []
 
 
 def test_migrations_are_idempotent_and_reversible(database_url):

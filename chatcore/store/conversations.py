@@ -72,10 +72,14 @@ def list_conversations(db, user_id, query="", limit=1000) -> list[dict]:
     statement = conversations.select().where(conversations.c.user_id == user_id)
     query = (query or "").strip()
     if query:
-        in_messages = sa.select(messages.c.conversation_id).where(
-            messages.c.user_id == user_id, messages.c.content.icontains(query, autoescape=True))
-        statement = statement.where(sa.or_(conversations.c.title.icontains(query, autoescape=True),
-                                           conversations.c.id.in_(in_messages)))
+        def matches(column):
+            """Contains the query; case-insensitive only when case exists (CJK has none, and exact is faster)."""
+            caseless = query.lower() == query.upper()
+            return column.contains(query, autoescape=True) if caseless else column.icontains(query, autoescape=True)
+
+        in_messages = sa.select(messages.c.conversation_id).where(messages.c.user_id == user_id,
+                                                                  matches(messages.c.content))
+        statement = statement.where(sa.or_(matches(conversations.c.title), conversations.c.id.in_(in_messages)))
     statement = statement.order_by(conversations.c.updated_at.desc(), conversations.c.id).limit(limit)
     with db.connect() as connection:
         return [_summary(row) for row in connection.execute(statement)]
