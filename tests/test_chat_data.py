@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.test_browser_journey import start
+from testkit.browser import start
 
 
 @pytest.fixture

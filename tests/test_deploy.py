@@ -17,10 +17,10 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import ROOT, GunicornApp
-from tests.scripted_upstream import Script, free_port
-from tests.waiting import wait_until, wait_until_ok
+from testkit.app import upstream_env
+from testkit.gunicorn_app import ROOT, GunicornApp
+from testkit.upstream import Script, free_port
+from testkit.waiting import wait_until, wait_until_ok
 
 # --- Render ---
 
