@@ -1,5 +1,8 @@
 """Browser helpers: a dash_duo page of the app driven as a person does, and a plain headless chromium for benchmarks."""
 
+import os
+import shutil
+
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -67,11 +70,11 @@ def committed_history(dash_duo):
 
 
 def browser():
-    """Headless Debian chromium with network events in its performance log."""
+    """Headless Debian chromium (no app, no dash_duo) with network events in its performance log."""
     options = webdriver.ChromeOptions()
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--no-first-run"):
         options.add_argument(flag)
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH") or shutil.which("chromium") or "/usr/bin/chromium"
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(options=options)
