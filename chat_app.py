@@ -151,7 +151,6 @@ def create_app(settings=None):
             response.headers.setdefault(name, SECURITY_HEADERS[name])
         return response
 
-    server.config["CHAT_SETTINGS"] = settings
     logging.getLogger("chat").info("chat app ready: backend=%s models=%s", settings.backend_name,
                                    ",".join(settings.models))
     return app
