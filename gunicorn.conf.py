@@ -11,8 +11,11 @@ loop runs on real OS threads: the embedded model (chatcore/providers/embedded.py
 
 import os
 
+from config import DEFAULT_HOST, DEFAULT_PORT  # gunicorn puts its working directory on sys.path first
+
 # Render (and most PaaS) give the port in $PORT and need 0.0.0.0; locally we stay on loopback.
-bind = f"{os.environ.get('HOST') or ('0.0.0.0' if 'PORT' in os.environ else '127.0.0.1')}:{os.environ.get('PORT', '8050')}"
+_host = os.environ.get("HOST") or ("0.0.0.0" if "PORT" in os.environ else DEFAULT_HOST)
+bind = f"{_host}:{os.environ.get('PORT', DEFAULT_PORT)}"
 # gunicorn's gevent worker, but accepting up to 100 waiting connections per loop turn, not 1 (web/gevent_worker.py).
 worker_class = "web.gevent_worker.GeventWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
