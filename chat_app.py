@@ -22,9 +22,9 @@ from callbacks import settings as settings_callbacks
 from chatcore import redact
 from chatcore.providers import build_provider
 from chatcore.service import ChatService
+from chatcore.strings import ERRORS, PRESETS, STRINGS, pick_language
 from components import access_code, conversation_list, header, input_bar, message_list
 from components import settings as settings_drawer
-from components.strings import ERRORS, PRESETS, STRINGS, pick_language
 from config import find_embedded_model, load_settings
 
 LANG_COOKIE = "chat-lang"
@@ -85,7 +85,14 @@ def create_app(settings=None):
     provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
     service = ChatService(settings, provider)
 
-    app = dash.Dash(__name__, title="在线问答机器人", compress=True, update_title=None)
+    app = dash.Dash(__name__, compress=True, update_title=None)
+    dash_page = app.interpolate_index
+
+    def interpolate_index(**parts):
+        """The page's HTML with its <title> in the visitor's language (Dash's own title is one per app)."""
+        return dash_page(**{**parts, "title": STRINGS[current_language()]["title"]})
+
+    app.interpolate_index = interpolate_index
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
     prefix = app.config.requests_pathname_prefix

@@ -1,14 +1,17 @@
-"""The Markdown bundle is left off the page yet served where the page is told to fetch it.
+"""The page's HTML as served, without a browser: its title follows the visitor's language, and the Markdown bundle is
+left off the page yet served where the page is told to fetch it.
 
 `defer_bundle` in chat_app.py relies on private Dash APIs (a library's `_js_dist`, `app._collect_and_register_resources`,
-`app.scripts._resources._filter_resources`); these tests fail, without a browser, when a Dash or fmc upgrade changes them.
+`app.scripts._resources._filter_resources`); the bundle test fails when a Dash or fmc upgrade changes them.
 """
 
 import re
 
+from chatcore.strings import STRINGS
 from testkit.app import TEST_KEY, build_app
 
 LIBRARY = "feffery_markdown_components"
+ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
 
 
 def page_config(layout):
@@ -23,7 +26,7 @@ def page_config(layout):
 
 
 def test_the_markdown_bundle_is_not_a_script_tag_of_the_page_but_is_served_at_the_url_the_page_gets():
-    app = build_app({"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    app = build_app(ENV)
     client = app.server.test_client()
 
     scripts = re.findall(r'<script src="([^"]+)"', client.get("/").get_data(as_text=True))
@@ -35,3 +38,10 @@ def test_the_markdown_bundle_is_not_a_script_tag_of_the_page_but_is_served_at_th
     bundle = client.get(url)
     assert bundle.status_code == 200, f"{url} answered {bundle.status_code}: Dash no longer serves the deferred bundle"
     assert "javascript" in bundle.mimetype and len(bundle.get_data()) > 10_000
+
+
+def test_the_page_title_is_in_the_language_the_visitor_chose():
+    client = build_app(ENV).server.test_client()
+    assert f"<title>{STRINGS['zh-CN']['title']}</title>" in client.get("/").get_data(as_text=True)
+    client.get("/lang/en")
+    assert f"<title>{STRINGS['en-US']['title']}</title>" in client.get("/").get_data(as_text=True)
