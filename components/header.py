@@ -3,6 +3,8 @@
 import feffery_antd_components as fac
 from dash import html
 
+from components.settings import DEFAULTS
+
 
 def render(strings):
     """The header; every control keeps its contract id."""
@@ -19,7 +21,7 @@ def render(strings):
                 className="chat-toolbar",
                 children=[
                     fac.AntdTooltip(
-                        html.Label([fac.AntdSwitch(id="multi-round-switch", checked=True),
+                        html.Label([fac.AntdSwitch(id="multi-round-switch", checked=DEFAULTS["multiTurn"]),
                                     html.Span(strings["multiTurn"], className="chat-button-text")],
                                    className="chat-switch-label"),
                         title=strings["multiTurnHelp"]),
