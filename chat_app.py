@@ -43,6 +43,12 @@ def current_language():
     return pick_language(request.cookies.get(LANG_COOKIE) if has_request_context() else None)
 
 
+def title_in_visitor_language(app):
+    """Make the page's <title> follow the visitor's language (Dash's own `title` is one for the whole app)."""
+    dash_page = app.interpolate_index
+    app.interpolate_index = lambda **parts: dash_page(**{**parts, "title": STRINGS[current_language()]["title"]})
+
+
 def defer_bundle(app, library):
     """Leave a component library's script out of the page (Dash then only serves it); return its URL.
 
@@ -86,13 +92,7 @@ def create_app(settings=None):
     service = ChatService(settings, provider)
 
     app = dash.Dash(__name__, compress=True, update_title=None)
-    dash_page = app.interpolate_index
-
-    def interpolate_index(**parts):
-        """The page's HTML with its <title> in the visitor's language (Dash's own title is one per app)."""
-        return dash_page(**{**parts, "title": STRINGS[current_language()]["title"]})
-
-    app.interpolate_index = interpolate_index
+    title_in_visitor_language(app)
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
     prefix = app.config.requests_pathname_prefix
