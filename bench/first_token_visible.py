@@ -9,11 +9,11 @@ set_props → React → FefferyMarkdown. Answers start 300 ms after the request,
 from selenium.webdriver.common.keys import Keys
 
 from bench.common import median, percentile, print_table
-from bench.wire_bytes import browser, wait_for_markdown
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import GunicornApp
-from tests.scripted_upstream import Script, ScriptedUpstream
-from tests.waiting import wait_until
+from testkit.app import upstream_env
+from testkit.browser import browser, wait_for_markdown
+from testkit.gunicorn_app import GunicornApp
+from testkit.upstream import Script, ScriptedUpstream
+from testkit.waiting import wait_until
 
 RUNS = 20
 WATCH = """

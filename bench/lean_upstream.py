@@ -1,4 +1,4 @@
-"""A lean stand-in for tests/scripted_upstream.py's default script, for load benchmarks.
+"""A lean stand-in for testkit/upstream.py's default script, for load benchmarks.
 
 The scripted upstream runs one OS thread per stream; at 1,000 streams those threads cost over half a core and
 fight over the GIL (its first tokens then stall for up to ~0.5 s in bursts), on the same 2 cores as the app
@@ -13,7 +13,7 @@ connection closes). It only answers streaming POSTs; the tests keep using the sc
 import asyncio
 import json
 
-from tests.scripted_upstream import chunk_event, default_reply, parse_cli, sse, usage_event
+from testkit.upstream import chunk_event, default_reply, parse_cli, sse, usage_event
 
 HEAD = b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
 NOT_FOUND = b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"

@@ -11,11 +11,11 @@ into the page's IndexedDB, then the page is loaded and timed from navigation sta
 from selenium.webdriver.common.keys import Keys
 
 from bench.common import median, percentile, print_table
-from bench.wire_bytes import browser
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import GunicornApp
-from tests.scripted_upstream import Script, ScriptedUpstream
-from tests.waiting import wait_until
+from testkit.app import upstream_env
+from testkit.browser import browser
+from testkit.gunicorn_app import GunicornApp
+from testkit.upstream import Script, ScriptedUpstream
+from testkit.waiting import wait_until
 
 SIZES = (2, 1000)
 RUNS = 5

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from bench.common import median, percentile, print_table
 from chatcore.store import create_engine, migrate, sqlite_url, users
 from chatcore.store.schema import conversations, messages
-from tests.gunicorn_runner import GunicornApp
-from tests.postgres_server import PostgresServer
+from testkit.gunicorn_app import GunicornApp
+from testkit.postgres import PostgresServer
 
 CONVERSATIONS, PER_CONVERSATION, RUNS = 1000, 100, 30
 WORDS = "the of and to in is you that it he was for on are as with his they at be this have from".split()

@@ -2,9 +2,9 @@
 scripted upstream called directly, alternating requests in one run; medians and p99."""
 
 from bench.common import median, percentile, print_table, stream_timing
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import GunicornApp
-from tests.scripted_upstream import Script, ScriptedUpstream
+from testkit.app import upstream_env
+from testkit.gunicorn_app import GunicornApp
+from testkit.upstream import Script, ScriptedUpstream
 
 RUNS = 200
 

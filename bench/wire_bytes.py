@@ -7,16 +7,16 @@ import json
 import os
 import time
 
-from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
 
-from web.api import gzip_events
 from bench.common import print_table
 from chatcore.service import DONE_EVENT, sse_event
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import GunicornApp
-from tests.scripted_upstream import Script, ScriptedUpstream
-from tests.waiting import wait_until
+from testkit.app import upstream_env
+from testkit.browser import browser, wait_for_markdown
+from testkit.gunicorn_app import GunicornApp
+from testkit.upstream import Script, ScriptedUpstream
+from testkit.waiting import wait_until
+from web.api import gzip_events
 
 TURNS = (1, 10, 50)
 # The original's answers were ~280 characters; this one repeats itself, which flatters gzip a little.
@@ -54,23 +54,6 @@ TYPICAL_TURNS = 3
 # unpaced burst (BENCH_TOKEN_SECONDS=0) would flatter it.
 TOKEN_CHARS = int(os.environ.get("BENCH_TOKEN_CHARS", "4"))
 TOKEN_SECONDS = float(os.environ.get("BENCH_TOKEN_SECONDS", "0.02"))
-
-
-def browser():
-    """Headless Debian chromium with network events in its performance log."""
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run"):
-        options.add_argument(flag)
-    options.binary_location = "/usr/bin/chromium"
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    return webdriver.Chrome(options=options)
-
-
-def wait_for_markdown(driver):
-    """Wait until chat.js has fetched fmc's bundle (once the page is idle), so answers are drawn as Markdown."""
-    wait_until(lambda: driver.execute_script("return window.dash_clientside.chat.state.markdownReady"), 30,
-               "the Markdown bundle")
 
 
 def network_events(driver):

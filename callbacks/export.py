@@ -5,6 +5,7 @@ from datetime import datetime
 from dash import ClientsideFunction, Input, Output, State, dcc, no_update
 
 from chatcore.export import conversation_to_markdown, export_filename
+from chatcore.strings import DEFAULT_LANGUAGE
 
 
 def register(app):
@@ -24,5 +25,5 @@ def register(app):
             return no_update
         now = datetime.now()
         text = conversation_to_markdown(conversation["messages"], now, model=conversation.get("model") or "",
-                                        lang=config.get("lang", "zh-CN"), title=conversation.get("title") or "")
+                                        lang=config.get("lang", DEFAULT_LANGUAGE), title=conversation.get("title") or "")
         return dcc.send_string(text, export_filename(now), type="text/markdown")

@@ -4,7 +4,7 @@ from dash import Input, Output, State, no_update
 
 from chatcore.errors import ChatError
 from chatcore.store import users
-from components.strings import STRINGS
+from chatcore.strings import STRINGS
 
 
 def register(app, auth, current_language):

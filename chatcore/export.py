@@ -3,13 +3,7 @@
 import re
 from datetime import datetime
 
-LABELS = {
-    "zh-CN": {"title": "对话记录", "exported": "导出时间", "model": "模型", "question": "问题", "answer": "回答",
-              "interrupted": "（回答中断）", "stopped": "（已停止生成）"},
-    "en-US": {"title": "Conversation", "exported": "Exported", "model": "Model", "question": "Question",
-              "answer": "Answer", "interrupted": "(answer interrupted)", "stopped": "(generation stopped)"},
-}
-
+from chatcore.strings import DEFAULT_LANGUAGE, STRINGS
 
 # Code spans and fences are copied verbatim; everything else is made inert.
 _CODE = re.compile(r"(```[\s\S]*?(?:```|$)|~~~[\s\S]*?(?:~~~|$)|`[^`\n]*`)")
@@ -44,11 +38,11 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN", title="") -> str:
+def conversation_to_markdown(messages, now: datetime, model="", lang=DEFAULT_LANGUAGE, title="") -> str:
     """Render the conversation as Markdown: a heading per question, the question verbatim, the answer made inert."""
-    labels = LABELS.get(lang, LABELS["zh-CN"])
-    heading = inert_markdown(" ".join(title.split())) if title else labels["title"]
-    lines = [f"# {heading}", "", f"- {labels['exported']}: {now:%Y-%m-%d %H:%M:%S}"]
+    labels = STRINGS.get(lang, STRINGS[DEFAULT_LANGUAGE])
+    heading = inert_markdown(" ".join(title.split())) if title else labels["exportHeading"]
+    lines = [f"# {heading}", "", f"- {labels['exportedAt']}: {now:%Y-%m-%d %H:%M:%S}"]
     if model:
         lines.append(f"- {labels['model']}: {model}")
     number = 0
@@ -60,7 +54,7 @@ def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN", ti
             # The question is fenced as text: it is what the user typed, not Markdown to interpret.
             lines += ["", f"## {labels['question']} {number}", "", f"{fence}text", content, fence]
         elif message.get("role") == "assistant":
-            note = labels["interrupted"] if message.get("status") in ("error", "interrupted") else ""
+            note = labels["answerInterrupted"] if message.get("status") in ("error", "interrupted") else ""
             if message.get("stopped"):
                 note = labels["stopped"]
             lines += ["", f"### {labels['answer']} {number} {note}".rstrip(), "", inert_markdown(content.strip())]

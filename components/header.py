@@ -3,6 +3,8 @@
 import feffery_antd_components as fac
 from dash import dcc, html
 
+from components.settings import DEFAULTS
+
 
 def render(strings, user_name=None):
     """The header; every control keeps its contract id. With a signed-in account, its name and Sign out."""
@@ -19,7 +21,7 @@ def render(strings, user_name=None):
                 className="chat-toolbar",
                 children=[
                     fac.AntdTooltip(
-                        html.Label([fac.AntdSwitch(id="multi-round-switch", checked=True),
+                        html.Label([fac.AntdSwitch(id="multi-round-switch", checked=DEFAULTS["multiTurn"]),
                                     html.Span(strings["multiTurn"], className="chat-button-text")],
                                    className="chat-switch-label"),
                         title=strings["multiTurnHelp"]),

@@ -3,6 +3,10 @@
 import feffery_antd_components as fac
 from dash import dcc, html
 
+# What a browser starts with before the person changes anything (assets/chat.js keeps its own copy, DEFAULT_SETTINGS,
+# until the page's state moves to Python).
+DEFAULTS = {"multiTurn": True, "systemPrompt": "", "temperature": 0.7, "historyTurns": 20, "theme": "system"}
+
 
 def _field(label, control):
     """A labelled row in the drawer."""
@@ -24,21 +28,23 @@ def render(strings, settings, lang):
             _field(strings["systemPrompt"], html.Div([
                 fac.AntdSelect(id="settings-preset", options=presets, placeholder=strings["presets"],
                                allowClear=False, style={"width": "100%", "marginBottom": 8}),
-                fac.AntdInput(id="settings-system-prompt", mode="text-area", value="",
+                fac.AntdInput(id="settings-system-prompt", mode="text-area", value=DEFAULTS["systemPrompt"],
                               autoSize={"minRows": 2, "maxRows": 8}, placeholder=strings["systemPromptPlaceholder"]),
             ])),
-            _field(strings["temperature"], fac.AntdSlider(id="settings-temperature", min=0, max=2, step=0.1,
-                                                          value=0.7, marks={0: "0", 1: "1", 2: "2"})),
+            _field(strings["temperature"], fac.AntdSlider(
+                id="settings-temperature", min=0, max=2, step=0.1, value=DEFAULTS["temperature"],
+                marks={0: "0", 1: "1", 2: "2"})),
             _field(strings["maxTokens"], fac.AntdInputNumber(id="settings-max-tokens", min=1, max=128000, step=64,
                                                              precision=0, placeholder=strings["maxTokensPlaceholder"],
                                                              style={"width": "100%"})),
-            _field(strings["historyTurns"], fac.AntdSlider(id="settings-history-turns", min=1, max=50, step=1,
-                                                           value=20, marks={1: "1", 20: "20", 50: "50"})),
+            _field(strings["historyTurns"], fac.AntdSlider(
+                id="settings-history-turns", min=1, max=50, step=1, value=DEFAULTS["historyTurns"],
+                marks={1: "1", 20: "20", 50: "50"})),
             _field(strings["language"], fac.AntdSegmented(
                 id="settings-language", value=lang, block=True,
                 options=[{"label": "中文", "value": "zh-CN"}, {"label": "English", "value": "en-US"}])),
             _field(strings["theme"], fac.AntdSegmented(
-                id="settings-theme", value="system", block=True,
+                id="settings-theme", value=DEFAULTS["theme"], block=True,
                 options=[{"label": strings["themeLight"], "value": "light"},
                          {"label": strings["themeDark"], "value": "dark"},
                          {"label": strings["themeSystem"], "value": "system"}])),

@@ -1,19 +1,17 @@
-"""Shared fixtures: the scripted upstream, the app served on a real loopback socket, the browser path."""
+"""Fixtures only (the helpers they use live in testkit/): the scripted upstream, live apps, redis, the browser path."""
 
 import os
 import shutil
 import subprocess
-import tempfile
 import uuid
 
 import pytest
 import redis
-from werkzeug.serving import make_server
 
-from config import load_settings
-from tests.postgres_server import PostgresServer, postgres_bin
-from tests.scripted_upstream import BackgroundServer, ScriptedUpstream, free_port
-from tests.waiting import wait_until
+from testkit.app import LiveServer, build_app
+from testkit.postgres import PostgresServer, postgres_bin
+from testkit.upstream import ScriptedUpstream, free_port
+from testkit.waiting import wait_until
 
 # dash_duo drives Debian's chromium. Nothing here skips: without a browser the page tests error out.
 if "DASH_TEST_CHROMEPATH" not in os.environ and shutil.which("chromium"):
@@ -28,39 +26,12 @@ def pytest_sessionstart(session):
         pytest.exit(f"CI needs {', '.join(missing)} (apt-get install chromium chromium-driver redis-server "
                     "postgresql)", returncode=1)
 
-TEST_KEY = "sk-test-SECRET-4f9a1c"
-
 
 @pytest.fixture
 def upstream():
     """A scripted OpenAI-compatible server on a free loopback port."""
     with ScriptedUpstream() as server:
         yield server
-
-
-def upstream_env(upstream, **extra):
-    """Environment for an app that talks to the scripted upstream with a (fake) secret key."""
-    env = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": upstream.url, "MODELS": "scripted,other",
-           "REQUEST_TIMEOUT": "5"}
-    env.update(extra)
-    return env
-
-
-def build_app(env):
-    """A fresh Dash app from an explicit environment (nothing read from the real one)."""
-    from chat_app import create_app
-
-    env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **env}  # every app its own empty store
-    return create_app(load_settings(env, dotenv_path=None))
-
-
-class LiveServer(BackgroundServer):
-    """The app's Flask server on a real loopback socket, in a background thread."""
-
-    def __init__(self, app):
-        super().__init__(make_server("127.0.0.1", 0, app.server, threaded=True))
-        self.app = app
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
 
 
 @pytest.fixture

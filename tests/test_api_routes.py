@@ -9,31 +9,10 @@ import pytest
 import requests
 
 from chatcore.providers.openai_compat import _lines
-from tests.conftest import TEST_KEY, upstream_env
-from tests.scripted_upstream import Script, free_port
-
-
-def ask(server, content="hi", stream=True, headers=None, **body):
-    """POST one question to the app; returns the requests.Response (not yet read when streaming)."""
-    payload = {"model": "scripted", "messages": [{"role": "user", "content": content}], "stream": stream, **body}
-    return requests.post(f"{server.url}/v1/chat/completions", json=payload, stream=stream, timeout=30,
-                         headers=headers)
-
-
-def read_events(response):
-    """All SSE data payloads of a streamed response, parsed (the [DONE] marker stays a string)."""
-    events = []
-    for line in response.iter_lines(decode_unicode=False):
-        if line.startswith(b"data: "):
-            data = line[6:].decode()
-            events.append(data if data == "[DONE]" else json.loads(data))
-    return events
-
-
-def answer_text(events):
-    """Concatenate the content deltas of chunk events."""
-    return "".join(e["choices"][0]["delta"].get("content") or "" for e in events
-                   if isinstance(e, dict) and e.get("choices"))
+from testkit.api_client import (answer_text, ask, assert_closing_the_stream_closes_the_upstream_within_a_second,
+                                read_events)
+from testkit.app import TEST_KEY, upstream_env
+from testkit.upstream import Script, free_port
 
 
 def test_healthz_and_models_name_the_backend_but_not_the_upstream(upstream, serve):
@@ -113,20 +92,6 @@ def test_system_prompt_and_history_reach_the_model(upstream, serve):
                                        json={"model": "scripted", "messages": history, "stream": True}))
     assert answer_text(events) == "Answer to: q2 (saw 2 earlier messages)"
     assert upstream.requests[-1]["body"]["messages"] == [{"role": "system", "content": "You are terse."}, *history]
-
-
-def assert_closing_the_stream_closes_the_upstream_within_a_second(server, upstream):
-    """Read a long answer's first text, close the response, and check when the upstream saw the close."""
-    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if read to the end
-    response = ask(server)
-    lines = response.iter_lines()
-    while b"yy" not in next(lines):
-        pass
-    closed_by_client = time.monotonic()
-    response.close()
-    closed_upstream = upstream.wait_for_close(timeout=5)
-    assert closed_upstream is not None, "the upstream stream was never closed"
-    assert closed_upstream - closed_by_client < 1.0
 
 
 def test_closing_the_stream_closes_the_upstream_request_within_a_second(upstream, serve):
@@ -252,7 +217,7 @@ def test_control_characters_are_removed_before_the_model(upstream, serve):
 
 
 def test_nothing_the_client_sends_can_change_the_upstream(upstream, serve):
-    from tests.scripted_upstream import ScriptedUpstream
+    from testkit.upstream import ScriptedUpstream
 
     server = serve(upstream_env(upstream))
     with ScriptedUpstream() as attacker:

@@ -10,8 +10,8 @@ from pathlib import Path
 import requests
 
 from chatcore.store import create_engine, sqlite_url, users
-from tests.conftest import TEST_KEY, upstream_env
-from tests.accounts import PASSWORD, accounts, browser
+from testkit.accounts import PASSWORD, accounts, signed_in
+from testkit.app import TEST_KEY, upstream_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +61,7 @@ def test_the_first_visitor_creates_the_admin_and_then_setup_is_gone(upstream, se
 def test_a_new_password_signs_out_other_sessions(upstream, serve, tmp_path):
     env = accounts(tmp_path)
     server = serve(upstream_env(upstream, **env))
-    alice = browser(server, "alice")
+    alice = signed_in(server, "alice")
     assert alice.get(f"{server.url}/api/auth/me").json()["user"]["name"] == "alice"
     db = create_engine(env["DATABASE_URL"])
     users.set_password(db, users.authenticate(db, "alice", PASSWORD["alice"])["id"], "brand-new-password")
@@ -72,7 +72,7 @@ def test_the_model_route_needs_a_signed_in_user_or_token(upstream, serve, tmp_pa
     server = serve(upstream_env(upstream, **accounts(tmp_path)))
     body = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}
     assert requests.post(f"{server.url}/v1/chat/completions", json=body).status_code == 401
-    alice = browser(server, "alice")
+    alice = signed_in(server, "alice")
     assert alice.post(f"{server.url}/v1/chat/completions", json=body).status_code == 200
     token = alice.post(f"{server.url}/api/auth/tokens").json()["token"]
     by_token = requests.post(f"{server.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {token}"})
@@ -103,7 +103,7 @@ def test_access_code_still_guards_the_store_with_auth_none(upstream, serve, tmp_
 def test_no_secret_reaches_a_response_or_a_log(upstream, serve, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     server = serve(upstream_env(upstream, SECRET_KEY="sk-session-SECRET-91", **accounts(tmp_path)))
-    alice = browser(server, "alice")
+    alice = signed_in(server, "alice")
     login(server, "alice", "a-wrong-password-77")
     responses = [alice.get(f"{server.url}/api/auth/me"), requests.get(f"{server.url}/healthz"),
                  alice.post(f"{server.url}/api/auth/tokens")]

@@ -8,9 +8,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.scripted_upstream import Script
-from tests.test_browser_journey import (answer_text, committed_history, saved_conversations, start, type_and_send,
+from testkit.browser import (answer_text, committed_history, saved_conversations, start, type_and_send,
                                         wait_for_answer, wait_until)
+from testkit.upstream import Script
 
 USER = ".chat-message[data-role='user']"
 

@@ -6,68 +6,11 @@ from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import TEST_KEY, build_app, upstream_env
-from tests.scripted_upstream import Script
-
-ASSISTANT = ".chat-message[data-role='assistant']"
-
-
-def start(dash_duo, upstream, **env):
-    """Serve a fresh app against the scripted upstream and wait for the input box."""
-    app = build_app(upstream_env(upstream, **env))
-    dash_duo.start_server(app)
-    dash_duo.wait_for_element("#chat-input")
-    wait_for_markdown(dash_duo)
-    return app
-
-
-def wait_for_markdown(dash_duo):
-    """Wait until chat.js has loaded fmc's bundle (it does so once the page is idle), so answers are Markdown."""
-    wait_until(dash_duo, lambda d: d.execute_script("return window.dash_clientside.chat.state.markdownReady"),
-               message="the Markdown bundle never loaded")
-
-
-def wait_until(dash_duo, condition, timeout=15, message=""):
-    """Wait for a JS or Python condition on the page."""
-    return WebDriverWait(dash_duo.driver, timeout).until(lambda d: condition(d), message)
-
-
-def type_and_send(dash_duo, text):
-    """Type a question into the box and press Enter, as a person does."""
-    box = dash_duo.find_element("#chat-input")
-    box.send_keys(text)
-    box.send_keys(Keys.ENTER)
-
-
-def answers(dash_duo):
-    """The assistant message elements."""
-    return dash_duo.driver.find_elements(By.CSS_SELECTOR, ASSISTANT)
-
-
-def wait_for_answer(dash_duo, index, status="done"):
-    """Wait until answer `index` (0-based) has the given data-status; return its element."""
-    wait_until(dash_duo, lambda d: len(answers(dash_duo)) > index
-               and answers(dash_duo)[index].get_attribute("data-status") == status,
-               message=f"answer {index} never became {status}")
-    return answers(dash_duo)[index]
-
-
-def answer_text(element):
-    """The rendered Markdown of an answer (without its action bar and stats)."""
-    return element.find_element(By.CSS_SELECTOR, ".chat-markdown").text
-
-
-def saved_conversations(dash_duo):
-    """The conversations in the browser's IndexedDB, as chat_store.js wrote them."""
-    return dash_duo.driver.execute_async_script(
-        "const done = arguments[arguments.length - 1]; window.chatStore.all().then(done, () => done(null));")
-
-
-def committed_history(dash_duo):
-    """The conversation as chat.js committed it (what export and the next turn use)."""
-    return dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history")
+from testkit.app import TEST_KEY
+from testkit.browser import (ASSISTANT, answer_text, answers, committed_history, saved_conversations, start,
+                             type_and_send, wait_for_answer, wait_for_markdown, wait_until)
+from testkit.upstream import Script
 
 
 def dash_callback_requests(dash_duo):
@@ -175,7 +118,7 @@ def test_markdown_bundle_is_left_out_of_the_first_screen_and_answers_work_withou
     upstream.script = Script()
     type_and_send(dash_duo, "Formatted?")
     wait_for_answer(dash_duo, 1)
-    wait_for_markdown(dash_duo)
+    wait_for_markdown(dash_duo.driver)
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"{ASSISTANT} .chat-markdown")) == 2,
                message="answers not re-drawn as Markdown")
     assert answers(dash_duo)[0].find_element(By.CSS_SELECTOR, ".chat-markdown strong").text == "bold"

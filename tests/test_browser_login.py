@@ -2,10 +2,10 @@
 
 from selenium.webdriver.common.keys import Keys
 
-from components.strings import STRINGS
-from tests.accounts import PASSWORD, accounts
-from tests.conftest import build_app, upstream_env
-from tests.test_browser_journey import type_and_send, wait_for_answer
+from chatcore.strings import STRINGS
+from testkit.accounts import PASSWORD, accounts
+from testkit.app import build_app, upstream_env
+from testkit.browser import type_and_send, wait_for_answer
 
 ZH = STRINGS["zh-CN"]
 

@@ -6,10 +6,10 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from tests.conftest import build_app
-from tests.scripted_upstream import Script, free_port
-from tests.test_browser_journey import (answer_text, answers, committed_history, start, type_and_send, wait_for_answer,
+from testkit.app import build_app
+from testkit.browser import (answer_text, answers, committed_history, start, type_and_send, wait_for_answer,
                                         wait_until)
+from testkit.upstream import Script, free_port
 
 # (script, words the localized message must contain)
 PAGE_FAULTS = [

@@ -1,22 +1,28 @@
-"""Unit tests of the pure conversation logic in assets/chat_data.js, run in the real browser that uses it."""
+"""Unit tests of the pure conversation logic in assets/chat_data.js, run in headless chromium (the engine that runs
+it for users) on a blank page: the file needs no app, so one browser serves the whole module."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.test_browser_journey import start
+from testkit.browser import browser
+
+CHAT_DATA = Path(__file__).resolve().parent.parent / "assets" / "chat_data.js"
 
 
-@pytest.fixture
-def js(dash_duo, upstream):
-    """Call window.chatData.<name>(*args) in the page and return the JSON result."""
-    start(dash_duo, upstream)
+@pytest.fixture(scope="module")
+def js():
+    """Call window.chatData.<name>(*args) after loading the real assets/chat_data.js; return the JSON result."""
+    driver = browser()
+    driver.execute_script(CHAT_DATA.read_text(encoding="utf-8"))
 
     def call(name, *args):
-        return dash_duo.driver.execute_script(
+        return driver.execute_script(
             "const [name, args] = arguments; try { return {ok: window.chatData[name](...args)}; }"
             " catch (e) { return {error: e.code || e.message, detail: e.detail}; }", name, list(args))
-    return call
+    yield call
+    driver.quit()
 
 
 def conversation(cid="c-1", title="T", messages=None):

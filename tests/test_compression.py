@@ -7,8 +7,8 @@ import re
 import brotli
 import requests
 
-from tests.conftest import upstream_env
-from tests.waiting import wait_until
+from testkit.app import upstream_env
+from testkit.waiting import wait_until
 
 
 def test_bundles_switch_to_brotli_without_making_anyone_wait(upstream, serve):

@@ -6,14 +6,14 @@ import json
 import pytest
 import requests
 
-from tests.accounts import accounts, browser
-from tests.conftest import upstream_env
+from testkit.accounts import accounts, signed_in
+from testkit.app import upstream_env
 
 @pytest.fixture
 def two_users(upstream, serve, tmp_path):
     """(server, alice's session, bob's session) on an AUTH=password app."""
     server = serve(upstream_env(upstream, **accounts(tmp_path)))
-    return server, browser(server, "alice"), browser(server, "bob")
+    return server, signed_in(server, "alice"), signed_in(server, "bob")
 
 
 def test_every_route_answers_404_for_another_users_conversation(two_users):
@@ -147,7 +147,7 @@ def test_a_database_that_goes_away_is_reported_and_nothing_is_half_written(upstr
     admin.dispose()
     url = postgres.url.rsplit("/", 1)[0] + "/down_test"
     server = serve(upstream_env(upstream, **accounts(tmp_path, url)))
-    alice = browser(server, "alice")
+    alice = signed_in(server, "alice")
     alice.post(f"{server.url}/api/conversations", json={"title": "before"})
     postgres.stop()
     try:

@@ -18,11 +18,11 @@ import requests
 import yaml
 
 from config import load_settings
-
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import ROOT, GunicornApp
-from tests.scripted_upstream import Script, free_port
-from tests.waiting import wait_until, wait_until_ok
+from testkit.api_client import answer_text
+from testkit.app import upstream_env
+from testkit.gunicorn_app import ROOT, GunicornApp
+from testkit.upstream import Script, free_port
+from testkit.waiting import wait_until, wait_until_ok
 
 # --- Render ---
 
@@ -187,16 +187,11 @@ def stream_with_arrivals(url, cert, question="hello", history=()):
     return events, arrivals
 
 
-def text_of(events):
-    """The answer text carried by the content deltas."""
-    return "".join(e["choices"][0]["delta"].get("content") or "" for e in events if isinstance(e, dict) and e.get("choices"))
-
-
 def test_https_through_nginx_streams_tokens_as_they_come(upstream, tmp_path):
     with GunicornApp(upstream_env(upstream)) as app, Nginx(tmp_path, [app.url]) as nginx:
         upstream.script = Script(reply="one two three four five six", chunk_chars=4, delay=0.15)
         events, arrivals = stream_with_arrivals(nginx.url, nginx.cert)
-        assert text_of(events) == "one two three four five six" and events[-1] == "[DONE]"
+        assert answer_text(events) == "one two three four five six" and events[-1] == "[DONE]"
         # Incremental: the first words were in the client's hands before the upstream had sent the last ones.
         assert arrivals[0] < upstream.requests[-1]["finished"]
         assert len(set(arrivals)) == len(arrivals) == 7
@@ -213,7 +208,7 @@ def test_two_instances_share_limits_and_survive_one_dying_mid_answer(upstream, r
         history = []
         for n in range(4):
             events, _ = stream_with_arrivals(nginx.url, nginx.cert, f"q{n}", history)
-            answer = text_of(events)
+            answer = answer_text(events)
             assert answer == f"Answer to: q{n} (saw {2 * n} earlier messages)"
             history += [{"role": "user", "content": f"q{n}"}, {"role": "assistant", "content": answer}]
         assert "POST /v1/chat/completions" in first.log() and "POST /v1/chat/completions" in second.log()
@@ -227,11 +222,11 @@ def test_two_instances_share_limits_and_survive_one_dying_mid_answer(upstream, r
                 process.send_signal(signal.SIGKILL)
             events, _ = pending.result(timeout=60)
         assert "[DONE]" not in events  # the page marks this answer interrupted and offers Retry
-        assert ("slow " * 400).startswith(text_of(events))
+        assert ("slow " * 400).startswith(answer_text(events))
         # Retry goes to the surviving instance.
         upstream.script = Script()
         events, _ = stream_with_arrivals(nginx.url, nginx.cert, "retry")
-        assert text_of(events) == "Answer to: retry (saw 0 earlier messages)" and events[-1] == "[DONE]"
+        assert answer_text(events) == "Answer to: retry (saw 0 earlier messages)" and events[-1] == "[DONE]"
 
 
 def wait_for_streaming_instance(apps, upstream):
@@ -278,4 +273,4 @@ def stream_with_arrivals_plain(url, question):
             if line.startswith(b"data: "):
                 events.append("[DONE]" if line == b"data: [DONE]" else json.loads(line[6:]))
     assert events and events[-1] == "[DONE]", events[-3:]
-    return text_of(events)
+    return answer_text(events)

@@ -13,9 +13,9 @@ from chatcore.errors import ChatError
 from chatcore.messages import ChatRequest
 from chatcore.providers import EmbeddedProvider, Finish
 from config import find_embedded_model
-from tests.conftest import build_app
-from tests.gunicorn_runner import GunicornApp
-from tests.waiting import wait_until
+from testkit.app import build_app
+from testkit.gunicorn_app import GunicornApp
+from testkit.waiting import wait_until
 
 NO_UPSTREAM = {"MAX_ANSWER_TOKENS": "48"}  # no key, no base URL: the embedded model answers; short answers keep this quick
 

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bench.concurrency import one_stream, parse_answer
-from tests.conftest import TEST_KEY, upstream_env
-from tests.test_api_routes import assert_closing_the_stream_closes_the_upstream_within_a_second
-from tests.gunicorn_runner import GunicornApp
-from tests.scripted_upstream import Script
+from testkit.api_client import assert_closing_the_stream_closes_the_upstream_within_a_second
+from testkit.app import TEST_KEY, upstream_env
+from testkit.gunicorn_app import GunicornApp
+from testkit.load import one_stream, parse_answer
+from testkit.upstream import Script
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 import requests
 
-from tests.conftest import upstream_env
-from tests.gunicorn_runner import GunicornApp
+from testkit.app import upstream_env
+from testkit.gunicorn_app import GunicornApp
 
 QUESTION = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from config import find_embedded_model
-from tests.scripted_upstream import free_port
-from tests.waiting import wait_until
+from testkit.upstream import free_port
+from testkit.waiting import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import upstream_env
-from tests.scripted_upstream import free_port
-from tests.waiting import wait_until, wait_until_ok
+from testkit.app import upstream_env
+from testkit.upstream import free_port
+from testkit.waiting import wait_until, wait_until_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,11 +30,11 @@ def error_response(error: ChatError):
 def gzip_events(events):
     """Gzip an SSE stream write by write: each is flushed at once, so streaming stays incremental.
 
-    Every chunk repeats the same OpenAI envelope (~145 bytes around a few characters); with one deflate
-    stream for the whole answer the repeats cost a few bytes each. A partial flush (an empty 10-bit block)
-    makes everything so far decodable like a sync flush does, ~3-4 bytes cheaper per write; the write that ends
-    with [DONE] ends the gzip stream too. memLevel 4 keeps the compressor at ~40 KB instead of ~100 KB per
-    stream for the same bytes on chat-sized answers. (Flask-Compress would buffer the stream.)
+    Every chunk repeats the same OpenAI envelope around a few characters; with one deflate stream for the whole
+    answer the repeats cost a few bytes each. A partial flush (an empty 10-bit block) makes everything so far
+    decodable like a sync flush does, with fewer bytes per write; the write that ends with [DONE] ends the gzip
+    stream too. memLevel 4 keeps each stream's compressor small for the same bytes on chat-sized answers
+    (sizes in the README's performance section). (Flask-Compress would buffer the stream.)
     """
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31, 4)  # wbits 31: gzip framing
     try:

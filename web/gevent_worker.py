@@ -1,11 +1,10 @@
-"""gunicorn's gevent worker, accepting up to 100 waiting connections per event-loop turn instead of one.
+"""gunicorn's gevent worker, accepting a burst of waiting connections per event-loop turn instead of one.
 
 With more than one worker, gunicorn makes each worker's gevent server accept one connection per turn of its
-event loop (to spread connections over the workers). A turn that serves hundreds of open streams takes tens
-of milliseconds under load, so a burst of new chats queued in the listen backlog for seconds while the
-workers served the streams already open: at 1,000 streams started over 5 s, the first-token p99 was
-0.4-1.3 s with one accept per turn and 0.2-0.4 s with gevent's own default of up to 100 (bench/concurrency.py).
-Both workers still wake for new connections, so each takes its share.
+event loop (to spread connections over the workers). A turn that serves hundreds of open streams is slow under
+load, so a burst of new chats queued in the listen backlog while the workers served the streams already open,
+and their first tokens came late (`python -m bench concurrency`; before/after numbers in the README's
+performance section). Both workers still wake for new connections, so each takes its share.
 """
 
 from gevent.server import StreamServer

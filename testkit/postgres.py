@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 
-from tests.scripted_upstream import free_port
+from testkit.upstream import free_port
 
 
 def postgres_bin(name) -> str | None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import requests
 
-from tests.scripted_upstream import free_port
-from tests.waiting import wait_until
+from testkit.upstream import free_port
+from testkit.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 

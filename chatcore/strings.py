@@ -1,4 +1,5 @@
-"""Every visible string, in Chinese (the default, as the original app) and English."""
+"""Every visible string, in Chinese (the default, as the original app) and English: the page's and the Markdown
+export's (plain data, so chatcore and components both read it)."""
 
 LANGUAGES = ("zh-CN", "en-US")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -26,6 +27,11 @@ STRINGS = {
         "trimmed": "对话较长：最早的 {n} 条消息超出了模型的上下文长度，这次没有发送给模型。",
         "interrupted": "回答中断：",
         "model": "模型",
+        "exportHeading": "对话记录",
+        "exportedAt": "导出时间",
+        "question": "问题",
+        "answer": "回答",
+        "answerInterrupted": "（回答中断）",
         "accessCodeTitle": "请输入访问码",
         "accessCodePlaceholder": "访问码",
         "accessCodeOk": "确定",
@@ -109,6 +115,11 @@ STRINGS = {
         "trimmed": "Long conversation: the {n} oldest messages did not fit the model's context and were not sent.",
         "interrupted": "Answer interrupted:",
         "model": "Model",
+        "exportHeading": "Conversation",
+        "exportedAt": "Exported",
+        "question": "Question",
+        "answer": "Answer",
+        "answerInterrupted": "(answer interrupted)",
         "accessCodeTitle": "Enter the access code",
         "accessCodePlaceholder": "Access code",
         "accessCodeOk": "OK",

@@ -17,7 +17,7 @@ def accounts(tmp_path, database_url=None):
     return {"AUTH": "password", "DATA_DIR": str(tmp_path), "DATABASE_URL": url}
 
 
-def browser(server, name):
+def signed_in(server, name):
     """A signed-in session that sends what a browser on the app's own page sends."""
     session = requests.Session()
     session.headers["Origin"] = server.url

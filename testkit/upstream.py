@@ -202,7 +202,7 @@ def parse_cli(description):
 
 
 def main():
-    """Serve the default script from a separate process (benchmarks): `python -m tests.scripted_upstream PORT`."""
+    """Serve the default script from a separate process (benchmarks): `python -m testkit.upstream PORT`."""
     args = parse_cli(main.__doc__)
     upstream = ScriptedUpstream(port=args.port)
     upstream.script = Script(reply=lambda body: default_reply(body) * args.repeat, chunk_chars=args.chunk_chars,

@@ -1,0 +1,2 @@
+"""What tests/ and bench/ share: the scripted upstream, waiting, the app served live or under gunicorn, an API
+client, a load generator and browser helpers. Not collected by pytest; tests/conftest.py holds only fixtures."""

@@ -1,0 +1,45 @@
+"""A client of the app's OpenAI-compatible API: ask a question, read the SSE events, check that Stop reaches the upstream."""
+
+import json
+import time
+
+import requests
+
+from testkit.upstream import Script
+
+
+def ask(server, content="hi", stream=True, headers=None, **body):
+    """POST one question to the app; returns the requests.Response (not yet read when streaming)."""
+    payload = {"model": "scripted", "messages": [{"role": "user", "content": content}], "stream": stream, **body}
+    return requests.post(f"{server.url}/v1/chat/completions", json=payload, stream=stream, timeout=30,
+                         headers=headers)
+
+
+def read_events(response):
+    """All SSE data payloads of a streamed response, parsed (the [DONE] marker stays a string)."""
+    events = []
+    for line in response.iter_lines(decode_unicode=False):
+        if line.startswith(b"data: "):
+            data = line[6:].decode()
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def answer_text(events):
+    """Concatenate the content deltas of chunk events."""
+    return "".join(e["choices"][0]["delta"].get("content") or "" for e in events
+                   if isinstance(e, dict) and e.get("choices"))
+
+
+def assert_closing_the_stream_closes_the_upstream_within_a_second(server, upstream):
+    """Read a long answer's first text, close the response, and check when the upstream saw the close."""
+    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if read to the end
+    response = ask(server)
+    lines = response.iter_lines()
+    while b"yy" not in next(lines):
+        pass
+    closed_by_client = time.monotonic()
+    response.close()
+    closed_upstream = upstream.wait_for_close(timeout=5)
+    assert closed_upstream is not None, "the upstream stream was never closed"
+    assert closed_upstream - closed_by_client < 1.0

@@ -1,0 +1,35 @@
+"""The app under test: its environment against the scripted upstream, a fresh app, and a live loopback server."""
+
+import tempfile
+
+from werkzeug.serving import make_server
+
+from config import load_settings
+from testkit.upstream import BackgroundServer
+
+TEST_KEY = "sk-test-SECRET-4f9a1c"
+
+
+def upstream_env(upstream, **extra):
+    """Environment for an app that talks to the scripted upstream with a (fake) secret key."""
+    env = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": upstream.url, "MODELS": "scripted,other",
+           "REQUEST_TIMEOUT": "5"}
+    env.update(extra)
+    return env
+
+
+def build_app(env):
+    """A fresh Dash app from an explicit environment (nothing read from the real one)."""
+    from chat_app import create_app
+
+    env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **env}  # every app its own empty store
+    return create_app(load_settings(env, dotenv_path=None))
+
+
+class LiveServer(BackgroundServer):
+    """The app's Flask server on a real loopback socket, in a background thread."""
+
+    def __init__(self, app):
+        super().__init__(make_server("127.0.0.1", 0, app.server, threaded=True))
+        self.app = app
+        self.url = f"http://127.0.0.1:{self._server.server_port}"

@@ -1,0 +1,80 @@
+"""Browser helpers: a dash_duo page of the app driven as a person does, and a plain headless chromium for benchmarks."""
+
+import os
+import shutil
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from testkit.app import build_app, upstream_env
+
+ASSISTANT = ".chat-message[data-role='assistant']"
+MARKDOWN_READY = "return window.dash_clientside.chat.state.markdownReady"
+
+
+def start(dash_duo, upstream, **env):
+    """Serve a fresh app against the scripted upstream and wait for the input box."""
+    app = build_app(upstream_env(upstream, **env))
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element("#chat-input")
+    wait_for_markdown(dash_duo.driver, 15)
+    return app
+
+
+def wait_for_markdown(driver, timeout=30):
+    """Wait until chat.js has loaded fmc's bundle (it does so once the page is idle), so answers are Markdown."""
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(MARKDOWN_READY), "the Markdown bundle never loaded")
+
+
+def wait_until(dash_duo, condition, timeout=15, message=""):
+    """Wait for a JS or Python condition on the page."""
+    return WebDriverWait(dash_duo.driver, timeout).until(lambda d: condition(d), message)
+
+
+def type_and_send(dash_duo, text):
+    """Type a question into the box and press Enter, as a person does."""
+    box = dash_duo.find_element("#chat-input")
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
+
+
+def answers(dash_duo):
+    """The assistant message elements."""
+    return dash_duo.driver.find_elements(By.CSS_SELECTOR, ASSISTANT)
+
+
+def wait_for_answer(dash_duo, index, status="done"):
+    """Wait until answer `index` (0-based) has the given data-status; return its element."""
+    wait_until(dash_duo, lambda d: len(answers(dash_duo)) > index
+               and answers(dash_duo)[index].get_attribute("data-status") == status,
+               message=f"answer {index} never became {status}")
+    return answers(dash_duo)[index]
+
+
+def answer_text(element):
+    """The rendered Markdown of an answer (without its action bar and stats)."""
+    return element.find_element(By.CSS_SELECTOR, ".chat-markdown").text
+
+
+def saved_conversations(dash_duo):
+    """The conversations in the browser's IndexedDB, as chat_store.js wrote them."""
+    return dash_duo.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; window.chatStore.all().then(done, () => done(null));")
+
+
+def committed_history(dash_duo):
+    """The conversation as chat.js committed it (what export and the next turn use)."""
+    return dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history")
+
+
+def browser():
+    """Headless Debian chromium (no app, no dash_duo) with network events in its performance log."""
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run"):
+        options.add_argument(flag)
+    options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    return webdriver.Chrome(options=options)

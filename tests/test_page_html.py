@@ -1,0 +1,47 @@
+"""The page's HTML as served, without a browser: its title follows the visitor's language, and the Markdown bundle is
+left off the page yet served where the page is told to fetch it.
+
+`defer_bundle` in chat_app.py relies on private Dash APIs (a library's `_js_dist`, `app._collect_and_register_resources`,
+`app.scripts._resources._filter_resources`); the bundle test fails when a Dash or fmc upgrade changes them.
+"""
+
+import re
+
+from chatcore.strings import STRINGS
+from testkit.app import TEST_KEY, build_app
+
+LIBRARY = "feffery_markdown_components"
+ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+
+
+def page_config(layout):
+    """The data of the `chat-config` store (what chat.js gets) found in a serialized Dash layout."""
+    if isinstance(layout, dict):
+        if layout.get("props", {}).get("id") == "chat-config":
+            return layout["props"]["data"]
+        layout = list(layout.values())
+    if isinstance(layout, list):
+        return next((found for item in layout if (found := page_config(item)) is not None), None)
+    return None
+
+
+def test_the_markdown_bundle_is_not_a_script_tag_of_the_page_but_is_served_at_the_url_the_page_gets():
+    app = build_app(ENV)
+    client = app.server.test_client()
+
+    scripts = re.findall(r'<script src="([^"]+)"', client.get("/").get_data(as_text=True))
+    assert any("feffery_antd_components" in src for src in scripts), f"no component script tags found in {scripts}"
+    assert not any(LIBRARY in src for src in scripts), "Dash put the deferred Markdown bundle back on the page"
+
+    url = page_config(client.get("/_dash-layout").get_json())["markdownBundle"]
+    assert LIBRARY in url and url.endswith(".js"), f"the page was handed {url!r} as the Markdown bundle"
+    bundle = client.get(url)
+    assert bundle.status_code == 200, f"{url} answered {bundle.status_code}: Dash no longer serves the deferred bundle"
+    assert "javascript" in bundle.mimetype and len(bundle.get_data()) > 10_000
+
+
+def test_the_page_title_is_in_the_language_the_visitor_chose():
+    client = build_app(ENV).server.test_client()
+    assert f"<title>{STRINGS['zh-CN']['title']}</title>" in client.get("/").get_data(as_text=True)
+    client.get("/lang/en")
+    assert f"<title>{STRINGS['en-US']['title']}</title>" in client.get("/").get_data(as_text=True)
