@@ -27,12 +27,11 @@ from chatcore import redact
 from chatcore.providers import build_provider
 from chatcore.service import ChatService
 from chatcore.store import create_engine, migrate, sqlite_url
-from chatcore.strings import ERRORS, PRESETS, STRINGS, pick_language
+from chatcore.strings import ERRORS, LANG_COOKIE, PRESETS, STRINGS, pick_language
 from components import access_code, conversation_list, header, input_bar, login, message_list
 from components import settings as settings_drawer
 from config import find_embedded_model, load_settings
 
-LANG_COOKIE = "chat-lang"
 # Keep remote content out: answers may contain images pointing anywhere (a prompt-injected answer
 # could leak data through an image URL), so images load only from here; the page cannot be framed.
 SECURITY_HEADERS = {

@@ -12,6 +12,16 @@ _UNSAFE_REFERENCE = re.compile(r"^(\s*\[[^\]]+\]:\s*)<?\s*(?:javascript|vbscript
 _REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((\s*<?(?:https?:)?//)", re.I)
 
 
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def safe_link(href: str) -> bool:
+    """The page's link rule (SAFE_LINK_FUNC in components/message_list.py): http(s), mailto, in-page, relative."""
+    href = _INVISIBLE.sub("", href or "")
+    return not _SCHEME.match(href) or href.lower().startswith(("http:", "https:", "mailto:"))
+
+
 def inert_markdown(text: str) -> str:
     """Markdown that any viewer renders without running or loading anything.
 

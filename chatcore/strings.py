@@ -3,6 +3,7 @@ export's (plain data, so chatcore and components both read it)."""
 
 LANGUAGES = ("zh-CN", "en-US")
 DEFAULT_LANGUAGE = "zh-CN"
+LANG_COOKIE = "chat-lang"  # set by /lang/<code>, read on every page load
 
 STRINGS = {
     "zh-CN": {
@@ -32,6 +33,7 @@ STRINGS = {
         "question": "问题",
         "answer": "回答",
         "answerInterrupted": "（回答中断）",
+        "sharedSnapshot": "分享的对话（只读快照）",
         "accessCodeTitle": "请输入访问码",
         "accessCodePlaceholder": "访问码",
         "accessCodeOk": "确定",
@@ -120,6 +122,7 @@ STRINGS = {
         "question": "Question",
         "answer": "Answer",
         "answerInterrupted": "(answer interrupted)",
+        "sharedSnapshot": "A shared conversation (read-only snapshot)",
         "accessCodeTitle": "Enter the access code",
         "accessCodePlaceholder": "Access code",
         "accessCodeOk": "OK",

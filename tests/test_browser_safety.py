@@ -9,6 +9,7 @@ from selenium.webdriver.common.by import By
 from testkit.app import build_app
 from testkit.browser import (answer_text, answers, committed_history, start, type_and_send, wait_for_answer,
                                         wait_until)
+from testkit.hostile import HOSTILE
 from testkit.upstream import Script, free_port
 
 # (script, words the localized message must contain)
@@ -81,24 +82,6 @@ def test_long_history_is_trimmed_and_the_user_is_told(dash_duo, upstream):
     assert "最早的 2 条消息" in note
     sent = upstream.requests[-1]["body"]["messages"]
     assert sent[-1] == {"role": "user", "content": "turn 2"} and len(sent) == 3
-
-
-HOSTILE = """Payloads:
-
-[js](javascript:window.__xss=1) [js2]( JAVASCRIPT:window.__xss=2) [vb](vbscript:msgbox(1))
-
-[data](data:text/html,<script>window.__xss=3</script>)
-
-<script>window.__xss = 4</script>
-
-<img src=x onerror="window.__xss=5">
-
-<iframe srcdoc="<script>parent.__xss=6</script>"></iframe>
-
-![leak](LEAK_URL)
-
-[fine](https://example.com/docs) [relative](./about)
-"""
 
 
 def test_hostile_answers_execute_nothing_and_load_nothing_remote(dash_duo, upstream):

@@ -8,7 +8,9 @@ from flask import Blueprint, Response, jsonify, request
 from chatcore import transfer
 from chatcore.errors import ChatError, bad_request
 from chatcore.export import conversation_to_markdown, export_filename
-from chatcore.store import conversations, users
+from chatcore.store import conversations, shares, users
+from chatcore.strings import LANG_COOKIE, STRINGS, pick_language
+from web import share_page
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 SETTINGS_FIELDS = {"multiTurn": bool, "model": (str, type(None)), "systemPrompt": str, "temperature": (int, float),
@@ -116,6 +118,33 @@ def create_blueprint(auth, error_response):
             name = export_filename(now)
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+    @bp.post("/api/conversations/<conversation_id>/share")
+    def share_conversation(conversation_id):
+        """A read-only link to a snapshot of the conversation as it is now (sharing again refreshes it)."""
+        user = auth.require()
+        token = shares.share(db, user["id"], conversation_id)
+        if token is None:
+            raise not_found()
+        return jsonify({"url": f"{request.host_url}share/{token}"})
+
+    @bp.delete("/api/conversations/<conversation_id>/share")
+    def revoke_share(conversation_id):
+        """Revoke the conversation's link: it answers 404 from now on."""
+        user = auth.require()
+        if not shares.revoke(db, user["id"], conversation_id):
+            raise not_found()
+        return jsonify({"revoked": True})
+
+    @bp.get("/share/<token>")
+    def shared_page(token):
+        """The shared snapshot, for anyone with the link (no sign-in); the same 404 page for any unknown token."""
+        snapshot = shares.shared(db, token)
+        lang = pick_language(request.cookies.get(LANG_COOKIE))
+        if snapshot is None:
+            return Response("Not found", status=404, mimetype="text/plain", headers=share_page.HEADERS)
+        return Response(share_page.render(snapshot, STRINGS[lang], lang), mimetype="text/html",
+                        headers=share_page.HEADERS)
 
     @bp.get("/api/export")
     def export_all():

@@ -67,3 +67,16 @@ messages = sa.Table(
     sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     sa.Index("ix_messages_user", "user_id"),
 )
+
+shares = sa.Table(
+    "shares", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # One link per conversation; deleting the conversation revokes it.
+    sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
+              unique=True),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("messages", sa.JSON, nullable=False),  # a snapshot: later turns are not shared
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
