@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from flask import has_request_context, make_response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import api, compression
+from web import admin, api, compression
 from web import auth as web_auth
 from web import conversations as conversation_routes
 from callbacks import chat as chat_callbacks
@@ -156,6 +156,7 @@ def create_app(settings=None):
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     web_auth.install(server, auth, api.error_response)
     server.register_blueprint(api.create_blueprint(service, auth))
+    server.register_blueprint(admin.create_blueprint(auth, api.error_response))
     server.register_blueprint(conversation_routes.create_blueprint(auth, api.error_response))
     api.install_limits(server, settings)
     compression.install(server)
@@ -203,7 +204,8 @@ def __getattr__(name):
 
 
 def user_command(argv, settings, stdin=sys.stdin, out=sys.stdout) -> int:
-    """`user add NAME [--admin]` (password: one line on stdin) and `user list`; returns the exit status."""
+    """`user add NAME [--admin]`, `user passwd NAME` (password: one line on stdin), `user list`, and
+    `user disable|enable|admin|unadmin NAME`; returns the exit status."""
     import argparse
 
     from chatcore.store import users
@@ -211,9 +213,14 @@ def user_command(argv, settings, stdin=sys.stdin, out=sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python chat_app.py user", description="Manage accounts (AUTH=password).")
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="create a user; the password is read from stdin (one line)")
-    add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="the user can manage other users")
     commands.add_parser("list", help="list users")
+    changes = {"passwd": "set a new password, read from stdin (one line)", "disable": "stop the user signing in",
+               "enable": "let a disabled user sign in again", "admin": "make the user an admin",
+               "unadmin": "make the user a normal user (never the last admin)"}
+    for name, help_text in changes.items():
+        commands.add_parser(name, help=help_text).add_argument("name")
+    add.add_argument("name")
     args = parser.parse_args(argv)
     db = create_engine(database_url(settings))
     migrate(db)
@@ -222,13 +229,23 @@ def user_command(argv, settings, stdin=sys.stdin, out=sys.stdout) -> int:
             flags = [flag for flag, on in (("admin", user["is_admin"]), ("disabled", user["disabled"])) if on]
             print(user["name"], *flags, file=out)
         return 0
-    password = stdin.readline().rstrip("\r\n")
     try:
-        users.add_user(db, args.name, password, is_admin=args.admin)
+        if args.command == "add":
+            users.add_user(db, args.name, stdin.readline().rstrip("\r\n"), is_admin=args.admin)
+        else:
+            user = users.find_user(db, args.name)
+            if user is None:
+                raise users.UserError(f"There is no user {args.name!r}.")
+            if args.command == "passwd":
+                users.set_password(db, user["id"], stdin.readline().rstrip("\r\n"))
+            else:
+                flag = {"disable": ("disabled", True), "enable": ("disabled", False), "admin": ("is_admin", True),
+                        "unadmin": ("is_admin", False)}[args.command]
+                users.update_user(db, user["id"], **dict([flag]))
     except users.UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"created user {args.name}" + (" (admin)" if args.admin else ""), file=out)
+    print(f"{args.command}: {args.name}", file=out)
     return 0
 
 

@@ -132,3 +132,26 @@ def test_cli_adds_and_lists_users_with_the_password_from_stdin(tmp_path):
     listed = subprocess.run(cli + ["list"], env=env, cwd=ROOT, capture_output=True, text=True)
     assert listed.stdout.split("\n")[0] == "mum admin"
     assert users.authenticate(create_engine(sqlite_url(tmp_path)), "mum", "family-admin")["is_admin"]
+
+
+def test_cli_resets_passwords_and_never_removes_the_last_admin(tmp_path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path)}
+
+    def cli(*args, stdin=""):
+        """Run `python chat_app.py user ...`."""
+        return subprocess.run([sys.executable, "chat_app.py", "user", *args], input=stdin, env=env, cwd=ROOT,
+                              capture_output=True, text=True)
+
+    assert cli("add", "mum", "--admin", stdin="family-admin\n").returncode == 0
+    assert cli("add", "kid", stdin="kid-password\n").returncode == 0
+    refused = cli("unadmin", "mum")
+    assert refused.returncode == 1 and "at least one enabled admin" in refused.stderr
+    assert cli("disable", "mum").returncode == 1
+    assert cli("passwd", "kid", stdin="new-kid-password\n").returncode == 0
+    assert cli("disable", "kid").returncode == 0
+    assert cli("list").stdout.split("\n")[:2] == ["kid disabled", "mum admin"]
+    db = create_engine(sqlite_url(tmp_path))
+    assert users.authenticate(db, "kid", "new-kid-password") is None  # disabled
+    assert cli("enable", "kid").returncode == 0
+    assert users.authenticate(db, "kid", "new-kid-password")["name"] == "kid"
+    assert cli("passwd", "nobody", stdin="whatever-pass\n").returncode == 1

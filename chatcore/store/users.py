@@ -134,6 +134,35 @@ def set_password(db, user_id, password):
             password_hash=generate_password_hash(password), session_version=users.c.session_version + 1))
 
 
+def _enabled_admins(connection) -> int:
+    """How many admins can still sign in."""
+    return connection.execute(sa.select(sa.func.count()).select_from(users).where(
+        users.c.is_admin.is_(True), users.c.disabled.is_(False))).scalar()
+
+
+def update_user(db, user_id, is_admin=None, disabled=None) -> dict | None:
+    """Make or unmake admin, disable or re-enable; never leaves no enabled admin. None if there is no such user."""
+    values = {key: value for key, value in (("is_admin", is_admin), ("disabled", disabled)) if value is not None}
+    if disabled:
+        values["session_version"] = users.c.session_version + 1  # signed-in sessions end now
+    with db.begin() as connection:
+        if db.dialect.name == "postgresql":  # two admins demoting each other at once must not both succeed
+            connection.execute(sa.text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+        if not connection.execute(users.update().where(users.c.id == user_id).values(**values)).rowcount:
+            return None
+        if _enabled_admins(connection) == 0:
+            connection.rollback()
+            raise UserError("There must always be at least one enabled admin.")
+        return _public(connection.execute(users.select().where(users.c.id == user_id)).one())
+
+
+def find_user(db, name) -> dict | None:
+    """The user with this name, or None."""
+    with db.connect() as connection:
+        row = connection.execute(users.select().where(users.c.name == (name or "").strip())).first()
+    return _public(row) if row else None
+
+
 def touch(db, user_id):
     """Record that the user was seen now."""
     with db.begin() as connection:
