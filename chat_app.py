@@ -20,6 +20,7 @@ from web import auth as web_auth
 from web import conversations as conversation_routes
 from callbacks import chat as chat_callbacks
 from callbacks import conversation as conversation_callbacks
+from callbacks import admin as admin_callbacks
 from callbacks import export as export_callbacks
 from callbacks import login as login_callbacks
 from callbacks import settings as settings_callbacks
@@ -29,11 +30,13 @@ from chatcore.service import ChatService
 from chatcore.store import create_engine, migrate, sqlite_url
 from chatcore.strings import ERRORS, LANG_COOKIE, PRESETS, STRINGS, pick_language
 from components import access_code, conversation_list, header, input_bar, login, message_list
+from components import admin as admin_page
 from components import settings as settings_drawer
 from config import find_embedded_model, load_settings
 
 # Keep remote content out: answers may contain images pointing anywhere (a prompt-injected answer
 # could leak data through an image URL), so images load only from here; the page cannot be framed.
+ADMIN_PREFIX = "/admin/"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -128,7 +131,7 @@ def create_app(settings=None):
                     conversation_list.render(strings),
                     html.Div(id="conv-backdrop", className="chat-backdrop"),
                     html.Div(className="chat-layout", children=[
-                        header.render(strings, user and user["name"]),
+                        header.render(strings, user),
                         message_list.render(strings, settings.uses_embedded_model),
                         input_bar.render(strings),
                     ]),
@@ -157,6 +160,7 @@ def create_app(settings=None):
     web_auth.install(server, auth, api.error_response)
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(admin.create_blueprint(auth, api.error_response))
+    mount_admin_page(server, auth)
     server.register_blueprint(conversation_routes.create_blueprint(auth, api.error_response))
     api.install_limits(server, settings)
     compression.install(server)
@@ -179,6 +183,25 @@ def create_app(settings=None):
     logging.getLogger("chat").info("chat app ready: backend=%s models=%s", settings.backend_name,
                                    ",".join(settings.models))
     return app
+
+
+def mount_admin_page(server, auth):
+    """The admin page: a second Dash app under ADMIN_PREFIX on the same server, reachable by admins only."""
+    admin.guard_page(server, auth, ADMIN_PREFIX)
+    # Its own Dash app, so none of its callbacks or components ride along with the chat page (and chat.js,
+    # the chat page's script, stays out of it).
+    admin_app = dash.Dash(__name__, server=server, url_base_pathname=ADMIN_PREFIX, assets_ignore=r".*\.js$",
+                          update_title=None, title="Admin")
+
+    def layout():
+        """The admin page in the visitor's language."""
+        lang = current_language()
+        return admin_page.render(STRINGS[lang], lang)
+
+    admin_app.layout = layout
+    admin_app.validation_layout = None
+    admin_callbacks.register(admin_app, auth, current_language)
+    return admin_app
 
 
 def database_url(settings) -> str:
@@ -215,10 +238,10 @@ def user_command(argv, settings, stdin=sys.stdin, out=sys.stdout) -> int:
     add = commands.add_parser("add", help="create a user; the password is read from stdin (one line)")
     add.add_argument("--admin", action="store_true", help="the user can manage other users")
     commands.add_parser("list", help="list users")
-    changes = {"passwd": "set a new password, read from stdin (one line)", "disable": "stop the user signing in",
+    helps = {"passwd": "set a new password, read from stdin (one line)", "disable": "stop the user signing in",
                "enable": "let a disabled user sign in again", "admin": "make the user an admin",
                "unadmin": "make the user a normal user (never the last admin)"}
-    for name, help_text in changes.items():
+    for name, help_text in helps.items():
         commands.add_parser(name, help=help_text).add_argument("name")
     add.add_argument("name")
     args = parser.parse_args(argv)
@@ -239,9 +262,7 @@ def user_command(argv, settings, stdin=sys.stdin, out=sys.stdout) -> int:
             if args.command == "passwd":
                 users.set_password(db, user["id"], stdin.readline().rstrip("\r\n"))
             else:
-                flag = {"disable": ("disabled", True), "enable": ("disabled", False), "admin": ("is_admin", True),
-                        "unadmin": ("is_admin", False)}[args.command]
-                users.update_user(db, user["id"], **dict([flag]))
+                users.update_user(db, user["id"], **users.CHANGES[args.command])
     except users.UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -6,7 +6,7 @@ from dash import dcc, html
 from components.settings import DEFAULTS
 
 
-def render(strings, user_name=None):
+def render(strings, user=None):
     """The header; every control keeps its contract id. With a signed-in account, its name and Sign out."""
     return html.Header(
         className="chat-header",
@@ -29,7 +29,7 @@ def render(strings, user_name=None):
                     _button(strings["exportJson"], "export-json", "antd-file-text"),
                     _button(strings["clear"], "clear-conversation", "antd-clear"),
                     _button(strings["settings"], "settings-open", "antd-setting"),
-                    *(_account(strings, user_name) if user_name else []),
+                    *(_account(strings, user) if user else []),
                 ],
             ),
         ],
@@ -42,7 +42,8 @@ def _button(label, button_id, icon):
                                           icon=fac.AntdIcon(icon=icon), **{"aria-label": label}), title=label)
 
 
-def _account(strings, user_name):
-    """The signed-in user's name and the sign-out button."""
-    return [html.Span(user_name, id="account-name", className="chat-account"),
+def _account(strings, user):
+    """The signed-in user's name, the admin page for admins, and the sign-out button."""
+    admin_link = [html.A(strings["adminTitle"], id="admin-link", href="/admin/", className="chat-account")]
+    return [html.Span(user["name"], id="account-name", className="chat-account"), *(admin_link if user["is_admin"] else []),
             _button(strings["logout"], "logout-button", "antd-logout"), dcc.Location(id="logout-location", refresh=True)]

@@ -5,7 +5,7 @@ Everyone who is not a signed-in admin gets 404, as if these routes did not exist
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, abort, jsonify, request
 
 from chatcore.errors import ChatError, bad_request
 from chatcore.store import usage, users
@@ -37,10 +37,8 @@ def create_blueprint(auth, error_response):
     @bp.get("/api/admin/users")
     def list_users():
         """Every user with role, status, last seen, and messages/tokens today and this month."""
-        totals = usage.by_user(db, datetime.now(timezone.utc))
-        empty = {"messages_today": 0, "messages_month": 0, "tokens_today": 0, "tokens_month": 0}
-        data = [{key: u[key] for key in ("id", "name", "is_admin", "disabled", "created_at", "last_seen_at")}
-                | totals.get(u["id"], empty) for u in users.list_users(db)]
+        data = [{key: value for key, value in u.items() if key != "session_version"}
+                for u in usage.users_with_usage(db, datetime.now(timezone.utc))]
         return jsonify({"data": data})
 
     @bp.post("/api/admin/users")
@@ -65,3 +63,15 @@ def create_blueprint(auth, error_response):
         return jsonify({key: user[key] for key in ("id", "name", "is_admin", "disabled")})
 
     return bp
+
+
+def guard_page(server, auth, prefix):
+    """Everything under the admin page's prefix (its HTML, layout and callbacks) is 404 for non-admins."""
+
+    @server.before_request
+    def admins_only_page():
+        """Refuse before Dash sees the request."""
+        if request.path.startswith(prefix):
+            user = auth.resolve()
+            if user is None or not user["is_admin"]:
+                abort(404)

@@ -4,7 +4,10 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from . import users
 from .schema import messages
+
+NONE = {"messages_today": 0, "messages_month": 0, "tokens_today": 0, "tokens_month": 0}
 
 
 def period_starts(now: datetime) -> tuple[int, int]:
@@ -21,8 +24,7 @@ def by_user(db, now: datetime) -> dict:
         rows = connection.execute(sa.select(messages.c.user_id, messages.c.role, messages.c.usage, messages.c.created_at)
                                   .where(messages.c.created_at >= month))
         for user_id, role, usage, created_at in rows:
-            entry = totals.setdefault(user_id, {"messages_today": 0, "messages_month": 0, "tokens_today": 0,
-                                                "tokens_month": 0})
+            entry = totals.setdefault(user_id, dict(NONE))
             tokens = (usage or {}).get("total_tokens") or 0 if role == "assistant" else 0
             questions = 1 if role == "user" else 0
             entry["messages_month"] += questions
@@ -31,3 +33,42 @@ def by_user(db, now: datetime) -> dict:
                 entry["messages_today"] += questions
                 entry["tokens_today"] += tokens
     return totals
+
+
+def users_with_usage(db, now: datetime) -> list[dict]:
+    """Every user, each with their messages and tokens today and this month."""
+    totals = by_user(db, now)
+    return [user | totals.get(user["id"], NONE) for user in users.list_users(db)]
+
+
+def report(db, since_ms: int) -> dict:
+    """What the usage charts show since `since_ms`: tokens per day per user and per model, answers per hour of
+    day, and the heaviest conversations. Each entry says whether any of its tokens were estimates."""
+    from .schema import conversations
+    from .schema import users as user_table
+
+    per_user, per_model, per_hour, heaviest = {}, {}, [0] * 24, {}
+    estimated = False
+    statement = (sa.select(messages.c.usage, messages.c.model, messages.c.created_at, messages.c.conversation_id,
+                           user_table.c.name, conversations.c.title, conversations.c.user_id)
+                 .join(user_table, user_table.c.id == messages.c.user_id)
+                 .join(conversations, conversations.c.id == messages.c.conversation_id)
+                 .where(messages.c.role == "assistant", messages.c.created_at >= since_ms))
+    with db.connect() as connection:
+        for usage_, model, created_at, conversation_id, name, title, owner_id in connection.execute(statement):
+            tokens = (usage_ or {}).get("total_tokens") or 0
+            estimated = estimated or bool((usage_ or {}).get("estimated"))
+            moment = datetime.fromtimestamp(created_at / 1000, timezone.utc)
+            day = moment.strftime("%Y-%m-%d")
+            per_user.setdefault(name, {}).setdefault(day, 0)
+            per_user[name][day] += tokens
+            per_model.setdefault(model or "?", {}).setdefault(day, 0)
+            per_model[model or "?"][day] += tokens
+            per_hour[moment.hour] += 1
+            entry = heaviest.setdefault(conversation_id, {"user": name, "user_id": owner_id, "title": title,
+                                                          "tokens": 0, "answers": 0})
+            entry["tokens"] += tokens
+            entry["answers"] += 1
+    top = sorted(heaviest.values(), key=lambda e: -e["tokens"])[:10]
+    return {"per_user": per_user, "per_model": per_model, "per_hour": per_hour, "heaviest": top,
+            "estimated": estimated}

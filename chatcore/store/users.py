@@ -156,6 +156,11 @@ def update_user(db, user_id, is_admin=None, disabled=None) -> dict | None:
         return _public(connection.execute(users.select().where(users.c.id == user_id)).one())
 
 
+# The account changes an admin can make, by name (shared by the CLI and the admin page).
+CHANGES = {"disable": {"disabled": True}, "enable": {"disabled": False}, "admin": {"is_admin": True},
+           "unadmin": {"is_admin": False}}
+
+
 def find_user(db, name) -> dict | None:
     """The user with this name, or None."""
     with db.connect() as connection:
