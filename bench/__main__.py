@@ -4,7 +4,7 @@ import importlib
 import sys
 
 ALL = ["streaming", "first_token_visible", "concurrency", "wire_bytes", "first_load", "long_conversation", "embedded_model",
-       "store"]
+       "store", "admin_charts"]
 
 for name in sys.argv[1:] or ALL:
     importlib.import_module(f"bench.{name}").main()
