@@ -9,8 +9,8 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from chatcore.store import usage, users
 from chatcore.strings import STRINGS
 from components import admin
+from web.conversations import USAGE_DAYS
 
-DAYS = 30
 
 
 def register(app, auth, current_language):
@@ -34,7 +34,7 @@ def register(app, auth, current_language):
             return [no_update] * 7
         strings = STRINGS[current_language()]
         everyone = usage.users_with_usage(db, datetime.now(timezone.utc))
-        report = usage.report(db, int((time.time() - DAYS * 86400) * 1000))
+        report = usage.report(db, int((time.time() - USAGE_DAYS * 86400) * 1000))
         return (admin.user_rows(everyone, strings), [{"label": u["name"], "value": u["id"]} for u in everyone],
                 *admin.charts(report, strings, theme), admin.heaviest_rows(report, viewer["id"], strings),
                 strings["usageEstimated"] if report["estimated"] else "")

@@ -55,3 +55,17 @@ def test_the_last_admin_cannot_be_demoted_or_disabled(upstream, serve, tmp_path)
         refused = alice.patch(f"{server.url}/api/admin/users/{alice_id}", json=change)
         assert refused.status_code == 400 and "admin" in refused.json()["error"]["message"]
     assert users.find_user(db, "alice")["is_admin"] and not users.find_user(db, "alice")["disabled"]
+
+
+def test_each_user_sees_only_their_own_usage(upstream, serve, tmp_path):
+    server, alice, bob, db = admin_setup(upstream, serve, tmp_path)
+    for name, tokens in (("alice", 10), ("bob", 32)):
+        user_id = users.find_user(db, name)["id"]
+        cid = conversations.create_conversation(db, user_id)["id"]
+        conversations.add_messages(db, user_id, cid, [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a", "model": "m", "usage": {"total_tokens": tokens, "estimated": True}}])
+    mine = bob.get(f"{server.url}/api/usage").json()
+    assert mine["messages_today"] == 1 and mine["tokens_today"] == 32 and mine["estimated"] is True
+    assert sum(mine["per_day"].values()) == 32 and list(mine["per_model"]) == ["m"] and sum(mine["per_hour"]) == 1
+    assert alice.get(f"{server.url}/api/usage").json()["tokens_month"] == 10

@@ -1,18 +1,19 @@
 """The /api routes over the store: conversations, messages, settings, import and export. JSON in and out; every
 lookup is scoped to the signed-in user, so another user's id is simply not found (404)."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Response, jsonify, request
 
 from chatcore import transfer
 from chatcore.errors import ChatError, bad_request
 from chatcore.export import conversation_to_markdown, export_filename
-from chatcore.store import conversations, shares, users
+from chatcore.store import conversations, shares, usage, users
 from chatcore.strings import LANG_COOKIE, STRINGS, pick_language
 from web import share_page
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
+USAGE_DAYS = 30
 SETTINGS_FIELDS = {"multiTurn": bool, "model": (str, type(None)), "systemPrompt": str, "temperature": (int, float),
                    "maxTokens": (int, type(None)), "historyTurns": int, "theme": str}
 
@@ -167,6 +168,17 @@ def create_blueprint(auth, error_response):
             raise ChatError(400, exc.code, f"Import refused ({exc.detail or exc.code}); nothing was changed.") from None
         added = [conversations.import_conversation(db, user["id"], item) for item in items]
         return jsonify({"imported": sum(1 for a in added if a), "skipped": sum(1 for a in added if not a)})
+
+    @bp.get("/api/usage")
+    def my_usage():
+        """The signed-in user's own usage: today and this month, and the last 30 days by day, model and hour."""
+        user = auth.require()
+        now = datetime.now(timezone.utc)
+        totals = usage.by_user(db, now).get(user["id"], usage.NONE)
+        since = int((now - timedelta(days=USAGE_DAYS)).timestamp() * 1000)
+        mine = usage.report(db, since, user["id"])
+        return jsonify(totals | {key: mine[key] for key in ("per_model", "per_hour", "estimated")}
+                       | {"per_day": mine["per_user"].get(user["name"], {})})
 
     @bp.get("/api/settings")
     def get_settings():

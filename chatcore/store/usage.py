@@ -41,9 +41,9 @@ def users_with_usage(db, now: datetime) -> list[dict]:
     return [user | totals.get(user["id"], NONE) for user in users.list_users(db)]
 
 
-def report(db, since_ms: int) -> dict:
-    """What the usage charts show since `since_ms`: tokens per day per user and per model, answers per hour of
-    day, and the heaviest conversations. Each entry says whether any of its tokens were estimates."""
+def report(db, since_ms: int, user_id=None) -> dict:
+    """What the usage charts show since `since_ms` (everyone's, or one user's): tokens per day per user and per
+    model, answers per hour of day, the heaviest conversations, and whether any tokens were estimates."""
     from .schema import conversations
     from .schema import users as user_table
 
@@ -54,6 +54,8 @@ def report(db, since_ms: int) -> dict:
                  .join(user_table, user_table.c.id == messages.c.user_id)
                  .join(conversations, conversations.c.id == messages.c.conversation_id)
                  .where(messages.c.role == "assistant", messages.c.created_at >= since_ms))
+    if user_id is not None:
+        statement = statement.where(messages.c.user_id == user_id)
     with db.connect() as connection:
         for usage_, model, created_at, conversation_id, name, title, owner_id in connection.execute(statement):
             tokens = (usage_ or {}).get("total_tokens") or 0
