@@ -37,6 +37,7 @@ from config import find_embedded_model, load_settings
 # Keep remote content out: answers may contain images pointing anywhere (a prompt-injected answer
 # could leak data through an image URL), so images load only from here; the page cannot be framed.
 ADMIN_PREFIX = "/admin/"
+LOGIN_PREFIX = "/login/"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -113,12 +114,8 @@ def create_app(settings=None):
         """The page, built per load so the language cookie and the signed-in user apply."""
         lang = current_language()
         strings = STRINGS[lang]
-        # Dash also calls this once without a request, to learn the layout's ids: that gets the chat page.
-        signing_in = auth.mode == "password" and has_request_context()
-        user = auth.resolve() if signing_in else None
-        if signing_in and user is None:
-            return fac.AntdConfigProvider(login.render(strings, setup=auth.needs_setup()), locale=lang.lower(),
-                                          primaryColor="#1677ff")
+        # Signed-out visitors never get here with AUTH=password (web/auth.py sends them to the sign-in page).
+        user = auth.resolve() if auth.mode == "password" and has_request_context() else None
         return fac.AntdConfigProvider(
             id="app-theme",  # chat.js switches its algorithm between light and dark
             locale=lang.lower(),
@@ -152,7 +149,6 @@ def create_app(settings=None):
     app.validation_layout = None
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app)
-    login_callbacks.register(app, auth, current_language)
 
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.
@@ -160,7 +156,7 @@ def create_app(settings=None):
     web_auth.install(server, auth, api.error_response)
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(admin.create_blueprint(auth, api.error_response))
-    mount_admin_page(server, auth)
+    mount_extra_pages(server, auth)
     server.register_blueprint(conversation_routes.create_blueprint(auth, api.error_response))
     api.install_limits(server, settings)
     compression.install(server)
@@ -185,23 +181,39 @@ def create_app(settings=None):
     return app
 
 
-def mount_admin_page(server, auth):
-    """The admin page: a second Dash app under ADMIN_PREFIX on the same server, reachable by admins only."""
-    admin.guard_page(server, auth, ADMIN_PREFIX)
-    # Its own Dash app, so none of its callbacks or components ride along with the chat page (and chat.js,
-    # the chat page's script, stays out of it).
-    admin_app = dash.Dash(__name__, server=server, url_base_pathname=ADMIN_PREFIX, assets_ignore=r".*\.js$",
-                          update_title=None, title="Admin")
+def mount_page(server, prefix, title, layout, register):
+    """A page of its own: a second Dash app under `prefix` on the same server, so none of its callbacks or
+    components ride along with the chat page (and chat.js, the chat page's script, stays out of it)."""
+    page = dash.Dash(__name__, server=server, url_base_pathname=prefix, assets_ignore=r".*\.js$",
+                     update_title=None, title=title)
+    page.layout = layout
+    page.validation_layout = None
+    register(page)
+    return page
 
-    def layout():
+
+def mount_extra_pages(server, auth):
+    """The sign-in page (AUTH=password) and the admin page (admins only)."""
+    if auth.mode == "password":
+        web_auth.guard_chat_page(server, auth, LOGIN_PREFIX, api.error_response)
+
+        def login_layout():
+            """The sign-in form, or the first-account form while there is no user."""
+            lang = current_language()
+            return fac.AntdConfigProvider(login.render(STRINGS[lang], setup=auth.needs_setup()),
+                                          locale=lang.lower(), primaryColor="#1677ff")
+
+        mount_page(server, LOGIN_PREFIX, "Sign in", login_layout,
+                   lambda page: login_callbacks.register(page, auth, current_language))
+    admin.guard_page(server, auth, ADMIN_PREFIX)
+
+    def admin_layout():
         """The admin page in the visitor's language."""
         lang = current_language()
         return admin_page.render(STRINGS[lang], lang)
 
-    admin_app.layout = layout
-    admin_app.validation_layout = None
-    admin_callbacks.register(admin_app, auth, current_language)
-    return admin_app
+    mount_page(server, ADMIN_PREFIX, "Admin", admin_layout,
+               lambda page: admin_callbacks.register(page, auth, current_language))
 
 
 def database_url(settings) -> str:

@@ -47,6 +47,10 @@ class Settings:
     data_dir: str = "data"
     database_url: str = ""
     secret_key: str = ""
+    limit_messages_per_day: int = 0
+    limit_tokens_per_day: int = 0
+    limit_tokens_per_month: int = 0
+    limit_models: tuple = ()
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
 
@@ -182,6 +186,10 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         data_dir=env.get("DATA_DIR", "").strip() or "data",
         database_url=database_url,
         secret_key=env.get("SECRET_KEY", "").strip(),
+        limit_messages_per_day=_int(env, "LIMIT_MESSAGES_PER_DAY", 0, minimum=0),
+        limit_tokens_per_day=_int(env, "LIMIT_TOKENS_PER_DAY", 0, minimum=0),
+        limit_tokens_per_month=_int(env, "LIMIT_TOKENS_PER_MONTH", 0, minimum=0),
+        limit_models=tuple(m.strip() for m in env.get("LIMIT_MODELS", "").split(",") if m.strip()),
         host=env.get("HOST", "").strip() or DEFAULT_HOST,
         port=_int(env, "PORT", DEFAULT_PORT),
     )

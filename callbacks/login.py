@@ -1,4 +1,4 @@
-"""Sign in, create the first account, and sign out: server callbacks over web/auth.py."""
+"""Sign in and create the first account: server callbacks of the sign-in page over web/auth.py."""
 
 from dash import Input, Output, State, no_update
 
@@ -8,7 +8,7 @@ from chatcore.strings import STRINGS
 
 
 def register(app, auth, current_language):
-    """Wire the sign-in form and the sign-out button to `auth`."""
+    """Wire the sign-in form to `auth`."""
 
     @app.callback(Output("login-message", "children"), Output("login-location", "href"),
                   Input("login-submit", "nClicks"), Input("login-password", "nSubmit"),
@@ -32,9 +32,3 @@ def register(app, auth, current_language):
         except ChatError as exc:
             return strings["loginThrottled" if exc.status == 429 else "loginFailed"], no_update
         return "", "/"
-
-    @app.callback(Output("logout-location", "href"), Input("logout-button", "nClicks"), prevent_initial_call=True)
-    def sign_out(_clicks):
-        """Forget the session and go back to the sign-in page."""
-        auth.logout()
-        return "/"

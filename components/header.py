@@ -1,7 +1,7 @@
 """The top bar: the list toggle (phones), title, the multi-turn switch, export, clear and settings."""
 
 import feffery_antd_components as fac
-from dash import dcc, html
+from dash import html
 
 from components.settings import DEFAULTS
 
@@ -45,5 +45,8 @@ def _button(label, button_id, icon):
 def _account(strings, user):
     """The signed-in user's name, the admin page for admins, and the sign-out button."""
     admin_link = [html.A(strings["adminTitle"], id="admin-link", href="/admin/", className="chat-account")]
-    return [html.Span(user["name"], id="account-name", className="chat-account"), *(admin_link if user["is_admin"] else []),
-            _button(strings["logout"], "logout-button", "antd-logout"), dcc.Location(id="logout-location", refresh=True)]
+    # A plain form post: sign-out needs no callback on the chat page.
+    sign_out = html.Form(html.Button(strings["logout"], id="logout-button", type="submit", className="chat-logout"),
+                         action="/logout", method="POST", className="chat-logout-form")
+    return [html.Span(user["name"], id="account-name", className="chat-account"),
+            *(admin_link if user["is_admin"] else []), sign_out]

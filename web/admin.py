@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, jsonify, request
 
+from chatcore import quotas
 from chatcore.errors import ChatError, bad_request
 from chatcore.store import usage, users
 from web.conversations import json_body, not_found
@@ -51,12 +52,17 @@ def create_blueprint(auth, error_response):
     @bp.patch("/api/admin/users/<user_id>")
     def change_user(user_id):
         """Reset the password, disable or re-enable, make or unmake admin (never the last enabled admin)."""
-        body = json_body({"password", "disabled", "is_admin"})
+        body = json_body({"password", "disabled", "is_admin", "limits"})
         if users.get_user(db, user_id) is None:
             raise not_found()
         for key in ("disabled", "is_admin"):
             if key in body and not isinstance(body[key], bool):
                 raise bad_request("invalid_value", f"{key} must be true or false.")
+        if "limits" in body:
+            try:
+                quotas.set_override(db, user_id, body["limits"])
+            except ValueError as exc:
+                raise bad_request("invalid_value", str(exc)) from None
         if "password" in body:
             users.set_password(db, user_id, body["password"])
         user = users.update_user(db, user_id, is_admin=body.get("is_admin"), disabled=body.get("disabled"))

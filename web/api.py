@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from chatcore import quotas
 from chatcore.errors import ChatError, bad_request
 from chatcore.service import DONE_EVENT
 from chatcore.store import StoreUnavailable
@@ -73,6 +74,23 @@ def create_blueprint(service, auth):
     bp = Blueprint("api", __name__)
     settings = service.settings
 
+    limit_defaults = quotas.defaults(settings)
+
+    def start_counted(chat_request):
+        """Check and count the user's limits, then start the answer (un-counted if the upstream refuses it)."""
+        user = auth.require()
+        event_id = quotas.reserve(auth.db, user["id"], chat_request.model,
+                                  quotas.limits_for(auth.db, user["id"], limit_defaults))
+        try:
+            first, events = service.start(chat_request)
+        except ChatError:
+            quotas.release(auth.db, event_id)
+            raise
+        if event_id is None:
+            return first, events
+        rest = quotas.counted(first, events, auth.db, event_id, chat_request.messages)
+        return next(rest), rest
+
     @bp.get("/healthz")
     def healthz():
         """200 when the configured backend can serve; never reveals the upstream URL or key."""
@@ -106,7 +124,7 @@ def create_blueprint(service, auth):
             if body is None:
                 raise bad_request("invalid_json", "The request body is not valid JSON (UTF-8).")
             chat_request = service.prepare(body)
-            first, events = service.start(chat_request)
+            first, events = start_counted(chat_request)
         except ChatError as exc:
             return error_response(exc)
         if not chat_request.stream:

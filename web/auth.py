@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, jsonify, request, session
+from flask import Blueprint, g, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
@@ -73,13 +73,13 @@ class Auth:
         self._proxies = [ipaddress.ip_network(a, strict=False) for a in settings.trusted_proxy_addresses]
         self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
         self._failures = parse_limit(LOGIN_FAILURES)
-        self._owner_id = None
+        self._owner = None
 
-    def _owner(self):
-        """The implicit single user of AUTH=none (created once)."""
-        if self._owner_id is None:
-            self._owner_id = users.ensure_user(self.db, users.OWNER, is_admin=True)["id"]
-        return users.get_user(self.db, self._owner_id)
+    def owner(self):
+        """The implicit single user of AUTH=none (created once, then kept: no query per request)."""
+        if self._owner is None:
+            self._owner = users.ensure_user(self.db, users.OWNER, is_admin=True)
+        return self._owner
 
     def _from_trusted_proxy(self) -> bool:
         """True when the connection itself comes from a trusted proxy address (not a forwarded claim)."""
@@ -101,7 +101,7 @@ class Auth:
         elif self.mode == "none":
             code = self.settings.access_code
             if not code or session.get("access") or hmac.compare_digest(token.encode(), code.encode()):
-                g.user, g.by_token = self._owner(), bool(token)
+                g.user, g.by_token = self.owner(), bool(token)
         elif self.mode == "password":
             user = users.get_user(self.db, session.get("uid")) if session.get("uid") else None
             if user and not user["disabled"] and user["session_version"] == session.get("v"):
@@ -151,7 +151,7 @@ class Auth:
                 session.clear()
                 session.update(access=True)
                 session.permanent = True
-                return self._owner()
+                return self.owner()
             user = None
         else:
             user = users.authenticate(self.db, name, password) if self.mode == "password" else None
@@ -199,6 +199,22 @@ def install(server, auth, error_response):
     server.register_blueprint(create_blueprint(auth, error_response))
 
 
+def guard_chat_page(server, auth, login_prefix, error_response):
+    """AUTH=password: signed-out visitors of the chat page go to the sign-in page; its data routes answer 401."""
+
+    @server.before_request
+    def signed_in_or_sign_in_page():
+        """Send the page to the sign-in form; refuse the chat page's layout and callbacks."""
+        if auth.resolve() is not None:
+            return None
+        if request.path == "/":
+            return redirect(login_prefix)
+        if request.path in ("/_dash-layout", "/_dash-update-component"):
+            return error_response(ChatError(401, "not_signed_in", "Sign in first.",
+                                                 error_type="authentication_error"))
+        return None
+
+
 def create_blueprint(auth, error_response):
     """The /api/auth routes."""
     bp = Blueprint("auth", __name__)
@@ -221,6 +237,12 @@ def create_blueprint(auth, error_response):
         """Sign out (forget the session cookie)."""
         auth.logout()
         return jsonify({"ok": True})
+
+    @bp.post("/logout")
+    def logout_form():
+        """Sign out from the page's form, then back to the sign-in page."""
+        auth.logout()
+        return redirect("/")
 
     @bp.post("/api/auth/setup")
     def setup():

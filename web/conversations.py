@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Response, jsonify, request
 
-from chatcore import transfer
+from chatcore import quotas, transfer
 from chatcore.errors import ChatError, bad_request
 from chatcore.export import conversation_to_markdown, export_filename
 from chatcore.store import conversations, shares, usage, users
@@ -46,6 +46,7 @@ def create_blueprint(auth, error_response):
     """The store routes, for the user `auth` resolves."""
     bp = Blueprint("conversations", __name__)
     db = auth.db
+    limit_defaults = quotas.defaults(auth.settings)
 
     @bp.errorhandler(ChatError)
     def chat_error(exc):
@@ -177,8 +178,9 @@ def create_blueprint(auth, error_response):
         totals = usage.by_user(db, now).get(user["id"], usage.NONE)
         since = int((now - timedelta(days=USAGE_DAYS)).timestamp() * 1000)
         mine = usage.report(db, since, user["id"])
+        left = quotas.remaining(db, user["id"], quotas.limits_for(db, user["id"], limit_defaults))
         return jsonify(totals | {key: mine[key] for key in ("per_model", "per_hour", "estimated")}
-                       | {"per_day": mine["per_user"].get(user["name"], {})})
+                       | {"per_day": mine["per_user"].get(user["name"], {}), "left": left})
 
     @bp.get("/api/settings")
     def get_settings():

@@ -80,3 +80,21 @@ shares = sa.Table(
     sa.Column("messages", sa.JSON, nullable=False),  # a snapshot: later turns are not shared
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
+
+usage_events = sa.Table(
+    "usage_events", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("model", sa.String(200)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    # Filled in when the answer ends; a row with no tokens yet is an answer still being generated.
+    sa.Column("total_tokens", sa.Integer, nullable=False, default=0),
+    sa.Column("estimated", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_usage_events_user_created", "user_id", "created_at"),
+)
+
+user_limits = sa.Table(
+    "user_limits", metadata,
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),  # only the limits set for this user; the rest are the defaults
+)
