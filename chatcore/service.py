@@ -1,5 +1,6 @@
 """One chat turn: validate → system prompt → trim context → stream from the provider in OpenAI format."""
 
+import itertools
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import uuid
 
 from .errors import ChatError, upstream_error
 from .messages import parse_request, trim_to_budget, with_system_prompt
-from .providers.base import Finish
+from .providers.base import Finish, Reasoning
 
 log = logging.getLogger("chat")
 
@@ -209,10 +210,12 @@ class ChatService:
                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
 
         # Text chunks differ only in their content: encode the envelope once and put each text's JSON in it.
-        text_head, _, text_tail = chunk({"content": ""}).rpartition(b'""')
+        envelopes = {str: chunk({"content": ""}).rpartition(b'""'),
+                     Reasoning: chunk({"reasoning_content": ""}).rpartition(b'""')}
 
-        def text_event(text):
-            return text_head + _json(text).encode() + text_tail
+        def text_event(kind, text):
+            head, _, tail = envelopes[kind]
+            return head + _json(text).encode() + tail
 
         characters = 0
         waiting = []        # deltas received and not sent yet
@@ -225,9 +228,10 @@ class ChatService:
             head, role = role, b""
             if not waiting:
                 return head
-            text = "".join(waiting)
+            # One chunk per run of answer or reasoning deltas, in order: the two never share a chunk.
+            events = b"".join(text_event(kind, "".join(run)) for kind, run in itertools.groupby(waiting, type))
             waiting.clear()
-            return head + text_event(text)
+            return head + events
 
         try:
             items = [first]
@@ -292,22 +296,23 @@ class ChatService:
 
     def complete(self, request, first, events):
         """Collect the whole answer into one `chat.completion` object (non-streaming requests)."""
-        parts, item = [], first
+        parts, reasoning, item = [], [], first
         try:
             while not isinstance(item, Finish):
-                parts.append(item)
+                (reasoning if isinstance(item, Reasoning) else parts).append(item)
                 item = next(events, Finish(None))
         finally:
             events.close()
-        error = self._finish_error(item, sum(map(len, parts)))
+        error = self._finish_error(item, sum(map(len, parts + reasoning)))
         if error:
             self.log_failure(request, error)
             raise error
+        message = {"role": "assistant", "content": "".join(parts)}
+        if reasoning:
+            message["reasoning_content"] = "".join(reasoning)
         body = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-            "model": request.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-                         "finish_reason": item.reason}],
+            "model": request.model, "choices": [{"index": 0, "message": message, "finish_reason": item.reason}],
         }
         if item.usage:
             body["usage"] = item.usage
