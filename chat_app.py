@@ -20,7 +20,7 @@ from callbacks import conversation as conversation_callbacks
 from callbacks import export as export_callbacks
 from callbacks import settings as settings_callbacks
 from chatcore import redact
-from chatcore.providers import build_provider
+from chatcore.providers import build_providers
 from chatcore.service import ChatService
 from components import access_code, conversation_list, header, input_bar, message_list
 from components import settings as settings_drawer
@@ -57,7 +57,7 @@ def defer_bundle(app, library):
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, lang, prefix, markdown_bundle):
+def page_config(settings, providers, lang, prefix, markdown_bundle):
     """What chat.js needs, sent once per page load: strings, error texts, Markdown props and limits."""
     return {
         "lang": lang,
@@ -67,8 +67,8 @@ def page_config(settings, lang, prefix, markdown_bundle):
         "markdownProps": message_list.MARKDOWN_PROPS,
         "markdownBundle": markdown_bundle,
         "maxInputChars": settings.max_input_chars,
-        "models": list(settings.models),
-        "defaultModel": settings.default_model,
+        "models": [model for model, _ in providers.models()],
+        "defaultModel": providers.default_model(),
         "apiUrl": f"{prefix}v1/chat/completions",
         "langUrl": f"{prefix}lang/",
         "accessCodeRequired": bool(settings.access_code),
@@ -80,10 +80,11 @@ def create_app(settings=None):
     settings = settings or load_settings()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact.install([settings.openai_api_key, settings.access_code])
+    redact.install(settings.secrets)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # its INFO line per request names the upstream URL
 
-    provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
-    service = ChatService(settings, provider)
+    providers = build_providers(settings, settings.embedded_model_path or find_embedded_model())
+    service = ChatService(settings, providers)
 
     app = dash.Dash(__name__, title="在线问答机器人", compress=True, update_title=None)
     server = app.server
@@ -111,11 +112,11 @@ def create_app(settings=None):
                         message_list.render(strings, settings.uses_embedded_model),
                         input_bar.render(strings),
                     ]),
-                    settings_drawer.render(strings, settings, lang),
+                    settings_drawer.render(strings, providers.models(), providers.default_model(), lang),
                     access_code.render(strings),
                     *conversation_list.dialogs(strings),
                     dcc.Store(id="export-request"),  # the conversation to export, set on click
-                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix, markdown_bundle)),
+                    dcc.Store(id="chat-config", data=page_config(settings, providers, lang, prefix, markdown_bundle)),
                     dcc.Download(id="export-download"),
                     html.Div(id="global-message"),
                 ],

@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 from .errors import ChatError, upstream_error
 from .messages import parse_request, trim_to_budget, with_system_prompt
@@ -160,11 +161,11 @@ HELPERS = _Helpers(HELPER_THREADS)
 
 
 class ChatService:
-    """Turns an OpenAI-style request body into a streamed or complete answer from one provider."""
+    """Turns an OpenAI-style request body into a streamed or complete answer from the provider of its model."""
 
-    def __init__(self, settings, provider, coalesce_seconds=None):
+    def __init__(self, settings, providers, coalesce_seconds=None):
         self.settings = settings
-        self.provider = provider
+        self.providers = providers
         self.coalesce_seconds = COALESCE_SECONDS if coalesce_seconds is None else coalesce_seconds
 
     def _window(self, characters):
@@ -175,7 +176,8 @@ class ChatService:
     def prepare(self, body):
         """Validate the body and build the messages the model sees; raises ChatError on bad input."""
         settings = self.settings
-        request = parse_request(body, settings.models, settings.default_model, settings.max_input_chars)
+        models = [model for model, _ in self.providers.models()]
+        request = parse_request(body, models, self.providers.default_model(), settings.max_input_chars)
         messages = with_system_prompt(request.messages, settings.system_prompt)
         budget = settings.context_tokens - (request.max_tokens or settings.max_answer_tokens)
         request.messages, request.trimmed_messages = trim_to_budget(messages, max(budget, 64))
@@ -183,7 +185,9 @@ class ChatService:
 
     def start(self, request):
         """Start the provider stream and wait for its first item, so early failures become HTTP errors."""
-        events = self.provider.stream(request)
+        provider, model = self.providers.resolve(request.model)
+        # The provider gets the backend's own name for the model; answers keep the id the client asked for.
+        events = provider.stream(replace(request, model=model))
         try:
             first = next(events)
         except StopIteration:
@@ -330,5 +334,5 @@ class ChatService:
     def log_failure(self, request, error):
         """One log line per failed turn: the code and the underlying exception type, never bodies or keys."""
         cause = error.__cause__
-        log.warning("chat failed: code=%s status=%s model=%s backend=%s cause=%s", error.code, error.status,
-                    getattr(request, "model", "?"), self.provider.name, type(cause).__name__ if cause else "-")
+        log.warning("chat failed: code=%s status=%s model=%s cause=%s", error.code, error.status,
+                    getattr(request, "model", "?"), type(cause).__name__ if cause else "-")

@@ -63,17 +63,16 @@ def create_blueprint(service):
 
     @bp.get("/healthz")
     def healthz():
-        """200 when the configured backend can serve; never reveals the upstream URL or key."""
-        ready, reason = service.provider.health()
-        body = {"status": "ok" if ready else "unavailable", "backend": settings.backend_name}
-        if not ready:
-            body["reason"] = reason
+        """200 while at least one provider can serve; each provider's state, never an upstream URL or key."""
+        ready, providers = service.providers.health()
+        body = {"status": "ok" if ready else "unavailable", "backend": settings.backend_name, "providers": providers}
         return jsonify(body), 200 if ready else 503
 
     @bp.get("/v1/models")
     def models():
-        """The allowlist of models, in OpenAI's list format."""
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": settings.backend_name} for m in settings.models]
+        """The allowlist of models, in OpenAI's list format, each owned by its provider."""
+        data = [{"id": model, "object": "model", "created": 0, "owned_by": provider}
+                for model, provider in service.providers.models()]
         return jsonify({"object": "list", "data": data})
 
     @bp.post("/v1/chat/completions")

@@ -46,6 +46,10 @@ class OpenAICompatibleProvider(Provider):
                 self._client = client
             return self._client
 
+    def list_models(self):
+        """The model names the backend offers (its /models), for providers configured with models = "auto"."""
+        return [model.id for model in self._get_client().models.list()]
+
     def stream(self, request):
         """Yield answer deltas, then a Finish whose reason is None if the stream was cut early.
 
