@@ -95,6 +95,7 @@
     if (Number.isFinite(stats.tokensPerSecond)) parts.push(`${stats.tokensPerSecond.toFixed(1)} tok/s`);
     if (stats.usage) {
       parts.push(format(t('statsUsage'), {prompt: stats.usage.prompt_tokens, completion: stats.usage.completion_tokens})
+        + (stats.usage.reasoning_tokens ? format(t('statsReasoning'), {n: stats.usage.reasoning_tokens}) : '')
         + (stats.usage.estimated ? t('statsEstimated') : ''));
     }
     return parts.join(' · ');
@@ -152,6 +153,16 @@
     return state.markdownLoad;
   }
 
+  /* The model's thinking, above the answer: open until the answer starts, then collapsed behind its duration. */
+  function reasoningView(msg, index) {
+    const seconds = msg.thoughtMs / 1000;
+    const label = Number.isFinite(seconds) ? format(t('thoughtFor'), {n: seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)})
+      : t('thinking');
+    return component('dash_html_components', 'Details', {id: `chat-think-${index}`, className: 'chat-reasoning',
+      open: !msg.content, children: [component('dash_html_components', 'Summary', {children: label}),
+        div({id: `chat-think-text-${index}`, className: 'chat-reasoning-text', children: msg.reasoning})]});
+  }
+
   const hasAnswers = (conversation) => conversation.messages.some((m) => m.role === 'assistant');
 
   function messageBody(msg, index) {
@@ -159,7 +170,7 @@
       // User text is shown as typed (no Markdown), like the big chat UIs.
       return [div({className: 'chat-text', children: msg.content}), messageActions(msg, index)];
     }
-    const children = [answerView(msg, index)];
+    const children = msg.reasoning ? [reasoningView(msg, index), answerView(msg, index)] : [answerView(msg, index)];
     if (msg.trimmed) {
       children.push(div({className: 'chat-note chat-note--trimmed', children: format(t('trimmed'), {n: msg.trimmed})}));
     }
@@ -524,7 +535,7 @@
     return code ? {Authorization: `Bearer ${code}`} : {};
   }
 
-  /* Parse one SSE event block; returns {done}|{error}|{delta, finish, usage}. */
+  /* Parse one SSE event block; returns {done}|{error}|{delta, reasoning, finish, usage}. */
   function parseEvent(block) {
     const payload = block.split(/\r?\n/).filter((l) => l.startsWith('data:'))
       .map((l) => l.slice(5).replace(/^ /, '')).join('\n');
@@ -533,7 +544,8 @@
     const obj = JSON.parse(payload);
     if (obj.error) return {error: obj.error};
     const choice = (obj.choices || [])[0] || {};
-    return {delta: (choice.delta && choice.delta.content) || '', finish: choice.finish_reason || null,
+    const delta = choice.delta || {};
+    return {delta: delta.content || '', reasoning: delta.reasoning_content || '', finish: choice.finish_reason || null,
       usage: obj.usage || null};
   }
 
@@ -546,6 +558,9 @@
     const startedAt = performance.now();
     let firstTokenAt = null;
     let text = '';
+    let reasoning = '';
+    let thinkStart = null;   // when the reasoning began and the answer after it began (performance.now())
+    let thinkEnd = null;
     let trimmed = 0;
     let finish = null;
     let usage = null;
@@ -556,14 +571,22 @@
 
     const render = () => {
       timer = null;
-      if (text.length === shown) return;
-      shown = text.length;
+      if (text.length + reasoning.length === shown) return;
       const msg = conversation.messages[index];
-      if (msg && msg.status === 'streaming') msg.content = text;  // a redraw mid-answer (e.g. renderAll) shows it
-      if (onScreen()) {
-        setProps(`chat-md-${index}`, answerText(text, true));
+      const phase = msg && [!!msg.reasoning, !!msg.content];  // the reasoning block appears, or the answer starts
+      if (msg && msg.status === 'streaming') {  // a redraw mid-answer (e.g. renderAll) shows it
+        Object.assign(msg, {content: text}, reasoning ? {reasoning, thoughtMs: thinkEnd === null ? undefined : thinkEnd - thinkStart} : {});
+      }
+      if (onScreen() && msg) {
+        if (reasoning && (phase[0] !== !!reasoning || phase[1] !== !!text)) {
+          setProps(`chat-msg-${index}`, {children: messageBody(msg, index)});
+        } else {
+          if (reasoning) setProps(`chat-think-text-${index}`, {children: reasoning});
+          setProps(`chat-md-${index}`, answerText(text, true));
+        }
         scrollToEnd(false);
       }
+      shown = text.length + reasoning.length;
       if (Date.now() - savedAt > PARTIAL_SAVE_MS) {  // a reload mid-answer keeps what had arrived
         savedAt = Date.now();
         persist(conversation);
@@ -607,8 +630,11 @@
             if (!event) continue;
             if (event.done) { done = true; break; }
             if (event.error) { error = event.error; done = true; break; }
-            if (event.delta && firstTokenAt === null) firstTokenAt = performance.now();
+            if ((event.delta || event.reasoning) && firstTokenAt === null) firstTokenAt = performance.now();
+            if (event.reasoning && thinkStart === null) thinkStart = performance.now();
+            if (event.delta && thinkStart !== null && thinkEnd === null) thinkEnd = performance.now();
             text += event.delta;
+            reasoning += event.reasoning;
             finish = event.finish || finish;
             usage = event.usage || usage;
           }
@@ -628,10 +654,11 @@
       if (current && current.status === 'streaming') {
         const msg = {role: 'assistant', content: text, status: error ? 'error' : 'done', model: body.model,
           createdAt: Date.now()};
+        if (reasoning) Object.assign(msg, {reasoning, thoughtMs: (thinkEnd === null ? performance.now() : thinkEnd) - thinkStart});
         if (stopped) msg.stopped = true;
         if (trimmed) msg.trimmed = trimmed;
         if (error) msg.error = error.code || 'default';
-        if (text) msg.stats = answerStats(body.messages, text, usage, startedAt, firstTokenAt, performance.now());
+        if (text || reasoning) msg.stats = answerStats(body.messages, text, reasoning, usage, startedAt, firstTokenAt, performance.now());
         replaceMessage(conversation, index, msg);
         if (onScreen()) scrollToEnd(false);
       }
@@ -640,13 +667,17 @@
   }
 
   /* Timings and token usage of one answer: the server's usage when the backend reports it, else an estimate. */
-  function answerStats(messages, text, usage, startedAt, firstTokenAt, endedAt) {
+  function answerStats(messages, text, reasoning, usage, startedAt, firstTokenAt, endedAt) {
     const estimate = !usage || usage.estimated;
+    const thinking = reasoning ? data().estimateTokens(reasoning) : 0;
     const used = estimate ? {
       prompt_tokens: messages.reduce((sum, m) => sum + data().estimateTokens(m.content), 0),
-      completion_tokens: data().estimateTokens(text),
+      completion_tokens: data().estimateTokens(text) + thinking,
       estimated: true,
     } : {prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens};
+    // Reasoning tokens are part of the completion: the backend's count when it reports one.
+    const reported = !estimate && (usage.completion_tokens_details || {}).reasoning_tokens;
+    if (reported || (estimate && thinking)) used.reasoning_tokens = reported || thinking;
     return {
       firstTokenMs: firstTokenAt === null ? null : firstTokenAt - startedAt,
       tokensPerSecond: firstTokenAt === null ? null : data().tokensPerSecond(used.completion_tokens, firstTokenAt, endedAt),

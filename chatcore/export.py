@@ -5,9 +5,11 @@ from datetime import datetime
 
 LABELS = {
     "zh-CN": {"title": "对话记录", "exported": "导出时间", "model": "模型", "question": "问题", "answer": "回答",
-              "interrupted": "（回答中断）", "stopped": "（已停止生成）"},
+              "interrupted": "（回答中断）", "stopped": "（已停止生成）",
+              "reasoning": "思考过程"},
     "en-US": {"title": "Conversation", "exported": "Exported", "model": "Model", "question": "Question",
-              "answer": "Answer", "interrupted": "(answer interrupted)", "stopped": "(generation stopped)"},
+              "answer": "Answer", "interrupted": "(answer interrupted)", "stopped": "(generation stopped)",
+              "reasoning": "Reasoning"},
 }
 
 
@@ -31,6 +33,22 @@ def inert_markdown(text: str) -> str:
         part = _UNSAFE_REFERENCE.sub(r"\1#blocked-link", part)
         parts[i] = _REMOTE_IMAGE.sub(r"[🖼 \1](\2", part)
     return "".join(parts)
+
+
+def _closed_fences(text: str) -> str:
+    """The text with an unclosed code fence closed, so nothing after it (a </details>) is swallowed."""
+    opener = None
+    for line in text.splitlines():
+        fence = re.match(r"^\s*(`{3,}|~{3,})", line)
+        if fence and (opener is None or fence.group(1).startswith(opener)):
+            opener = None if opener else fence.group(1)
+    return f"{text}\n{opener}" if opener else text
+
+
+def reasoning_section(reasoning: str, label: str) -> list:
+    """The model's reasoning as a collapsed <details> block whose content stays inert Markdown."""
+    return ["", f"<details><summary>{label}</summary>", "", _closed_fences(inert_markdown(reasoning.strip())), "",
+            "</details>"]
 
 
 def export_filename(now: datetime) -> str:
@@ -63,5 +81,8 @@ def conversation_to_markdown(messages, now: datetime, model="", lang="zh-CN", ti
             note = {"error": labels["interrupted"]}.get(message.get("status"), "")
             if message.get("stopped"):
                 note = labels["stopped"]
-            lines += ["", f"### {labels['answer']} {number} {note}".rstrip(), "", inert_markdown(content.strip())]
+            lines += ["", f"### {labels['answer']} {number} {note}".rstrip()]
+            if message.get("reasoning"):
+                lines += reasoning_section(message["reasoning"], labels["reasoning"])
+            lines += ["", inert_markdown(content.strip())]
     return "\n".join(lines) + "\n"

@@ -70,6 +70,7 @@ class Script:
     reasoning: str = ""             # the model's reasoning, sent before the answer
     reasoning_form: str = "reasoning_content"  # the delta field that carries it, or "think" (tags in the content)
     models: tuple = ("scripted",)   # what GET /models lists
+    answer_gate: object = None      # a threading.Event the stream waits for between the reasoning and the answer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -140,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if script.malformed_after is not None and n >= script.malformed_after:
                     event(sse("{not json"))
                     return
+                if script.answer_gate and field == "content" and not script.answer_gate.is_set():
+                    script.answer_gate.wait(30)
                 event(chunk_event(model, {field: piece}))
                 record.setdefault("first_content_at", time.time())  # wall clock: comparable with a browser's
                 if script.delay:
