@@ -22,14 +22,14 @@ def providers_file(tmp_path, text):
     return {"PROVIDERS_FILE": str(path), "ALPHA_KEY": TEST_KEY, "BETA_KEY": OTHER_KEY, "REQUEST_TIMEOUT": "5"}
 
 
-def two_providers(tmp_path, alpha_url, beta_url, beta_models='"auto"'):
-    """alpha: a fixed model list; beta: its list as given (auto by default)."""
+def two_providers(tmp_path, alpha_url, beta_url, beta_models='"auto"', alpha_models='["scripted", "shared"]'):
+    """alpha: a fixed model list by default; beta: its list read from the backend by default."""
     return providers_file(tmp_path, f"""
 [[providers]]
 name = "alpha"
 base_url = "{alpha_url}"
 api_key_env = "ALPHA_KEY"
-models = ["scripted", "shared"]
+models = {alpha_models}
 
 [[providers]]
 name = "beta"
@@ -138,3 +138,20 @@ def test_healthz_is_503_when_no_provider_can_serve(tmp_path, serve):
     server = serve(providers_file(tmp_path, f'[[providers]]\nname = "beta"\nbase_url = "{down}"\nmodels = "auto"\n'))
     wait_until(lambda: health(server)[1]["beta"] == "unavailable", 10, "beta marked unavailable")
     assert health(server)[0] == 503
+
+
+def test_under_gunicorn_gevent_workers_auto_lists_load_while_a_silent_backend_hangs(tmp_path, upstream):
+    from tests.gunicorn_runner import GunicornApp
+
+    upstream.script = Script(models=("scripted", "second"))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = two_providers(tmp_path, upstream.url, f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
+                            alpha_models='"auto"')
+        with GunicornApp({**env, "REQUEST_TIMEOUT": "60"}) as app:
+            models = lambda: [m["id"] for m in requests.get(f"{app.url}/v1/models", timeout=5).json()["data"]]  # noqa: E731
+            wait_until(lambda: models() == ["alpha/scripted", "alpha/second"], 20, "alpha's auto list")
+            assert answer_text(read_events(ask(app, "alpha/second"))).startswith("Answer to: hi")
+            assert health(app) == (200, {"alpha": "ok", "beta": "starting"})
+            assert upstream.url not in app.log() and TEST_KEY not in app.log() and OTHER_KEY not in app.log()
