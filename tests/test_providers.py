@@ -155,3 +155,10 @@ def test_under_gunicorn_gevent_workers_auto_lists_load_while_a_silent_backend_ha
             assert answer_text(read_events(ask(app, "alpha/second"))).startswith("Answer to: hi")
             assert health(app) == (200, {"alpha": "ok", "beta": "starting"})
             assert upstream.url not in app.log() and TEST_KEY not in app.log() and OTHER_KEY not in app.log()
+
+
+def test_the_example_providers_file_in_the_repo_is_valid():
+    settings = load_settings({"PROVIDERS_FILE": "providers.example.toml", "DEEPSEEK_API_KEY": "k",
+                              "OPENAI_API_KEY": "k"}, dotenv_path=None)
+    assert [(p.name, p.models) for p in settings.providers] == [
+        ("deepseek", ("deepseek-chat", "deepseek-reasoner")), ("openai", ("gpt-4o-mini", "gpt-4o")), ("ollama", None)]
