@@ -2,6 +2,7 @@
 
 import logging
 import socket
+from pathlib import Path
 
 import pytest
 import requests
@@ -158,7 +159,7 @@ def test_under_gunicorn_gevent_workers_auto_lists_load_while_a_silent_backend_ha
 
 
 def test_the_example_providers_file_in_the_repo_is_valid():
-    settings = load_settings({"PROVIDERS_FILE": "providers.example.toml", "DEEPSEEK_API_KEY": "k",
+    settings = load_settings({"PROVIDERS_FILE": str(Path(__file__).parent.parent / "providers.example.toml"), "DEEPSEEK_API_KEY": "k",
                               "OPENAI_API_KEY": "k"}, dotenv_path=None)
     assert [(p.name, p.models) for p in settings.providers] == [
         ("deepseek", ("deepseek-chat", "deepseek-reasoner")), ("openai", ("gpt-4o-mini", "gpt-4o")), ("ollama", None)]

@@ -55,3 +55,16 @@ def test_reasoning_tokens_are_reported_in_the_usage(upstream, serve):
     events = read_events(ask(serve(upstream_env(upstream)), stream_options={"include_usage": True}))
     usage = next(e["usage"] for e in events if isinstance(e, dict) and e.get("usage"))
     assert usage["completion_tokens_details"] == {"reasoning_tokens": len(THOUGHT) // 4 + 1}
+
+
+def test_merged_deltas_keep_reasoning_and_answer_in_separate_chunks_in_order():
+    from chatcore.providers.base import Finish, Reasoning
+    from tests.test_api_routes import parsed, service_writes
+
+    def items():
+        yield Reasoning("a")
+        yield from (Reasoning("b"), Reasoning("c"), "X", "Y", Reasoning("late"), "Z", Finish("stop"))
+
+    writes = list(service_writes(60, items()))  # a window no test run reaches: everything after "a" merges
+    merged = [e["choices"][0]["delta"] for e in parsed(writes[-1])[:-2]]
+    assert merged == [{"reasoning_content": "bc"}, {"content": "XY"}, {"reasoning_content": "late"}, {"content": "Z"}]
