@@ -74,6 +74,26 @@ def test_a_bad_toml_file_is_named_with_its_line(tmp_path):
         load_settings(env, dotenv_path=None)
 
 
+@pytest.mark.parametrize("text,problem", [
+    ('[[providers]]\nname = "a"\nbase_url = "http://x/v1"\nmodels = []\n', r"line 4: models must be a list"),
+    ('[[providers]]\nname = "a"\nbase_url = "x"\nmodels = "auto"\n', r"line 3: base_url must start with http"),
+    ('[[providers]]\nname = "a"\nbase_url = "http://x"\napi_key_env = "UNSET_KEY"\nmodels = "auto"\n',
+     r"line 4: the environment variable UNSET_KEY is not set"),
+    ('[[providers]]\nname = "a"\nbase_url = "http://x"\nmodels = "auto"\n'
+     '[[providers]]\nname = "a"\nbase_url = "http://y"\nmodels = "auto"\n', r"line 6: the name 'a' is used twice"),
+    ('[[providers]]\nname = "a"\nbase_url = "http://x"\nmodel = "m"\n', r"line 4: unknown setting 'model'"),
+])
+def test_each_mistake_in_the_providers_file_is_named_with_its_line(tmp_path, text, problem):
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(providers_file(tmp_path, text), dotenv_path=None)
+
+
+def test_the_providers_file_and_the_single_provider_settings_are_not_mixed(tmp_path):
+    env = providers_file(tmp_path, '[[providers]]\nname = "a"\nbase_url = "http://x"\nmodels = "auto"\n')
+    with pytest.raises(ConfigError, match="PROVIDERS_FILE replaces OPENAI_BASE_URL and MODELS"):
+        load_settings({**env, "MODELS": "m"}, dotenv_path=None)
+
+
 def test_the_single_provider_settings_are_a_one_provider_list():
     settings = load_settings({"OPENAI_API_KEY": "k", "MODELS": "a,b"}, dotenv_path=None)
     assert [(p.name, p.models) for p in settings.providers] == [("openai-compatible", ("a", "b"))]
