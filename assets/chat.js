@@ -156,8 +156,8 @@
   /* The model's thinking, above the answer: open until the answer starts, then collapsed behind its duration. */
   function reasoningView(msg, index) {
     const seconds = msg.thoughtMs / 1000;
-    const label = Number.isFinite(seconds) ? format(t('thoughtFor'), {n: seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)})
-      : t('thinking');
+    const n = seconds < 10 ? seconds.toFixed(1) : Math.round(seconds);
+    const label = Number.isFinite(seconds) ? format(t('thoughtFor'), {n}) : t('thinking');
     return component('dash_html_components', 'Details', {id: `chat-think-${index}`, className: 'chat-reasoning',
       open: !msg.content, children: [component('dash_html_components', 'Summary', {children: label}),
         div({id: `chat-think-text-${index}`, className: 'chat-reasoning-text', children: msg.reasoning})]});
@@ -545,8 +545,8 @@
     if (obj.error) return {error: obj.error};
     const choice = (obj.choices || [])[0] || {};
     const delta = choice.delta || {};
-    return {delta: delta.content || '', reasoning: delta.reasoning_content || '', finish: choice.finish_reason || null,
-      usage: obj.usage || null};
+    return {delta: delta.content || '', reasoning: delta.reasoning_content || '',
+      finish: choice.finish_reason || null, usage: obj.usage || null};
   }
 
   /* Stream the answer at `index` of `conversation`; the screen is updated only while it is shown. */
@@ -567,26 +567,29 @@
     let error = null;
     let timer = null;
     let shown = 0;
+    let shownReasoning = 0;
     let savedAt = Date.now();
 
     const render = () => {
       timer = null;
-      if (text.length + reasoning.length === shown) return;
+      if (text.length === shown && reasoning.length === shownReasoning) return;
       const msg = conversation.messages[index];
-      const phase = msg && [!!msg.reasoning, !!msg.content];  // the reasoning block appears, or the answer starts
+      // The reasoning block appears, or the answer after it starts: the message is redrawn (block collapsed).
+      const redraw = reasoning && (!shownReasoning || (text && !shown));
       if (msg && msg.status === 'streaming') {  // a redraw mid-answer (e.g. renderAll) shows it
-        Object.assign(msg, {content: text}, reasoning ? {reasoning, thoughtMs: thinkEnd === null ? undefined : thinkEnd - thinkStart} : {});
+        msg.content = text;
+        if (reasoning) Object.assign(msg, {reasoning, thoughtMs: thinkEnd === null ? undefined : thinkEnd - thinkStart});
       }
       if (onScreen() && msg) {
-        if (reasoning && (phase[0] !== !!reasoning || phase[1] !== !!text)) {
+        if (redraw) {
           setProps(`chat-msg-${index}`, {children: messageBody(msg, index)});
         } else {
-          if (reasoning) setProps(`chat-think-text-${index}`, {children: reasoning});
-          setProps(`chat-md-${index}`, answerText(text, true));
+          if (reasoning.length !== shownReasoning) setProps(`chat-think-text-${index}`, {children: reasoning});
+          if (text.length !== shown) setProps(`chat-md-${index}`, answerText(text, true));
         }
         scrollToEnd(false);
       }
-      shown = text.length + reasoning.length;
+      [shown, shownReasoning] = [text.length, reasoning.length];
       if (Date.now() - savedAt > PARTIAL_SAVE_MS) {  // a reload mid-answer keeps what had arrived
         savedAt = Date.now();
         persist(conversation);
@@ -595,7 +598,8 @@
     // The first words show at once; then re-render at most ~30 times a second, less often for long answers
     // (the Markdown re-parse grows with length).
     const schedule = () => {
-      if (timer === null) timer = setTimeout(render, shown === 0 ? 0 : Math.min(400, 33 + text.length / 100));
+      const length = text.length + reasoning.length;
+      if (timer === null) timer = setTimeout(render, shown + shownReasoning ? Math.min(400, 33 + length / 100) : 0);
     };
 
     try {
@@ -654,11 +658,13 @@
       if (current && current.status === 'streaming') {
         const msg = {role: 'assistant', content: text, status: error ? 'error' : 'done', model: body.model,
           createdAt: Date.now()};
-        if (reasoning) Object.assign(msg, {reasoning, thoughtMs: (thinkEnd === null ? performance.now() : thinkEnd) - thinkStart});
+        if (reasoning) Object.assign(msg, {reasoning, thoughtMs: (thinkEnd ?? performance.now()) - thinkStart});
         if (stopped) msg.stopped = true;
         if (trimmed) msg.trimmed = trimmed;
         if (error) msg.error = error.code || 'default';
-        if (text || reasoning) msg.stats = answerStats(body.messages, text, reasoning, usage, startedAt, firstTokenAt, performance.now());
+        if (text || reasoning) {
+          msg.stats = answerStats(body.messages, text, reasoning, usage, startedAt, firstTokenAt, performance.now());
+        }
         replaceMessage(conversation, index, msg);
         if (onScreen()) scrollToEnd(false);
       }

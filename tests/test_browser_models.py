@@ -5,16 +5,24 @@ import re
 import threading
 from pathlib import Path
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import build_app
 from tests.scripted_upstream import Script, ScriptedUpstream
 from tests.test_browser_conversations import open_settings
-from tests.test_browser_journey import start, type_and_send, wait_for_answer, wait_until
+from tests.test_browser_journey import start, type_and_send, wait_for_answer
 from tests.test_providers import two_providers
 
 THOUGHT = "Two plus two: count on from two, three, four."
 ANSWER = "The answer is 4."
+
+
+def wait_until(dash_duo, condition, timeout=15, message=""):
+    """Wait for a condition on the page; elements redrawn meanwhile (stale or not there yet) count as not yet."""
+    return WebDriverWait(dash_duo.driver, timeout, ignored_exceptions=(NoSuchElementException,
+                         StaleElementReferenceException)).until(condition, message)
 
 
 def reasoning_block(dash_duo):
@@ -74,9 +82,14 @@ def test_the_model_picker_groups_models_by_provider(dash_duo, upstream, tmp_path
         open_settings(dash_duo)
         picker = dash_duo.find_element("#model-select")  # the search input; the box around it takes the click
         picker.find_element(By.XPATH, "./ancestor::div[contains(@class, 'ant-select-selector')]").click()
-        wait_until(dash_duo, lambda d: d.find_elements(By.CSS_SELECTOR, ".ant-select-item-group"))
-        items = [(e.get_attribute("class").split()[1], e.text) for e in
-                 dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ant-select-item-group, .ant-select-item-option")]
-        assert items == [("ant-select-item-group", "alpha"), ("ant-select-item-option", "scripted"),
-                         ("ant-select-item-option", "shared"), ("ant-select-item-group", "beta"),
-                         ("ant-select-item-option", "thinker")]
+        expected = [("ant-select-item-group", "alpha"), ("ant-select-item-option", "scripted"),
+                    ("ant-select-item-option", "shared"), ("ant-select-item-group", "beta"),
+                    ("ant-select-item-option", "thinker")]
+        # Read until the dropdown has faded in (selenium sees no text while it is transparent).
+        wait_until(dash_duo, lambda d: picker_items(d) == expected, message="the picker never showed the groups")
+
+
+def picker_items(driver):
+    """(group header or option, visible text) of the open picker's dropdown, in order."""
+    return [(e.get_attribute("class").split()[1], e.text)
+            for e in driver.find_elements(By.CSS_SELECTOR, ".ant-select-item-group, .ant-select-item-option")]

@@ -171,15 +171,16 @@ def test_under_gunicorn_gevent_workers_auto_lists_load_while_a_silent_backend_ha
         env = two_providers(tmp_path, upstream.url, f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
                             alpha_models='"auto"')
         with GunicornApp({**env, "REQUEST_TIMEOUT": "60"}) as app:
-            models = lambda: [m["id"] for m in requests.get(f"{app.url}/v1/models", timeout=5).json()["data"]]  # noqa: E731
-            wait_until(lambda: models() == ["alpha/scripted", "alpha/second"], 20, "alpha's auto list")
+            listed = lambda: requests.get(f"{app.url}/v1/models", timeout=5).json()["data"]  # noqa: E731
+            wait_until(lambda: [m["id"] for m in listed()] == ["alpha/scripted", "alpha/second"], 20, "alpha's list")
             assert answer_text(read_events(ask(app, "alpha/second"))).startswith("Answer to: hi")
             assert health(app) == (200, {"alpha": "ok", "beta": "starting"})
             assert upstream.url not in app.log() and TEST_KEY not in app.log() and OTHER_KEY not in app.log()
 
 
 def test_the_example_providers_file_in_the_repo_is_valid():
-    settings = load_settings({"PROVIDERS_FILE": str(Path(__file__).parent.parent / "providers.example.toml"), "DEEPSEEK_API_KEY": "k",
-                              "OPENAI_API_KEY": "k"}, dotenv_path=None)
+    example = Path(__file__).parent.parent / "providers.example.toml"
+    settings = load_settings({"PROVIDERS_FILE": str(example), "DEEPSEEK_API_KEY": "k", "OPENAI_API_KEY": "k"},
+                             dotenv_path=None)
     assert [(p.name, p.models) for p in settings.providers] == [
         ("deepseek", ("deepseek-chat", "deepseek-reasoner")), ("openai", ("gpt-4o-mini", "gpt-4o")), ("ollama", None)]
