@@ -68,7 +68,9 @@ class Script:
     hang_before_headers: float = 0.0  # sleep before sending anything (read timeout before first token)
     usage: bool = True              # report token usage when the request asks for it (some backends never do)
     reasoning: str = ""             # the model's reasoning, sent before the answer
-    reasoning_form: str = "reasoning_content"  # the delta field that carries it, or "think" (tags in the content)
+    # The delta field that carries the reasoning: "reasoning_content", "reasoning", "both" (the same text in the two,
+    # as a backend in transition sends it) or "think" (tags at the start of the content).
+    reasoning_form: str = "reasoning_content"
     models: tuple = ("scripted",)   # what GET /models lists
     answer_gate: object = None      # a threading.Event the stream waits for between the reasoning and the answer
 
@@ -143,7 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if script.answer_gate and field == "content" and not script.answer_gate.is_set():
                     script.answer_gate.wait(30)
-                event(chunk_event(model, {field: piece}))
+                both = {"reasoning_content": piece, "reasoning": piece}
+                event(chunk_event(model, both if field == "both" else {field: piece}))
                 record.setdefault("first_content_at", time.time())  # wall clock: comparable with a browser's
                 if script.delay:
                     time.sleep(script.delay)

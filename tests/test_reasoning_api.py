@@ -6,7 +6,7 @@ from tests.conftest import upstream_env
 from tests.scripted_upstream import Script
 from tests.test_api_routes import answer_text, ask, read_events
 
-FORMS = ["reasoning_content", "reasoning", "think"]
+FORMS = ["reasoning_content", "reasoning", "both", "think"]
 THOUGHT = "The user greets me; 2 < 3, so <b>answer</b> politely."
 ANSWER = "Hello there!"
 

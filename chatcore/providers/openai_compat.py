@@ -82,9 +82,10 @@ class OpenAICompatibleProvider(Provider):
                     if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                         continue
                     delta = choice.get("delta") or {}
-                    for field in REASONING_FIELDS:
-                        if delta.get(field) and isinstance(delta[field], str):
-                            yield Reasoning(delta[field])
+                    # The first field present only: a backend in transition may send the same text in both.
+                    reasoning = next((delta[f] for f in REASONING_FIELDS if delta.get(f)), None)
+                    if isinstance(reasoning, str):
+                        yield Reasoning(reasoning)
                     if delta.get("content"):
                         yield from splitter.feed(delta["content"])
                     reason = choice.get("finish_reason") or reason
