@@ -42,10 +42,11 @@ def test_no_chunk_carries_both_reasoning_and_answer(upstream, serve):
     assert kinds == sorted(kinds, key=lambda k: k == "content")  # all reasoning first, then the answer
 
 
-def test_a_stream_cut_inside_the_think_tag_keeps_the_partial_reasoning_and_is_marked_interrupted(upstream, serve):
-    upstream.script = Script(reply=ANSWER, reasoning=THOUGHT, reasoning_form="think", cut_after=5)
+@pytest.mark.parametrize("form,kept", [("think", 5 * 4 - len("<think>")), ("reasoning_content", 5 * 4)])
+def test_a_stream_cut_inside_the_reasoning_keeps_it_and_is_marked_interrupted(upstream, serve, form, kept):
+    upstream.script = Script(reply=ANSWER, reasoning=THOUGHT, reasoning_form=form, cut_after=5)  # 5 chunks of 4
     events = read_events(ask(serve(upstream_env(upstream))))
-    assert reasoning_text(events) == THOUGHT[:5 * 4 - len("<think>")]
+    assert reasoning_text(events) == THOUGHT[:kept]
     assert answer_text(events) == ""
     assert events[-1]["error"]["code"] == "stream_interrupted"
 
