@@ -135,44 +135,46 @@ def load_providers_file(path, env) -> tuple:
     tables = data.get("providers")
     if not isinstance(tables, list) or not tables or set(data) - {"providers"}:
         raise ConfigError(f"PROVIDERS_FILE {path}: expected one or more [[providers]] tables and nothing else")
-    providers, names = [], set()
+    providers = []
     for i, table in enumerate(tables):
-        def fail(key, problem):
+        def fail(key, problem, i=i):
             line = _line_of(text, i, key)
-            where = f"line {line}" if line else f"provider {i + 1}"
-            raise ConfigError(f"PROVIDERS_FILE {path} {where}: {problem}")
+            raise ConfigError(f"PROVIDERS_FILE {path} {f'line {line}' if line else f'provider {i + 1}'}: {problem}")
 
-        for key in table:
-            if key not in PROVIDER_KEYS:
-                if "key" in key.lower() or "token" in key.lower() or "secret" in key.lower():
-                    fail(key, f"{key!r}: never put a key in this file; put it in an environment variable and give "
-                              "that variable's name as api_key_env")
-                fail(key, f"unknown setting {key!r} (allowed: {', '.join(sorted(PROVIDER_KEYS))})")
-        name = table.get("name")
-        if not isinstance(name, str) or not _PROVIDER_NAME.match(name):
-            fail("name", "name must be lowercase letters, digits, '.', '_' or '-' (at most 40)")
-        if name in names:
-            fail("name", f"the name {name!r} is used twice")
-        names.add(name)
-        base_url = table.get("base_url")
-        if not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url):
-            fail("base_url", "base_url must start with http:// or https://")
-        key_env = table.get("api_key_env", "")
-        if not isinstance(key_env, str) or (key_env and not _ENV_NAME.match(key_env)):
-            fail("api_key_env", "api_key_env must be the NAME of an environment variable holding the key "
-                                "(upper case, like DEEPSEEK_API_KEY), never the key itself")
-        if key_env and not env.get(key_env, "").strip():
-            fail("api_key_env", f"the environment variable {key_env} is not set")
-        models = table.get("models")
-        if models == AUTO_MODELS:
-            models = None
-        elif not (isinstance(models, list) and models and all(isinstance(m, str) and m.strip() for m in models)):
-            fail("models", 'models must be a list of model names or "auto"')
-        else:
-            models = tuple(m.strip() for m in models)
-        providers.append(ProviderConfig(name, base_url.rstrip("/"), env.get(key_env, "").strip() if key_env else "",
-                                        models))
+        provider = _provider_config(table if isinstance(table, dict) else {}, env, fail)
+        if provider.name in {p.name for p in providers}:
+            fail("name", f"the name {provider.name!r} is used twice")
+        providers.append(provider)
     return tuple(providers)
+
+
+def _provider_config(table, env, fail) -> ProviderConfig:
+    """One [[providers]] table checked; `fail(key, problem)` raises the ConfigError that names its line."""
+    for key in table:
+        if key not in PROVIDER_KEYS:
+            if any(word in key.lower() for word in ("key", "token", "secret")):
+                fail(key, f"{key!r}: never put a key in this file; put it in an environment variable and give "
+                          "that variable's name as api_key_env")
+            fail(key, f"unknown setting {key!r} (allowed: {', '.join(sorted(PROVIDER_KEYS))})")
+    name = table.get("name")
+    if not isinstance(name, str) or not _PROVIDER_NAME.match(name):
+        fail("name", "name must be lowercase letters, digits, '.', '_' or '-' (at most 40)")
+    base_url = table.get("base_url")
+    if not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url):
+        fail("base_url", "base_url must start with http:// or https://")
+    key_env = table.get("api_key_env", "")
+    if not isinstance(key_env, str) or (key_env and not _ENV_NAME.match(key_env)):
+        fail("api_key_env", "api_key_env must be the NAME of an environment variable holding the key "
+                            "(upper case, like DEEPSEEK_API_KEY), never the key itself")
+    api_key = env.get(key_env, "").strip() if key_env else ""
+    if key_env and not api_key:
+        fail("api_key_env", f"the environment variable {key_env} is not set")
+    models = table.get("models")
+    if models == AUTO_MODELS:
+        return ProviderConfig(name, base_url.rstrip("/"), api_key, None)
+    if not (isinstance(models, list) and models and all(isinstance(m, str) and m.strip() for m in models)):
+        fail("models", 'models must be a list of model names or "auto"')
+    return ProviderConfig(name, base_url.rstrip("/"), api_key, tuple(m.strip() for m in models))
 
 
 def find_embedded_model() -> str:
