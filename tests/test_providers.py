@@ -184,3 +184,40 @@ def test_the_example_providers_file_in_the_repo_is_valid():
                              dotenv_path=None)
     assert [(p.name, p.models) for p in settings.providers] == [
         ("deepseek", ("deepseek-chat", "deepseek-reasoner")), ("openai", ("gpt-4o-mini", "gpt-4o")), ("ollama", None)]
+
+
+class FakeBackend:
+    """A provider whose /models answers the next scripted list, or fails when the list is an exception."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+
+    def list_models(self):
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def health(self):
+        return True, "ok"
+
+
+def read_list(entry, monkeypatch, now):
+    """Let the entry's "auto" list be read at monotonic time `now`, and wait for the read to end."""
+    from chatcore.providers import registry
+
+    monkeypatch.setattr(registry, "monotonic", lambda: now)
+    entry.refresh_if_due()
+    wait_until(lambda: not entry._reading, 10, "the model list read")
+
+
+def test_an_auto_list_is_cached_and_a_failed_refresh_keeps_the_last_one(monkeypatch):
+    from chatcore.providers.registry import REFRESH_SECONDS, ProviderEntry
+
+    entry = ProviderEntry("beta", FakeBackend(["m1"], ConnectionError("down")))
+    read_list(entry, monkeypatch, 1000.0)
+    assert (entry.models, entry.state) == (("m1",), "ok")
+    read_list(entry, monkeypatch, 1000.0 + REFRESH_SECONDS / 2)  # not due: no read (a read would fail)
+    assert (entry.models, entry.state) == (("m1",), "ok")
+    read_list(entry, monkeypatch, 1000.0 + REFRESH_SECONDS)
+    assert (entry.models, entry.state) == (("m1",), "unavailable")

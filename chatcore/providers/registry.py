@@ -3,7 +3,7 @@
 import logging
 import os
 import threading
-import time
+from time import monotonic
 
 from ..errors import ChatError
 
@@ -38,7 +38,7 @@ class ProviderEntry:
         if not self.auto:
             return
         with self._lock:
-            if self._pid == os.getpid() and (self._reading or time.monotonic() < self._next_read):
+            if self._pid == os.getpid() and (self._reading or monotonic() < self._next_read):
                 return
             self._pid, self._reading = os.getpid(), True
         threading.Thread(target=self._read, name=f"models-{self.name}", daemon=True).start()
@@ -52,7 +52,7 @@ class ProviderEntry:
             log.warning("model list of provider %s unavailable: %s", self.name, type(exc).__name__)
             self.state, wait = "unavailable", RETRY_SECONDS
         with self._lock:
-            self._next_read, self._reading = time.monotonic() + wait, False
+            self._next_read, self._reading = monotonic() + wait, False
 
     def health(self):
         """This provider's state for /healthz: name, status and how many models it offers (no URL, no key)."""
