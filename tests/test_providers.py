@@ -190,15 +190,18 @@ class FakeBackend:
     """A provider whose /models answers the next scripted list, or fails when the list is an exception."""
 
     def __init__(self, *answers):
+        """Each answer is a list of model names or an exception to raise."""
         self.answers = list(answers)
 
     def list_models(self):
+        """The next scripted answer of /models."""
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
 
     def health(self):
+        """Always installed and configured."""
         return True, "ok"
 
 

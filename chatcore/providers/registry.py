@@ -79,6 +79,7 @@ class ProviderSet:
             entry.refresh_if_due()
 
     def _id(self, entry, model):
+        """The id clients use for one provider's model."""
         return f"{entry.name}/{model}" if self.prefixed else model
 
     def models(self):
