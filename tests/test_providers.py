@@ -170,7 +170,8 @@ def test_under_gunicorn_gevent_workers_auto_lists_load_while_a_silent_backend_ha
         silent.listen()
         env = two_providers(tmp_path, upstream.url, f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
                             alpha_models='"auto"')
-        with GunicornApp({**env, "REQUEST_TIMEOUT": "60"}) as app:
+        # One worker: each worker reads the lists itself, and a second one may not have read them yet.
+        with GunicornApp({**env, "REQUEST_TIMEOUT": "60"}, extra_args=["--workers", "1"]) as app:
             listed = lambda: requests.get(f"{app.url}/v1/models", timeout=5).json()["data"]  # noqa: E731
             wait_until(lambda: [m["id"] for m in listed()] == ["alpha/scripted", "alpha/second"], 20, "alpha's list")
             assert answer_text(read_events(ask(app, "alpha/second"))).startswith("Answer to: hi")
