@@ -25,7 +25,7 @@ from callbacks import export as export_callbacks
 from callbacks import login as login_callbacks
 from callbacks import settings as settings_callbacks
 from chatcore import redact
-from chatcore.providers import build_provider
+from chatcore.providers import build_providers
 from chatcore.service import ChatService
 from chatcore.store import create_engine, migrate, sqlite_url
 from chatcore.strings import ERRORS, LANG_COOKIE, PRESETS, STRINGS, pick_language
@@ -71,7 +71,7 @@ def defer_bundle(app, library):
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, lang, prefix, markdown_bundle):
+def page_config(settings, providers, lang, prefix, markdown_bundle):
     """What chat.js needs, sent once per page load: strings, error texts, Markdown props and limits."""
     return {
         "lang": lang,
@@ -81,8 +81,8 @@ def page_config(settings, lang, prefix, markdown_bundle):
         "markdownProps": message_list.MARKDOWN_PROPS,
         "markdownBundle": markdown_bundle,
         "maxInputChars": settings.max_input_chars,
-        "models": list(settings.models),
-        "defaultModel": settings.default_model,
+        "models": [model for model, _ in providers.models()],
+        "defaultModel": providers.default_model(),
         "apiUrl": f"{prefix}v1/chat/completions",
         "langUrl": f"{prefix}lang/",
         "accessCodeRequired": bool(settings.access_code),
@@ -94,11 +94,11 @@ def create_app(settings=None):
     settings = settings or load_settings()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact.install([settings.openai_api_key, settings.access_code, settings.secret_key,
-                    make_url(database_url(settings)).password or ""])
+    redact.install([*settings.secrets, make_url(database_url(settings)).password or ""])
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # its INFO line per request names the upstream URL
 
-    provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
-    service = ChatService(settings, provider)
+    providers = build_providers(settings, settings.embedded_model_path or find_embedded_model())
+    service = ChatService(settings, providers)
     db = create_engine(database_url(settings))
     migrate(db)
     auth = web_auth.Auth(settings, db)
@@ -132,11 +132,11 @@ def create_app(settings=None):
                         message_list.render(strings, settings.uses_embedded_model),
                         input_bar.render(strings),
                     ]),
-                    settings_drawer.render(strings, settings, lang),
+                    settings_drawer.render(strings, providers.models(), providers.default_model(), lang),
                     access_code.render(strings),
                     *conversation_list.dialogs(strings),
                     dcc.Store(id="export-request"),  # the conversation to export, set on click
-                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix, markdown_bundle)),
+                    dcc.Store(id="chat-config", data=page_config(settings, providers, lang, prefix, markdown_bundle)),
                     dcc.Download(id="export-download"),
                     html.Div(id="global-message"),
                 ],

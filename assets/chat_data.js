@@ -81,6 +81,7 @@
     c.messages.forEach((m, j) => {
       if (!isObject(m) || !ROLES.includes(m.role)) bad(`messages[${j}].role`);
       if (typeof m.content !== 'string') bad(`messages[${j}].content`);
+      if (m.reasoning !== undefined && typeof m.reasoning !== 'string') bad(`messages[${j}].reasoning`);
       if (m.status !== undefined && !STATUSES.includes(m.status)) bad(`messages[${j}].status`);
       if (m.stats !== undefined && !isObject(m.stats)) bad(`messages[${j}].stats`);
     });

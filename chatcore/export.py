@@ -37,6 +37,22 @@ def inert_markdown(text: str) -> str:
     return "".join(parts)
 
 
+def _closed_fences(text: str) -> str:
+    """The text with an unclosed code fence closed, so nothing after it (a </details>) is swallowed."""
+    opener = None
+    for line in text.splitlines():
+        fence = re.match(r"^\s*(`{3,}|~{3,})", line)
+        if fence and (opener is None or fence.group(1).startswith(opener)):
+            opener = None if opener else fence.group(1)
+    return f"{text}\n{opener}" if opener else text
+
+
+def reasoning_section(reasoning: str, label: str) -> list:
+    """The model's reasoning as a collapsed <details> block whose content stays inert Markdown."""
+    return ["", f"<details><summary>{label}</summary>", "", _closed_fences(inert_markdown(reasoning.strip())), "",
+            "</details>"]
+
+
 def export_filename(now: datetime) -> str:
     """A filesystem-safe download name such as chat-20260305-114453.md."""
     return f"chat-{now:%Y%m%d-%H%M%S}.md"
@@ -67,5 +83,8 @@ def conversation_to_markdown(messages, now: datetime, model="", lang=DEFAULT_LAN
             note = labels["answerInterrupted"] if message.get("status") in ("error", "interrupted") else ""
             if message.get("stopped"):
                 note = labels["stopped"]
-            lines += ["", f"### {labels['answer']} {number} {note}".rstrip(), "", inert_markdown(content.strip())]
+            lines += ["", f"### {labels['answer']} {number} {note}".rstrip()]
+            if message.get("reasoning"):
+                lines += reasoning_section(message["reasoning"], labels["reasoning"])
+            lines += ["", inert_markdown(content.strip())]
     return "\n".join(lines) + "\n"

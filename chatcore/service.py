@@ -1,5 +1,6 @@
 """One chat turn: validate → system prompt → trim context → stream from the provider in OpenAI format."""
 
+import itertools
 import json
 import logging
 import os
@@ -7,10 +8,11 @@ import queue
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 from .errors import ChatError, upstream_error
 from .messages import parse_request, trim_to_budget, with_system_prompt
-from .providers.base import Finish
+from .providers.base import Finish, Reasoning
 
 log = logging.getLogger("chat")
 
@@ -159,11 +161,11 @@ HELPERS = _Helpers(HELPER_THREADS)
 
 
 class ChatService:
-    """Turns an OpenAI-style request body into a streamed or complete answer from one provider."""
+    """Turns an OpenAI-style request body into a streamed or complete answer from the provider of its model."""
 
-    def __init__(self, settings, provider, coalesce_seconds=None):
+    def __init__(self, settings, providers, coalesce_seconds=None):
         self.settings = settings
-        self.provider = provider
+        self.providers = providers
         self.coalesce_seconds = COALESCE_SECONDS if coalesce_seconds is None else coalesce_seconds
 
     def _window(self, characters):
@@ -174,7 +176,8 @@ class ChatService:
     def prepare(self, body):
         """Validate the body and build the messages the model sees; raises ChatError on bad input."""
         settings = self.settings
-        request = parse_request(body, settings.models, settings.default_model, settings.max_input_chars)
+        models = [model for model, _ in self.providers.models()]
+        request = parse_request(body, models, self.providers.default_model(), settings.max_input_chars)
         messages = with_system_prompt(request.messages, settings.system_prompt)
         budget = settings.context_tokens - (request.max_tokens or settings.max_answer_tokens)
         request.messages, request.trimmed_messages = trim_to_budget(messages, max(budget, 64))
@@ -182,7 +185,9 @@ class ChatService:
 
     def start(self, request):
         """Start the provider stream and wait for its first item, so early failures become HTTP errors."""
-        events = self.provider.stream(request)
+        provider, model = self.providers.resolve(request.model)
+        # The provider gets the backend's own name for the model; answers keep the id the client asked for.
+        events = provider.stream(replace(request, model=model))
         try:
             first = next(events)
         except StopIteration:
@@ -209,10 +214,12 @@ class ChatService:
                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
 
         # Text chunks differ only in their content: encode the envelope once and put each text's JSON in it.
-        text_head, _, text_tail = chunk({"content": ""}).rpartition(b'""')
+        envelopes = {str: chunk({"content": ""}).rpartition(b'""'),
+                     Reasoning: chunk({"reasoning_content": ""}).rpartition(b'""')}
 
-        def text_event(text):
-            return text_head + _json(text).encode() + text_tail
+        def text_event(kind, text):
+            head, _, tail = envelopes[kind]
+            return head + _json(text).encode() + tail
 
         characters = 0
         waiting = []        # deltas received and not sent yet
@@ -225,9 +232,10 @@ class ChatService:
             head, role = role, b""
             if not waiting:
                 return head
-            text = "".join(waiting)
+            # One chunk per run of answer or reasoning deltas, in order: the two never share a chunk.
+            events = b"".join(text_event(kind, "".join(run)) for kind, run in itertools.groupby(waiting, type))
             waiting.clear()
-            return head + text_event(text)
+            return head + events
 
         try:
             items = [first]
@@ -292,22 +300,23 @@ class ChatService:
 
     def complete(self, request, first, events):
         """Collect the whole answer into one `chat.completion` object (non-streaming requests)."""
-        parts, item = [], first
+        parts, reasoning, item = [], [], first
         try:
             while not isinstance(item, Finish):
-                parts.append(item)
+                (reasoning if isinstance(item, Reasoning) else parts).append(item)
                 item = next(events, Finish(None))
         finally:
             events.close()
-        error = self._finish_error(item, sum(map(len, parts)))
+        error = self._finish_error(item, sum(map(len, parts + reasoning)))
         if error:
             self.log_failure(request, error)
             raise error
+        message = {"role": "assistant", "content": "".join(parts)}
+        if reasoning:
+            message["reasoning_content"] = "".join(reasoning)
         body = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-            "model": request.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-                         "finish_reason": item.reason}],
+            "model": request.model, "choices": [{"index": 0, "message": message, "finish_reason": item.reason}],
         }
         if item.usage:
             body["usage"] = item.usage
@@ -325,5 +334,5 @@ class ChatService:
     def log_failure(self, request, error):
         """One log line per failed turn: the code and the underlying exception type, never bodies or keys."""
         cause = error.__cause__
-        log.warning("chat failed: code=%s status=%s model=%s backend=%s cause=%s", error.code, error.status,
-                    getattr(request, "model", "?"), self.provider.name, type(cause).__name__ if cause else "-")
+        log.warning("chat failed: code=%s status=%s model=%s cause=%s", error.code, error.status,
+                    getattr(request, "model", "?"), type(cause).__name__ if cause else "-")

@@ -13,7 +13,17 @@ def _field(label, control):
     return html.Div([html.Div(label, className="settings-label"), control], className="settings-field")
 
 
-def render(strings, settings, lang):
+def model_options(models):
+    """Picker options for (model id, provider) pairs: grouped by provider when there are several."""
+    providers = list(dict.fromkeys(provider for _, provider in models))
+    if len(providers) < 2:
+        return [{"label": model, "value": model} for model, _ in models]
+    return [{"group": provider, "options": [{"label": model.split("/", 1)[-1], "value": model}
+                                            for model, owner in models if owner == provider]}
+            for provider in providers]
+
+
+def render(strings, models, default_model, lang):
     """The drawer; every value is remembered per browser by assets/chat.js (localStorage)."""
     presets = [{"label": strings["presetNone"], "value": "none"}] + [
         {"label": strings[key], "value": value}
@@ -23,8 +33,8 @@ def render(strings, settings, lang):
         id="settings-drawer", title=strings["settings"], visible=False, width="min(420px, 100vw)",
         children=[
             _field(strings["model"], fac.AntdSelect(
-                id="model-select", options=[{"label": m, "value": m} for m in settings.models],
-                value=settings.default_model, allowClear=False, style={"width": "100%"})),
+                id="model-select", options=model_options(models),
+                value=default_model, allowClear=False, style={"width": "100%"})),
             _field(strings["systemPrompt"], html.Div([
                 fac.AntdSelect(id="settings-preset", options=presets, placeholder=strings["presets"],
                                allowClear=False, style={"width": "100%", "marginBottom": 8}),

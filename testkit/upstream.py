@@ -32,11 +32,23 @@ def chunk_event(model, delta, finish=None):
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
 
-def usage_event(model, completion_tokens):
+def usage_event(model, completion_tokens, reasoning_tokens=0):
     """The usage event sent after the finish chunk when the request asks for usage."""
+    usage = {"prompt_tokens": 3, "completion_tokens": completion_tokens, "total_tokens": 3 + completion_tokens}
+    if reasoning_tokens:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
     return sse({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [],
-                "usage": {"prompt_tokens": 3, "completion_tokens": completion_tokens,
-                          "total_tokens": 3 + completion_tokens}})
+                "usage": usage})
+
+
+def stream_pieces(text, script):
+    """The (delta field, text) of every content chunk: the reasoning first, in the script's form, then the answer."""
+    size = script.chunk_chars
+    split = lambda value: [value[i:i + size] for i in range(0, len(value), size)]  # noqa: E731
+    if script.reasoning_form == "think":  # inside the content, as Ollama and llama.cpp send it
+        return [("content", piece) for piece in split(f"<think>{script.reasoning}</think>\n\n{text}")]
+    reasoning = [(script.reasoning_form, piece) for piece in split(script.reasoning)]
+    return reasoning + [("content", piece) for piece in split(text)]
 
 
 @dataclass
@@ -55,6 +67,12 @@ class Script:
     finish_reason: str = "stop"
     hang_before_headers: float = 0.0  # sleep before sending anything (read timeout before first token)
     usage: bool = True              # report token usage when the request asks for it (some backends never do)
+    reasoning: str = ""             # the model's reasoning, sent before the answer
+    # The delta field that carries the reasoning: "reasoning_content", "reasoning", "both" (the same text in the two,
+    # as a backend in transition sends it) or "think" (tags at the start of the content).
+    reasoning_form: str = "reasoning_content"
+    models: tuple = ("scripted",)   # what GET /models lists
+    answer_gate: object = None      # a threading.Event the stream waits for between the reasoning and the answer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -66,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         """The model list, so clients that probe /v1/models are happy. Every GET is recorded (leak checks)."""
         self.server.owner.gets.append(self.path)
-        self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+        self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.server.owner.script.models]})
 
     def do_POST(self):
         """Answer a chat completion as the current script says."""
@@ -114,24 +132,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             self.wfile.flush()
 
-        pieces = [text[i:i + script.chunk_chars] for i in range(0, len(text), script.chunk_chars)]
+        pieces = stream_pieces(text, script)
         try:
             if script.first_delay:
                 time.sleep(script.first_delay)
             event(chunk_event(model, {"role": "assistant", "content": ""}))
-            for n, piece in enumerate(pieces):
+            for n, (field, piece) in enumerate(pieces):
                 if script.cut_after is not None and n >= script.cut_after:
                     return
                 if script.malformed_after is not None and n >= script.malformed_after:
                     event(sse("{not json"))
                     return
-                event(chunk_event(model, {"content": piece}))
+                if script.answer_gate and field == "content" and not script.answer_gate.is_set():
+                    script.answer_gate.wait(30)
+                both = {"reasoning_content": piece, "reasoning": piece}
+                event(chunk_event(model, both if field == "both" else {field: piece}))
                 record.setdefault("first_content_at", time.time())  # wall clock: comparable with a browser's
                 if script.delay:
                     time.sleep(script.delay)
             event(chunk_event(model, {}, script.finish_reason))
             if script.usage and body.get("stream_options", {}).get("include_usage"):
-                event(usage_event(model, len(pieces)))
+                thinking = len([f for f, _ in pieces if f != "content"]) if script.reasoning_form != "think" else 0
+                event(usage_event(model, len(pieces), thinking))
             event(sse("[DONE]"))
             record["finished"] = time.monotonic()
         except (BrokenPipeError, ConnectionResetError):

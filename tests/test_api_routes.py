@@ -19,7 +19,8 @@ def test_healthz_and_models_name_the_backend_but_not_the_upstream(upstream, serv
     server = serve(upstream_env(upstream))
     health = requests.get(f"{server.url}/healthz", timeout=5)
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "backend": "openai-compatible", "store": "ok"}
+    assert health.json() == {"status": "ok", "backend": "openai-compatible", "store": "ok",
+                             "providers": [{"name": "openai-compatible", "status": "ok", "models": 2}]}
     models = requests.get(f"{server.url}/v1/models", timeout=5).json()
     assert [m["id"] for m in models["data"]] == ["scripted", "other"]
     for response in (health, requests.get(f"{server.url}/v1/models", timeout=5)):

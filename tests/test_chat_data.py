@@ -89,3 +89,17 @@ def test_merging_an_import_never_overwrites(js):
                                            conversation("c-9", "new")])["ok"]
     assert [c["title"] for c in added] == ["theirs", "new"]  # the identical one is skipped
     assert added[0]["id"] != "c-1" and added[1]["id"] == "c-9"  # a clash gets a new id
+
+
+def test_the_reasoning_of_an_answer_is_imported_with_it_and_checked(js):
+    thinking = conversation(messages=[{"role": "user", "content": "q"},
+                                      {"role": "assistant", "content": "a", "reasoning": "think", "status": "done"}])
+    assert js("parseExport", export_text([thinking]))["ok"] == [thinking]
+    thinking["messages"][1]["reasoning"] = 5
+    assert js("parseExport", export_text([thinking]))["detail"] == "conversations[0].messages[1].reasoning"
+
+
+def test_the_reasoning_is_never_sent_back_to_the_model(js):
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning": "think"}]
+    assert js("contextFor", history + [{"role": "user", "content": "q2"}], True, 20)["ok"] == [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]

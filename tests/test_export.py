@@ -69,3 +69,20 @@ def test_the_title_heads_the_file_on_one_line_and_inert():
     history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "status": "done"}]
     text = conversation_to_markdown(history, NOW, title="我的\n<b>周报</b>", lang="zh-CN")
     assert text.startswith("# 我的 &lt;b>周报&lt;/b>\n\n- 导出时间: 2026-03-05 11:44:53\n")
+
+
+def test_reasoning_is_a_collapsed_details_section_above_the_answer():
+    history = [{"role": "user", "content": "2+2?"},
+               {"role": "assistant", "content": "4", "reasoning": "Add two and two.", "status": "done"}]
+    text = conversation_to_markdown(history, NOW, lang="en-US")
+    assert "### Answer 1\n\n<details><summary>Reasoning</summary>\n\nAdd two and two.\n\n</details>\n\n4\n" in text
+
+
+def test_reasoning_stays_inert_and_cannot_close_its_section():
+    reasoning = "</details><img src=x onerror=alert(1)> [x](javascript:alert(1))\n```\nunclosed </details>"
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning": reasoning}]
+    text = conversation_to_markdown(history, NOW, lang="en-US")
+    section = text.split("<details><summary>Reasoning</summary>")[1].split("\n</details>\n")[0]
+    assert "&lt;/details>&lt;img src=x onerror=alert(1)> [x](#blocked-link)" in section
+    assert section.rstrip().endswith("unclosed </details>\n```")  # the open fence is closed inside the section
+    assert text.endswith("</details>\n\na\n")

@@ -93,19 +93,20 @@ def create_blueprint(service, auth):
 
     @bp.get("/healthz")
     def healthz():
-        """200 when the configured backend can serve; never reveals the upstream URL or key."""
-        ready, reason = service.provider.health()
+        """200 while the store and at least one provider can serve; each provider's state, never a URL or key."""
+        ready, providers = service.providers.health()
         store_ready, store_reason = store_health(auth.db)
         body = {"status": "ok" if ready and store_ready else "unavailable", "backend": settings.backend_name,
-                "store": "ok" if store_ready else "unavailable"}
-        if not (ready and store_ready):
-            body["reason"] = reason if not ready else store_reason
+                "store": "ok" if store_ready else "unavailable", "providers": providers}
+        if not store_ready:
+            body["reason"] = store_reason
         return jsonify(body), 200 if ready and store_ready else 503
 
     @bp.get("/v1/models")
     def models():
-        """The allowlist of models, in OpenAI's list format."""
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": settings.backend_name} for m in settings.models]
+        """The allowlist of models, in OpenAI's list format, each owned by its provider."""
+        data = [{"id": model, "object": "model", "created": 0, "owned_by": provider}
+                for model, provider in service.providers.models()]
         return jsonify({"object": "list", "data": data})
 
     @bp.post("/v1/chat/completions")

@@ -1,6 +1,12 @@
-"""The provider interface: one streaming generator of answer deltas ending with a Finish."""
+"""The provider interface: one streaming generator of answer and reasoning deltas ending with a Finish."""
 
 from dataclasses import dataclass
+
+
+class Reasoning(str):
+    """A delta of the model's reasoning ("thinking"); plain str deltas are the answer itself."""
+
+    __slots__ = ()
 
 
 @dataclass
@@ -15,11 +21,9 @@ class Provider:
     """A model backend. Subclasses build their client lazily, on the first request, never at import."""
 
     name = "base"
-    # Capabilities the service and /healthz read.
-    supports_usage = False
 
     def stream(self, request):
-        """Yield str deltas of the answer, then exactly one Finish. Closing the generator stops generation."""
+        """Yield str answer deltas and Reasoning deltas, then exactly one Finish. Closing stops generation."""
         raise NotImplementedError
 
     def health(self) -> tuple[bool, str]:

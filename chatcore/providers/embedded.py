@@ -57,7 +57,6 @@ class EmbeddedProvider(Provider):
     """
 
     name = "embedded"
-    supports_usage = True
 
     def __init__(self, model_path, context_tokens, max_answer_tokens, threads=None):
         self._model_path = model_path

@@ -4,16 +4,18 @@ import json
 import threading
 
 from ..errors import ChatError, from_upstream_exception, upstream_error
-from .base import Finish, Provider
+from ..reasoning import ThinkSplitter
+from .base import Finish, Provider, Reasoning
+
+# Where backends put the reasoning in a stream delta: DeepSeek, Qwen/DashScope and vLLM; OpenRouter and some vLLM.
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 class OpenAICompatibleProvider(Provider):
     """Streams chat completions from a configured base URL with a server-side key."""
 
-    name = "openai-compatible"
-    supports_usage = True
-
-    def __init__(self, api_key, base_url, timeout):
+    def __init__(self, api_key, base_url, timeout, name="openai-compatible"):
+        self.name = name
         self._api_key = api_key
         self._base_url = base_url or None
         self._timeout = timeout
@@ -44,6 +46,10 @@ class OpenAICompatibleProvider(Provider):
                 self._client = client
             return self._client
 
+    def list_models(self):
+        """The model names the backend offers (its /models), for providers configured with models = "auto"."""
+        return [model.id for model in self._get_client().models.list()]
+
     def stream(self, request):
         """Yield answer deltas, then a Finish whose reason is None if the stream was cut early.
 
@@ -62,7 +68,7 @@ class OpenAICompatibleProvider(Provider):
             response = self._get_client().chat.completions.with_streaming_response.create(**kwargs).__enter__()
         except Exception as exc:  # the SDK raises many types; all become a safe ChatError
             raise from_upstream_exception(exc) from exc
-        reason, usage = None, None
+        reason, usage, splitter = None, None, ThinkSplitter()
         try:
             for line in _lines(response.http_response.iter_bytes()):
                 if not line.startswith(b"data:"):
@@ -75,9 +81,13 @@ class OpenAICompatibleProvider(Provider):
                 for choice in event.get("choices") or ():
                     if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                         continue
-                    content = (choice.get("delta") or {}).get("content")
-                    if content:
-                        yield content
+                    delta = choice.get("delta") or {}
+                    # The first field present only: a backend in transition may send the same text in both.
+                    reasoning = next((delta[f] for f in REASONING_FIELDS if delta.get(f)), None)
+                    if isinstance(reasoning, str):
+                        yield Reasoning(reasoning)
+                    if delta.get("content"):
+                        yield from splitter.feed(delta["content"])
                     reason = choice.get("finish_reason") or reason
         except (GeneratorExit, ChatError):
             raise
@@ -86,6 +96,7 @@ class OpenAICompatibleProvider(Provider):
         finally:
             # Closing the HTTP response ends generation (and billing) on the backend when the user stops.
             response.close()
+        yield from splitter.finish()
         # A stream cut before [DONE] can end like a normal one: a missing finish_reason tells us.
         yield Finish(reason, usage)
 
