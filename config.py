@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_PROXY_URL = "http://127.0.0.1:10809"
 DEFAULT_UPSTREAM_MODEL = "gpt-4o-mini"
+DEFAULT_DATA_DIR = "data"  # relative to the working directory
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Settings:
     max_answer_tokens: int = 1024
     embedded_model: str = DEFAULT_EMBEDDED_MODEL
     embedded_model_path: str = ""
-    data_dir: str = "data"
+    data_dir: str = DEFAULT_DATA_DIR
     trusted_proxies: int = 0
     host: str = "127.0.0.1"
     port: int = 8050
@@ -175,7 +176,7 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         max_answer_tokens=max_answer_tokens,
         embedded_model=embedded_model,
         embedded_model_path=embedded_path,
-        data_dir=env.get("DATA_DIR", "").strip() or "data",
+        data_dir=env.get("DATA_DIR", "").strip() or DEFAULT_DATA_DIR,
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 8050),

@@ -14,7 +14,7 @@ import psutil
 from bench.common import median, print_table, stream_timing
 from chatcore.messages import ChatRequest
 from chatcore.providers import build_provider
-from config import EMBEDDED_MODELS, load_settings
+from config import DEFAULT_DATA_DIR, EMBEDDED_MODELS, load_settings
 from tests.gunicorn_runner import GunicornApp
 from tests.waiting import wait_until
 
@@ -50,7 +50,7 @@ def direct_run(provider, messages, temperature=0, max_tokens=MAX_TOKENS):
 def bench_model(model_id):
     """Measure one model; return its table rows and print its answers."""
     env = {"EMBEDDED_MODEL": model_id, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "WEB_CONCURRENCY": "1",
-           "MAX_ANSWER_TOKENS": "512", "DATA_DIR": os.environ.get("DATA_DIR", "data")}
+           "MAX_ANSWER_TOKENS": "512", "DATA_DIR": os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)}
     provider = build_provider(load_settings(env, dotenv_path=None))
     wait_until(lambda: provider.load_seconds or not provider.health()[0], 600, "the model to load")
     assert provider.health()[0], provider.health()[1]
