@@ -32,7 +32,7 @@ from chatcore.strings import ERRORS, LANG_COOKIE, PRESETS, STRINGS, pick_languag
 from components import access_code, conversation_list, header, input_bar, login, message_list
 from components import admin as admin_page
 from components import settings as settings_drawer
-from config import find_embedded_model, load_settings
+from config import load_settings
 
 # Keep remote content out: answers may contain images pointing anywhere (a prompt-injected answer
 # could leak data through an image URL), so images load only from here; the page cannot be framed.
@@ -97,7 +97,7 @@ def create_app(settings=None):
     redact.install([*settings.secrets, make_url(database_url(settings)).password or ""])
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # its INFO line per request names the upstream URL
 
-    providers = build_providers(settings, settings.embedded_model_path or find_embedded_model())
+    providers = build_providers(settings)
     service = ChatService(settings, providers)
     db = create_engine(database_url(settings))
     migrate(db)

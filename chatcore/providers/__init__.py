@@ -1,18 +1,41 @@
 """Model backends behind one interface; `build_providers` builds them all from the settings."""
 
+from functools import partial
+from pathlib import Path
+
+from ..model_file import prepare
 from .base import Finish, Provider, Reasoning
 from .embedded import EmbeddedProvider
 from .openai_compat import OpenAICompatibleProvider
 from .registry import ProviderEntry, ProviderSet
 
 __all__ = ["Finish", "Provider", "Reasoning", "EmbeddedProvider", "OpenAICompatibleProvider", "ProviderSet",
-           "build_providers"]
+           "build_embedded", "build_providers", "embedded_model_locator"]
 
 
-def build_providers(settings, embedded_model_path=""):
-    """Every upstream of the settings, or the embedded model when there is none (nothing loads here)."""
+def embedded_model_locator(settings):
+    """A function returning the embedded GGUF's checked path: EMBEDDED_MODEL_PATH as given, else the shipped model."""
+    from config import EMBEDDED_MODELS
+
+    if settings.embedded_model_path:
+        return partial(Path, settings.embedded_model_path)  # the user's own file: no known hash to check
+    return partial(prepare, EMBEDDED_MODELS[settings.embedded_model], settings.data_dir)
+
+
+def build_embedded(settings):
+    """The embedded model's provider, already loading in its own thread."""
+    from config import EMBEDDED_SAMPLING
+
+    provider = EmbeddedProvider(embedded_model_locator(settings), settings.context_tokens, settings.max_answer_tokens,
+                                EMBEDDED_SAMPLING)
+    provider.start()
+    return provider
+
+
+def build_providers(settings):
+    """Every upstream of the settings, or the embedded model when there is none (which starts loading now)."""
     if settings.uses_embedded_model:
-        provider = EmbeddedProvider(embedded_model_path, settings.context_tokens, settings.max_answer_tokens)
+        provider = build_embedded(settings)
         return ProviderSet([ProviderEntry(provider.name, provider, settings.models)], settings.default_model)
     entries = [ProviderEntry(p.name, OpenAICompatibleProvider(p.api_key, p.base_url, settings.request_timeout, p.name),
                              p.models) for p in settings.providers]
