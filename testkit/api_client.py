@@ -43,3 +43,20 @@ def assert_closing_the_stream_closes_the_upstream_within_a_second(server, upstre
     closed_upstream = upstream.wait_for_close(timeout=5)
     assert closed_upstream is not None, "the upstream stream was never closed"
     assert closed_upstream - closed_by_client < 1.0
+
+
+def service_writes(window, provider_items, include_usage=False):
+    """A ChatService's SSE writes for a fake provider stream (a generator function's generator)."""
+    from types import SimpleNamespace
+
+    from chatcore.service import ChatService
+
+    service = ChatService(None, SimpleNamespace(name="fake"), coalesce_seconds=window)
+    events = provider_items
+    first = next(events)
+    return service.sse(SimpleNamespace(model="m", include_usage=include_usage), first, events)
+
+
+def parsed(write):
+    """The SSE data payloads in one write."""
+    return [b[6:].decode() if b == b"data: [DONE]" else json.loads(b[6:]) for b in write.split(b"\n\n") if b]

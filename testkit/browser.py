@@ -78,3 +78,25 @@ def browser():
     options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH") or shutil.which("chromium") or "/usr/bin/chromium"
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(options=options)
+
+
+DRAWER_SETTLED = """
+const done = arguments[arguments.length - 1];
+const panel = () => document.querySelector('.ant-drawer-content-wrapper');
+const moving = () => !!document.querySelector('.ant-drawer [class*="motion-appear"], .ant-drawer [class*="motion-enter"]');
+const before = panel() && panel().getBoundingClientRect().left;
+setTimeout(() => done(!moving() && panel() !== null && panel().getBoundingClientRect().left === before), 100);
+"""
+
+
+def open_settings(dash_duo):
+    """Open the settings drawer and wait until it has finished sliding in."""
+    dash_duo.find_element("#settings-open").click()
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
+    wait_until(dash_duo, lambda d: d.execute_async_script(DRAWER_SETTLED), message="the drawer never settled")
+
+
+def close_settings(dash_duo):
+    """Close the drawer with its close button."""
+    dash_duo.find_element(".ant-drawer-close").click()
+    wait_until(dash_duo, lambda d: not d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import requests
 
+from config import DEFAULT_DATA_DIR
 from testkit.upstream import free_port
 from testkit.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+# The real embedded model is joined here once (as the app does by default) and shared by the tests that load it.
+MODEL_DATA_DIR = str(ROOT / DEFAULT_DATA_DIR)
 
 
 class GunicornApp:

@@ -137,16 +137,16 @@ class _Handler(BaseHTTPRequestHandler):
             if script.first_delay:
                 time.sleep(script.first_delay)
             event(chunk_event(model, {"role": "assistant", "content": ""}))
-            for n, (field, piece) in enumerate(pieces):
+            for n, (kind, piece) in enumerate(pieces):
                 if script.cut_after is not None and n >= script.cut_after:
                     return
                 if script.malformed_after is not None and n >= script.malformed_after:
                     event(sse("{not json"))
                     return
-                if script.answer_gate and field == "content" and not script.answer_gate.is_set():
+                if script.answer_gate and kind == "content" and not script.answer_gate.is_set():
                     script.answer_gate.wait(30)
                 both = {"reasoning_content": piece, "reasoning": piece}
-                event(chunk_event(model, both if field == "both" else {field: piece}))
+                event(chunk_event(model, both if kind == "both" else {kind: piece}))
                 record.setdefault("first_content_at", time.time())  # wall clock: comparable with a browser's
                 if script.delay:
                     time.sleep(script.delay)

@@ -10,7 +10,7 @@ import requests
 
 from chatcore.providers.openai_compat import _lines
 from testkit.api_client import (answer_text, ask, assert_closing_the_stream_closes_the_upstream_within_a_second,
-                                read_events)
+                                parsed, read_events, service_writes)
 from testkit.app import TEST_KEY, upstream_env
 from testkit.upstream import Script, free_port
 
@@ -282,23 +282,6 @@ def test_streams_are_gzipped_event_by_event_when_the_client_accepts_it(upstream,
 
 
 # --- merging deltas: fewer chunks on the wire, the first at once, none held past its window, nothing lost ---
-
-def service_writes(window, provider_items, include_usage=False):
-    """A ChatService's SSE writes for a fake provider stream (a generator function's generator)."""
-    from types import SimpleNamespace
-
-    from chatcore.service import ChatService
-
-    service = ChatService(None, SimpleNamespace(name="fake"), coalesce_seconds=window)
-    events = provider_items
-    first = next(events)
-    return service.sse(SimpleNamespace(model="m", include_usage=include_usage), first, events)
-
-
-def parsed(write):
-    """The SSE data payloads in one write."""
-    return [b[6:].decode() if b == b"data: [DONE]" else json.loads(b[6:]) for b in write.split(b"\n\n") if b]
-
 
 def deltas(stop=True):
     from chatcore.providers.base import Finish

@@ -8,8 +8,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from testkit.browser import (answer_text, committed_history, saved_conversations, start, type_and_send,
-                                        wait_for_answer, wait_until)
+from testkit.browser import (answer_text, close_settings, committed_history, open_settings, saved_conversations, start,
+                             type_and_send, wait_for_answer, wait_until)
 from testkit.upstream import Script
 
 USER = ".chat-message[data-role='user']"
@@ -117,28 +117,6 @@ def upload(dash_duo, path):
 # True once the drawer has stopped sliding in: no antd motion class on its panel or mask, and its panel in the
 # same place 100 ms apart (the motion classes come a frame or two after the content). A click during the slide
 # lands where the element was, not where it is.
-DRAWER_SETTLED = """
-const done = arguments[arguments.length - 1];
-const panel = () => document.querySelector('.ant-drawer-content-wrapper');
-const moving = () => !!document.querySelector('.ant-drawer [class*="motion-appear"], .ant-drawer [class*="motion-enter"]');
-const before = panel() && panel().getBoundingClientRect().left;
-setTimeout(() => done(!moving() && panel() !== null && panel().getBoundingClientRect().left === before), 100);
-"""
-
-
-def open_settings(dash_duo):
-    """Open the settings drawer and wait until it has finished sliding in."""
-    dash_duo.find_element("#settings-open").click()
-    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
-    wait_until(dash_duo, lambda d: d.execute_async_script(DRAWER_SETTLED), message="the drawer never settled")
-
-
-def close_settings(dash_duo):
-    """Close the drawer with its close button."""
-    dash_duo.find_element(".ant-drawer-close").click()
-    wait_until(dash_duo, lambda d: not d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
-
-
 def by_id(conversations):
     """Conversations keyed by id, for order-independent comparison."""
     return {c["id"]: c for c in conversations}

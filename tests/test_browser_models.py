@@ -10,10 +10,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from testkit.app import build_app
+from testkit.browser import open_settings, start, type_and_send, wait_for_answer
+from testkit.providers import two_providers
 from testkit.upstream import Script, ScriptedUpstream
-from tests.test_browser_conversations import open_settings
-from testkit.browser import start, type_and_send, wait_for_answer
-from tests.test_providers import two_providers
 
 THOUGHT = "Two plus two: count on from two, three, four."
 ANSWER = "The answer is 4."

@@ -23,13 +23,13 @@ from chatcore.errors import ChatError
 from chatcore.messages import ChatRequest
 from chatcore.model_file import assembled_path
 from chatcore.providers import Finish, build_embedded
-from config import DEFAULT_DATA_DIR, DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS, EmbeddedModel, load_settings
+from config import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS, EmbeddedModel, load_settings
 from testkit.app import build_app
-from testkit.gunicorn_app import GunicornApp
+from testkit.gunicorn_app import MODEL_DATA_DIR, GunicornApp
 from testkit.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = str(ROOT / DEFAULT_DATA_DIR)  # the real model is joined here once, as the app does by default
+DATA_DIR = MODEL_DATA_DIR
 # No key, no base URL: the embedded model answers; short answers keep this quick.
 NO_UPSTREAM = {"MAX_ANSWER_TOKENS": "96", "DATA_DIR": DATA_DIR}
 

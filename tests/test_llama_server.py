@@ -9,8 +9,8 @@ import requests
 
 from chatcore.model_file import prepare
 from config import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS
+from testkit.gunicorn_app import MODEL_DATA_DIR
 from testkit.upstream import free_port
-from tests.test_embedded_model import DATA_DIR
 from testkit.waiting import wait_until
 
 # xllamacpp.Server starts llama.cpp's HTTP server (the one `llama-server` runs) and loads the model; this
@@ -32,7 +32,7 @@ threading.Event().wait()
 def llama_server(tmp_path_factory):
     """Start llama.cpp's server on loopback with the shipped model and wait until it lists its model."""
     port = free_port()
-    model_path = prepare(EMBEDDED_MODELS[DEFAULT_EMBEDDED_MODEL], DATA_DIR)
+    model_path = prepare(EMBEDDED_MODELS[DEFAULT_EMBEDDED_MODEL], MODEL_DATA_DIR)
     # Errors only, but to a file, not a pipe nobody reads, which could fill and block it.
     log_path = tmp_path_factory.mktemp("llama") / "server.log"
     log_file = open(log_path, "wb")

@@ -8,37 +8,11 @@ import pytest
 import requests
 
 from config import ConfigError, load_settings
-from testkit.app import TEST_KEY
-from testkit.upstream import ScriptedUpstream, Script, free_port
 from testkit.api_client import answer_text, read_events
+from testkit.app import TEST_KEY
+from testkit.providers import OTHER_KEY, providers_file, two_providers
+from testkit.upstream import Script, ScriptedUpstream, free_port
 from testkit.waiting import wait_until
-
-OTHER_KEY = "sk-other-SECRET-77b2e0"
-
-
-def providers_file(tmp_path, text):
-    """Write a providers file and return the environment that points at it (with the keys it names)."""
-    path = tmp_path / "providers.toml"
-    path.write_text(text, encoding="utf-8")
-    return {"PROVIDERS_FILE": str(path), "ALPHA_KEY": TEST_KEY, "BETA_KEY": OTHER_KEY, "REQUEST_TIMEOUT": "5"}
-
-
-def two_providers(tmp_path, alpha_url, beta_url, beta_models='"auto"', alpha_models='["scripted", "shared"]'):
-    """alpha: a fixed model list by default; beta: its list read from the backend by default."""
-    return providers_file(tmp_path, f"""
-[[providers]]
-name = "alpha"
-base_url = "{alpha_url}"
-api_key_env = "ALPHA_KEY"
-models = {alpha_models}
-
-[[providers]]
-name = "beta"
-base_url = "{beta_url}"
-api_key_env = "BETA_KEY"
-models = {beta_models}
-""")
-
 
 def ask(server, model, stream=True):
     """One question to the app's /v1 for `model`."""

@@ -2,9 +2,9 @@
 
 import pytest
 
+from testkit.api_client import answer_text, ask, read_events
 from testkit.app import upstream_env
 from testkit.upstream import Script
-from testkit.api_client import answer_text, ask, read_events
 
 FORMS = ["reasoning_content", "reasoning", "both", "think"]
 THOUGHT = "The user greets me; 2 < 3, so <b>answer</b> politely."
@@ -60,7 +60,7 @@ def test_reasoning_tokens_are_reported_in_the_usage(upstream, serve):
 
 def test_merged_deltas_keep_reasoning_and_answer_in_separate_chunks_in_order():
     from chatcore.providers.base import Finish, Reasoning
-    from tests.test_api_routes import parsed, service_writes
+    from testkit.api_client import parsed, service_writes
 
     def items():
         yield Reasoning("a")
