@@ -12,17 +12,23 @@ CHAT_DATA = Path(__file__).resolve().parent.parent / "assets" / "chat_data.js"
 
 
 @pytest.fixture(scope="module")
-def js():
-    """Call window.chatData.<name>(*args) after loading the real assets/chat_data.js; return the JSON result."""
-    driver = browser()
-    driver.execute_script(CHAT_DATA.read_text(encoding="utf-8"))
+def driver():
+    """One headless chromium on a blank page with the real assets/chat_data.js loaded."""
+    chromium = browser()
+    chromium.execute_script(CHAT_DATA.read_text(encoding="utf-8"))
+    yield chromium
+    chromium.quit()
+
+
+@pytest.fixture(scope="module")
+def js(driver):
+    """Call window.chatData.<name>(*args); return the JSON result ({ok} or {error, detail})."""
 
     def call(name, *args):
         return driver.execute_script(
             "const [name, args] = arguments; try { return {ok: window.chatData[name](...args)}; }"
             " catch (e) { return {error: e.code || e.message, detail: e.detail}; }", name, list(args))
-    yield call
-    driver.quit()
+    return call
 
 
 def conversation(cid="c-1", title="T", messages=None):
@@ -103,3 +109,29 @@ def test_the_reasoning_is_never_sent_back_to_the_model(js):
     history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning": "think"}]
     assert js("contextFor", history + [{"role": "user", "content": "q2"}], True, 20)["ok"] == [
         {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+
+
+SAMPLES = ["", "hello", "你好，世界", "mixed 中文 and English text, 123!", "🙂 emoji", "x" * 4001, "한국어 テキスト"]
+
+
+def test_the_token_estimate_is_the_same_rule_in_python_and_javascript(js):
+    from chatcore.messages import estimate_tokens
+
+    assert [js("estimateTokens", text)["ok"] for text in SAMPLES] == [estimate_tokens(text) for text in SAMPLES]
+
+
+def test_auto_titles_are_the_same_rule_on_the_server_and_in_the_page(js):
+    from chatcore.store.conversations import auto_title
+
+    questions = ["## 长城有多长？\nmore", "   \n> quoted *first* line", "x" * 45, "`code` question", "a\tb  c"]
+    assert [js("autoTitle", q)["ok"] for q in questions] == [auto_title(q) for q in questions]
+
+
+def test_the_link_rule_is_the_same_in_python_and_in_the_pages_markdown(driver):
+    from chatcore.export import safe_link
+    from components.message_list import SAFE_LINK_FUNC
+
+    hrefs = ["https://x.org", "http://x", "mailto:a@b.c", "#top", "./a", "/b", "c.html", "javascript:1",
+             " JavaScript:1", "java\tscript:1", "data:text/html,x", "vbscript:1", "file:///etc/passwd", "ftp://x"]
+    page = [driver.execute_script(f"return ({SAFE_LINK_FUNC})(arguments[0])", href) for href in hrefs]
+    assert page == [href if safe_link(href) else "#blocked-link" for href in hrefs]
