@@ -153,11 +153,11 @@ def create_app(settings=None):
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
-    web_auth.install(server, auth, api.error_response)
+    web_auth.install(server, auth)
     server.register_blueprint(api.create_blueprint(service, auth))
-    server.register_blueprint(admin.create_blueprint(auth, api.error_response))
+    server.register_blueprint(admin.create_blueprint(auth))
     mount_extra_pages(server, auth)
-    server.register_blueprint(conversation_routes.create_blueprint(auth, api.error_response))
+    server.register_blueprint(conversation_routes.create_blueprint(auth))
     api.install_limits(server, settings)
     compression.install(server)
 
@@ -195,7 +195,7 @@ def mount_page(server, prefix, title, layout, register):
 def mount_extra_pages(server, auth):
     """The sign-in page (AUTH=password) and the admin page (admins only)."""
     if auth.mode == "password":
-        web_auth.guard_chat_page(server, auth, LOGIN_PREFIX, api.error_response)
+        web_auth.guard_chat_page(server, auth, LOGIN_PREFIX)
 
         def login_layout():
             """The sign-in form, or the first-account form while there is no user."""

@@ -10,10 +10,10 @@ from flask import Blueprint, abort, jsonify, request
 from chatcore import quotas
 from chatcore.errors import ChatError, bad_request
 from chatcore.store import usage, users
-from web.conversations import json_body, not_found
+from web.api import error_response, json_body, not_found
 
 
-def create_blueprint(auth, error_response):
+def create_blueprint(auth):
     """The /api/admin routes."""
     bp = Blueprint("admin", __name__)
     db = auth.db

@@ -28,6 +28,22 @@ def error_response(error: ChatError):
     return response
 
 
+def json_body(allowed):
+    """The request's JSON object, refusing fields outside `allowed` (a typo must not pass silently)."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("invalid_json", "The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise bad_request("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
+    return body
+
+
+def not_found():
+    """The one answer for ids that do not exist, are not ids, or belong to someone else."""
+    return ChatError(404, "not_found", "Not found.")
+
+
 def gzip_events(events):
     """Gzip an SSE stream write by write: each is flushed at once, so streaming stays incremental.
 

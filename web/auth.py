@@ -17,6 +17,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from chatcore.errors import ChatError, bad_request
 from chatcore.store import users
+from web.api import error_response, json_body
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_FAILURES = "10/minute"  # per IP and per user name
@@ -178,28 +179,17 @@ class Auth:
         return self.mode == "password" and not users.has_users(self.db)
 
 
-def _json_body(allowed):
-    """The request's JSON object with only `allowed` fields, or a 400 ChatError."""
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise bad_request("invalid_json", "The request body must be a JSON object.")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise bad_request("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
-    return body
-
-
-def install(server, auth, error_response):
+def install(server, auth):
     """Sessions (signed cookies, HttpOnly, SameSite=Lax), the cross-site refusal and the /api/auth routes."""
     server.secret_key = secret_key(auth.settings)
     server.session_interface = SessionInterface()
     server.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="chat-session",
                          PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS))
     server.before_request(auth.refuse_cross_site)
-    server.register_blueprint(create_blueprint(auth, error_response))
+    server.register_blueprint(create_blueprint(auth))
 
 
-def guard_chat_page(server, auth, login_prefix, error_response):
+def guard_chat_page(server, auth, login_prefix):
     """AUTH=password: signed-out visitors of the chat page go to the sign-in page; its data routes answer 401."""
 
     @server.before_request
@@ -215,7 +205,7 @@ def guard_chat_page(server, auth, login_prefix, error_response):
         return None
 
 
-def create_blueprint(auth, error_response):
+def create_blueprint(auth):
     """The /api/auth routes."""
     bp = Blueprint("auth", __name__)
 
@@ -227,7 +217,7 @@ def create_blueprint(auth, error_response):
     def login():
         """Sign in; 200 with the user and a session cookie, 401, or 429."""
         try:
-            body = _json_body({"username", "password"})
+            body = json_body({"username", "password"})
             return jsonify({"user": public(auth.login(body.get("username", ""), body.get("password", "")))})
         except ChatError as exc:
             return error_response(exc)
@@ -250,7 +240,7 @@ def create_blueprint(auth, error_response):
         try:
             if not auth.needs_setup():
                 raise ChatError(404, "not_found", "Not found.")
-            body = _json_body({"username", "password"})
+            body = json_body({"username", "password"})
             try:
                 user = users.add_first_user(auth.db, body.get("username", ""), body.get("password", ""))
             except users.UserError as exc:

@@ -11,27 +11,12 @@ from chatcore.export import conversation_to_markdown, export_filename
 from chatcore.store import conversations, shares, usage, users
 from chatcore.strings import LANG_COOKIE, STRINGS, pick_language
 from web import share_page
+from web.api import error_response, json_body, not_found
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 USAGE_DAYS = 30
 SETTINGS_FIELDS = {"multiTurn": bool, "model": (str, type(None)), "systemPrompt": str, "temperature": (int, float),
                    "maxTokens": (int, type(None)), "historyTurns": int, "theme": str}
-
-
-def not_found():
-    """The one answer for ids that do not exist, are not ids, or belong to someone else."""
-    return ChatError(404, "not_found", "Not found.")
-
-
-def json_body(allowed):
-    """The request's JSON object, refusing fields outside `allowed` (a typo must not pass silently)."""
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise bad_request("invalid_json", "The request body must be a JSON object.")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise bad_request("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
-    return body
 
 
 def check_settings(body) -> dict:
@@ -42,7 +27,7 @@ def check_settings(body) -> dict:
     return body
 
 
-def create_blueprint(auth, error_response):
+def create_blueprint(auth):
     """The store routes, for the user `auth` resolves."""
     bp = Blueprint("conversations", __name__)
     db = auth.db
