@@ -160,3 +160,13 @@ def test_a_database_that_goes_away_is_reported_and_nothing_is_half_written(upstr
         postgres.start()
     titles = [c["title"] for c in alice.get(f"{server.url}/api/conversations").json()["data"]]
     assert titles == ["before"] and requests.get(f"{server.url}/healthz").status_code == 200
+
+
+def test_cross_site_posts_to_the_model_and_to_dash_callbacks_are_refused_too(two_users):
+    server, alice, _ = two_users
+    evil = {"Origin": "https://evil.example"}
+    chat = alice.post(f"{server.url}/v1/chat/completions", headers=evil,
+                      json={"model": "scripted", "messages": [{"role": "user", "content": "spend my tokens"}]})
+    callback = alice.post(f"{server.url}/_dash-update-component", headers=evil, json={"output": "x.children"})
+    for response in (chat, callback):
+        assert response.status_code == 403 and response.json()["error"]["code"] == "cross_origin"

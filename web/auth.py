@@ -95,14 +95,14 @@ class Auth:
         """The user making this request, or None (cached for the request)."""
         if "user" in g:
             return g.user
-        g.user, g.by_token = None, False
+        g.user = None
         token = _bearer()
         if token.startswith(users.TOKEN_PREFIX):
-            g.user, g.by_token = users.user_for_token(self.db, token), True
+            g.user = users.user_for_token(self.db, token)
         elif self.mode == "none":
             code = self.settings.access_code
             if not code or session.get("access") or hmac.compare_digest(token.encode(), code.encode()):
-                g.user, g.by_token = self.owner(), bool(token)
+                g.user = self.owner()
         elif self.mode == "password":
             user = users.get_user(self.db, session.get("uid")) if session.get("uid") else None
             if user and not user["disabled"] and user["session_version"] == session.get("v"):
@@ -127,8 +127,9 @@ class Auth:
     def refuse_cross_site(self):
         """Refuse a state change another site's page made a browser send (CSRF); a Bearer token proves itself."""
         if request.method in UNSAFE_METHODS and not _bearer() and cross_site():
-            raise ChatError(403, "cross_origin", "Cross-origin requests may not change anything.",
-                            error_type="permission_error")
+            return error_response(ChatError(403, "cross_origin", "Cross-origin requests may not change anything.",
+                                            error_type="permission_error"))
+        return None
 
     def _throttled(self, name) -> bool:
         """True when this IP or this user name has failed too often lately."""
