@@ -19,11 +19,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from web import api, compression
 from web import auth as web_auth
 from web import conversations as conversation_routes
+from web import generations as generation_routes
 from callbacks import chat as chat_callbacks
 from callbacks import conversation as conversation_callbacks
 from callbacks import export as export_callbacks
 from callbacks import settings as settings_callbacks
 from chatcore import redact
+from chatcore.generations import Generations
 from chatcore.providers import build_provider
 from chatcore.service import ChatService
 from chatcore.store import create_engine, migrate, sqlite_url
@@ -86,7 +88,8 @@ def create_app(settings=None):
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact.install([settings.openai_api_key, settings.access_code, settings.secret_key,
-                    make_url(database_url(settings)).password or ""])
+                    make_url(database_url(settings)).password or "",
+                    settings.redis_url and make_url(settings.redis_url).password or ""])
 
     provider = build_provider(settings, settings.embedded_model_path or find_embedded_model())
     service = ChatService(settings, provider)
@@ -148,6 +151,8 @@ def create_app(settings=None):
     server.before_request(auth.refuse_cross_site)
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(web_auth.create_blueprint(auth, api.error_response))
+    generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url)
+    server.register_blueprint(generation_routes.create_blueprint(auth, generations, api.error_response))
     server.register_blueprint(conversation_routes.create_blueprint(auth, api.error_response))
     api.install_limits(server, settings)
     compression.install(server)

@@ -44,6 +44,8 @@ class Settings:
     data_dir: str = "data"
     database_url: str = ""
     secret_key: str = ""
+    redis_url: str = ""
+    max_concurrent_answers: int = 3
     host: str = "127.0.0.1"
     port: int = 8050
 
@@ -179,6 +181,8 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         data_dir=env.get("DATA_DIR", "").strip() or "data",
         database_url=database_url,
         secret_key=env.get("SECRET_KEY", "").strip(),
+        redis_url=env.get("REDIS_URL", "").strip(),
+        max_concurrent_answers=_int(env, "MAX_CONCURRENT_ANSWERS", 3),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=_int(env, "PORT", 8050),
     )
