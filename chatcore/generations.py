@@ -311,13 +311,17 @@ class RedisBackend:
 
     def _listen(self, pubsub):
         """Deliver cancel messages for as long as the process lives (reconnecting if Redis restarts)."""
+        lost = False
         while True:
             try:
                 for message in pubsub.listen():
+                    lost = False
                     if message["type"] == "message":
                         self.on_cancel(message["data"].decode())
             except Exception:  # Redis went away: the heartbeat's key check covers the gap
-                log.warning("cancel listener lost Redis; reconnecting")
+                if not lost:
+                    log.warning("cancel listener lost Redis; reconnecting")
+                lost = True
                 threading.Event().wait(1.0)
 
     def reserve(self, user_id, gid, limit) -> bool:
