@@ -295,3 +295,30 @@ def test_redis_logs_expire_after_the_answer_is_saved(upstream, serve, shared_sto
     key = f"chat:generation:{gid}"
     wait_until(lambda: 0 < client.ttl(key) <= 30, 10, "the log to get its expiry")
     assert [client.zcard(key) for key in client.keys("chat:running:*")] in ([], [0])
+
+
+# --- under gunicorn (gevent workers, memory logs) --------------------------------------------------------
+
+
+def test_gunicorn_reload_drops_no_answer_and_any_worker_serves_any_viewer(upstream):
+    upstream.script = Script(reply=lambda body: body["messages"][-1]["content"] * 40, chunk_chars=5, delay=0.2)
+    # AUTH=none, the shipped 2 gevent workers, no Redis: each worker has the logs of the answers it generates.
+    with GunicornApp(upstream_env(upstream, MAX_CONCURRENT_ANSWERS="10")) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        questions = [f"hup-{i}|" for i in range(6)]
+        for question in questions:
+            ask(client, app, cid, question)
+        wait_until(lambda: all(r.get("first_content_at") for r in upstream.requests[-6:]), 30, "answers to start")
+        # No viewer holds the old workers open: they stay for the answers alone (~10 s each).
+        app.process.send_signal(signal.SIGHUP)
+        answers = lambda: [(m["content"], m["status"]) for m in  # noqa: E731
+                           client.get(f"{app.url}/api/conversations/{cid}").json()["messages"] if m["role"] == "assistant"]
+        wait_until(lambda: answers() == [(q * 40, "done") for q in questions], 60, "every answer to be saved")
+        # After the reload: of four viewers of one answer, those on the worker without its log follow the store.
+        gid = ask(client, app, cid, "after|")
+        with ThreadPoolExecutor(4) as pool:
+            views = [pool.submit(lambda: read_events(follow(requests.Session(), app, gid))) for _ in range(4)]
+            for view in views:
+                events = view.result(timeout=60)
+                assert text_of(events) == "after|" * 40 and ending(events) == "[DONE]"
