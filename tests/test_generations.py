@@ -223,6 +223,15 @@ def test_concurrent_answers_are_limited_per_user(upstream, serve, tmp_path):
                                   json={"content": "now"}).status_code == 202, 10, "a free slot")
 
 
+
+def test_asking_counts_against_the_rate_limit(upstream, serve):
+    server = serve(upstream_env(upstream, RATE_LIMIT="2/minute"))
+    client = requests.Session()
+    cid = client.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    url = f"{server.url}/api/conversations/{cid}/messages"
+    statuses = [client.post(url, json={"content": f"q{i}"}).status_code for i in range(3)]
+    assert statuses == [202, 202, 429] and len(upstream.requests) <= 2
+
 # --- several instances: the log in Redis ---------------------------------------------------------------
 
 
