@@ -17,11 +17,12 @@ import logging
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ChatError, bad_request, upstream_error
 from .providers.base import Finish
 from .service import DONE_EVENT, ChatService, sse_event
+from .service import _json  # the shared compact encoder (json.dumps with options builds one per call)
 from .store import conversations
 
 log = logging.getLogger("chat")
@@ -38,8 +39,7 @@ POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "s
 _MANAGERS = weakref.WeakSet()  # every Generations of this process, for the worker's wait at shutdown
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
     """Where a viewer is: the last log event it has, and how many answer and reasoning characters."""
 
     seq: int = 0
@@ -64,9 +64,8 @@ class Position:
         return cls(seq, content, reasoning)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One log event: a delta, a heartbeat, or the end; `frame` is the SSE event(s) to write, without the id."""
+class Entry(NamedTuple):
+    """One log event: a delta, a heartbeat, or the end; `frame` is the SSE bytes to write (with the id line)."""
 
     kind: str  # "delta" | "beat" | "end"
     frame: bytes
@@ -109,7 +108,7 @@ class Chunks:
     def text(self, key, text) -> bytes:
         """A delta of answer (`content`) or reasoning (`reasoning_content`) text."""
         head, _, tail = self._heads[key]
-        return head + json.dumps(text, ensure_ascii=False).encode() + tail
+        return head + _json(text).encode() + tail
 
     def finish(self, reason, usage=None) -> bytes:
         """The finish chunk, the usage chunk when known, and [DONE]."""
@@ -124,7 +123,7 @@ def texts(entries):
     parts = {"content": [], "reasoning_content": []}
     for entry in entries:
         if entry.kind == "delta":
-            delta = json.loads(entry.frame[len(b"data: "):])["choices"][0]["delta"]
+            delta = json.loads(entry.frame.split(b"data: ", 1)[1])["choices"][0]["delta"]
             for key, text in delta.items():
                 parts[key].append(text)
     return "".join(parts["content"]), "".join(parts["reasoning_content"])
@@ -360,6 +359,7 @@ class Run:
         self.gid, self.user_id, self.request = gid, user_id, request
         self.chunks = Chunks(gid, request.model)
         self.parts = {"content": [], "reasoning_content": []}
+        self.chars = {"content": 0, "reasoning_content": 0}
         self.position = Position()
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
@@ -436,7 +436,11 @@ class Generations:
             if run.ended:
                 return
             run.ended = kind == "end"
-            run.position = Position(run.position.seq + 1, *(len(run.text(k)) for k in ("content", "reasoning_content")))
+            run.position = Position(run.position.seq + 1, run.chars["content"], run.chars["reasoning_content"])
+            if kind == "beat":
+                frame = b": beat\n\n"  # a comment, no id: keeps proxies from closing a quiet stream
+            else:
+                frame = b"id: " + run.position.event_id().encode() + b"\n" + frame
             self.backend.append(run.gid, Entry(kind, frame, run.position))
             run.appended_at = time.monotonic()
 
@@ -456,6 +460,7 @@ class Generations:
                     break
                 key = delta_key(item)
                 run.parts[key].append(item)
+                run.chars[key] += len(item)
                 first_at = first_at or time.monotonic()
                 self._append(run, "delta", run.chunks.text(key, item))
                 if time.monotonic() - saved_at >= SAVE_SECONDS:
@@ -470,7 +475,7 @@ class Generations:
         finally:
             if events is not None:
                 events.close()  # on Stop this closes the upstream request: generation (and billing) ends
-        characters = len(run.text("content")) + len(run.text("reasoning_content"))
+        characters = run.chars["content"] + run.chars["reasoning_content"]
         if run.cancelled:
             status, frame = "interrupted", sse_event(STOPPED.to_dict())
         else:
@@ -591,17 +596,10 @@ class Generations:
                 yield self._interrupt(user_id, gid, position, only_report=True)
                 return
             heard_at = time.monotonic()
-            out = []
-            for entry in entries:
-                if entry.kind == "beat":
-                    out.append(b": beat\n\n")  # a comment: keeps proxies from closing an idle stream
-                else:
-                    out.append(b"id: " + entry.position.event_id().encode() + b"\n" + entry.frame)
-                position = entry.position
-                if entry.kind == "end":
-                    yield b"".join(out)
-                    return
-            yield b"".join(out)
+            position = entries[-1].position
+            yield b"".join(entry.frame for entry in entries)
+            if entries[-1].kind == "end":
+                return
 
     def _catch_up(self, gid, position):
         """For an id that has only character counts (seq 0): the log's text past them as one event, and the
