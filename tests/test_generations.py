@@ -144,6 +144,18 @@ def test_closing_every_viewer_mid_answer_still_completes_the_answer(upstream, al
     assert upstream.requests[-1]["closed_early"] is None
 
 
+def test_a_viewer_that_never_reads_slows_nothing(upstream, alice_app):
+    server, alice, cid = alice_app
+    answer = "慢" * 20_000  # 20,000 one-character events: far more than the stalled viewer's socket buffers hold
+    upstream.script = Script(reply=answer, chunk_chars=1)
+    gid = ask(alice, server, cid)
+    stalled = follow(alice, server, gid)  # headers read, body never
+    events = read_events(follow(alice, server, gid))
+    assert text_of(events) == answer and ending(events) == "[DONE]"
+    assert stored_answer(alice, server, cid)["status"] == "done" and upstream.requests[-1]["finished"]
+    stalled.close()
+
+
 def test_stop_ends_it_for_every_viewer_and_closes_the_upstream_within_a_second(upstream, alice_app):
     server, alice, cid = alice_app
     upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not stopped
