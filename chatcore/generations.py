@@ -20,6 +20,7 @@ import weakref
 from typing import NamedTuple
 
 from .errors import ChatError, bad_request, upstream_error
+from .os_thread import gevent_patched
 from .providers.base import Finish
 from .service import DONE_EVENT, ChatService, sse_event
 from .service import _json  # the shared compact encoder (json.dumps with options builds one per call)
@@ -363,6 +364,11 @@ class Run:
         self.position = Position()
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
+        self.reader = None  # under gevent, the greenlet reading the provider (Stop kills it)
+        self.saved_at = time.monotonic()  # when the store last got the answer so far
+        self.saved_chars = 0
+        self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
+        self.final = False
         self.appended_at = time.monotonic()
         self.lock = threading.Lock()  # the generation and the heartbeat both append; seqs must stay in order
 
@@ -414,6 +420,7 @@ class Generations:
         if not self.backend.reserve(user_id, gid, self.max_per_user):
             raise ChatError(429, "too_many_answers", f"{self.max_per_user} answers are already being written; wait "
                             "for one to finish or stop it.", error_type="rate_limit_error")
+        added = None
         try:
             added = conversations.add_messages(self.db, user_id, conversation_id, [
                 {"role": "user", "content": request.messages[-1]["content"]},
@@ -424,6 +431,8 @@ class Generations:
             self._ensure_background()
             self._append(run, "beat", b"")  # the log exists before anyone is told about it
         except BaseException:
+            if added:  # stored, but its log could not be written (Redis down): it will never run
+                conversations.update_message(self.db, user_id, gid, status="error")
             self.backend.release(user_id, gid)
             raise
         self._running[gid] = run
@@ -448,33 +457,15 @@ class Generations:
         """The generation itself, in its own thread (a greenlet under gunicorn's gevent worker): provider stream →
         log → store. Nobody waits on it: a slow viewer reads the log at its own pace."""
         started = time.monotonic()
-        first_at, saved_at = None, started
-        finish, error, events = None, None, None
-        try:
-            events = self.service.provider.stream(run.request)
-            for item in events:
-                if run.cancelled:
-                    break
-                if isinstance(item, Finish):
-                    finish = item
-                    break
-                key = delta_key(item)
-                run.parts[key].append(item)
-                run.chars[key] += len(item)
-                first_at = first_at or time.monotonic()
-                self._append(run, "delta", run.chunks.text(key, item))
-                if time.monotonic() - saved_at >= SAVE_SECONDS:
-                    saved_at = time.monotonic()
-                    self._save(run, status=None)
-        except ChatError as exc:
-            error = exc
-        except Exception as exc:  # a bug or a store failure: the answer still ends, as failed
-            log.exception("generation failed")
-            error = upstream_error(502, "generation_failed", "The answer failed.")
-            error.__cause__ = exc
-        finally:
-            if events is not None:
-                events.close()  # on Stop this closes the upstream request: generation (and billing) ends
+        if gevent_patched():
+            # The reading runs in a greenlet of its own, so Stop can end it at once, even inside a read from an
+            # upstream that sends nothing for a while; the ending below then runs in this one, never interrupted.
+            import gevent
+
+            run.reader = gevent.spawn(self._read, run)
+            finish, error, first_at = run.reader.get()
+        else:
+            finish, error, first_at = self._read(run)
         characters = run.chars["content"] + run.chars["reasoning_content"]
         if run.cancelled:
             status, frame = "interrupted", sse_event(STOPPED.to_dict())
@@ -501,12 +492,51 @@ class Generations:
         finally:
             self._running.pop(run.gid, None)
 
+    def _read(self, run):
+        """Read the provider's stream into the log (and the store, at most once a second); returns
+        (the Finish or None, the error or None, when the first text came or None)."""
+        first_at = None
+        finish, error, events = None, None, None
+        try:
+            events = self.service.provider.stream(run.request)
+            for item in events:
+                if run.cancelled:
+                    break
+                if isinstance(item, Finish):
+                    finish = item
+                    break
+                key = delta_key(item)
+                run.parts[key].append(item)
+                run.chars[key] += len(item)
+                first_at = first_at or time.monotonic()
+                self._append(run, "delta", run.chunks.text(key, item))
+                if time.monotonic() - run.saved_at >= SAVE_SECONDS:
+                    self._save(run, status=None)
+        except ChatError as exc:
+            error = exc
+        except Exception as exc:  # a bug or a store failure: the answer still ends, as failed
+            log.exception("generation failed")
+            error = upstream_error(502, "generation_failed", "The answer failed.")
+            error.__cause__ = exc
+        except BaseException:  # Stop killed the reading greenlet (GreenletExit)
+            if not run.cancelled:
+                raise
+        finally:
+            if events is not None:
+                events.close()  # on Stop this closes the upstream request: generation (and billing) ends
+        return finish, error, first_at
+
     def _save(self, run, status, usage=None):
         """Write the answer so far (and, at the end, its status and usage) to the store."""
-        fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None}
-        if status:
-            fields.update(status=status, usage=usage)
-        conversations.update_message(self.db, run.user_id, run.gid, **fields)
+        with run.save_lock:
+            if run.final:
+                return
+            run.final = bool(status)
+            run.saved_at, run.saved_chars = time.monotonic(), run.chars["content"] + run.chars["reasoning_content"]
+            fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None}
+            if status:
+                fields.update(status=status, usage=usage)
+            conversations.update_message(self.db, run.user_id, run.gid, **fields)
 
     # --- background: heartbeat and cancel ---------------------------------------------------------------
 
@@ -534,6 +564,10 @@ class Generations:
                 for run in runs:
                     if time.monotonic() - run.appended_at >= HEARTBEAT_SECONDS:
                         self._append(run, "beat", b"")
+                    # Text that came just before the upstream went quiet reaches the store anyway.
+                    if run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and \
+                            time.monotonic() - run.saved_at >= SAVE_SECONDS:
+                        self._save(run, status=None)
                 self.backend.refresh(runs)
                 for gid in self.backend.cancel_requests([run.gid for run in runs]):
                     self._cancel_here(gid)
@@ -546,6 +580,8 @@ class Generations:
         run = self._running.get(gid)
         if run is not None:
             run.cancelled = True
+            if run.reader is not None:
+                run.reader.kill(block=False)  # a greenlet that already ended ignores it
 
     def cancel(self, user_id, gid) -> dict:
         """Stop a generation for every viewer, whichever instance runs it."""

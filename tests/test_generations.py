@@ -343,3 +343,19 @@ def test_gunicorn_reload_drops_no_answer_and_any_worker_serves_any_viewer(upstre
             for view in views:
                 events = view.result(timeout=60)
                 assert text_of(events) == "after|" * 40 and ending(events) == "[DONE]"
+
+
+def test_stop_ends_an_answer_at_once_even_while_the_upstream_is_silent(upstream):
+    upstream.script = Script(reply="ab" * 20, chunk_chars=2, delay=2)  # one chunk, then 2 s of silence each
+    with GunicornApp(upstream_env(upstream, REQUEST_TIMEOUT="30", WEB_CONCURRENCY="1")) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        gid = ask(client, app, cid)
+        viewer = _live(follow(client, app, gid))
+        seen = [next(viewer)]
+        stopped_at = time.monotonic()
+        assert client.post(f"{app.url}/api/generations/{gid}/cancel").json() == {"cancelled": True}
+        seen.extend(viewer)
+        assert ending(seen) == "cancelled" and time.monotonic() - stopped_at < 1.0
+        assert stored_answer(client, app, cid)["status"] == "interrupted"
+        assert upstream.wait_for_close(timeout=10) is not None  # it notices at its second write after the close
