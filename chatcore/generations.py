@@ -410,8 +410,8 @@ class Generations:
         history = [{"role": m["role"], "content": m["content"]} for m in found["messages"]
                    if multi_turn and m["content"] and m["status"] in ("done", "interrupted")]
         system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        request_body = {"model": body.get("model"), "messages": [*system, *history, {"role": "user", "content": question}],
-                        "stream": True, "stream_options": {"include_usage": True}}
+        request_body = {"model": body.get("model"), "stream": True, "stream_options": {"include_usage": True},
+                        "messages": [*system, *history, {"role": "user", "content": question}]}
         for field in ("temperature", "max_tokens"):
             if body.get(field) is not None:
                 request_body[field] = body[field]

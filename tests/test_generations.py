@@ -17,18 +17,22 @@ from tests.scripted_upstream import Script
 from tests.waiting import wait_until
 
 
-def read_events(response):
-    """The SSE events of a response as (id or None, data) pairs; comments (heartbeats) are left out."""
-    events, event_id, data = [], None, []
+def live_events(response):
+    """The SSE events of a response as (id or None, data) pairs, as they arrive; comments (heartbeats) are left out."""
+    event_id, data = None, []
     for line in response.iter_lines(decode_unicode=False, delimiter=b"\n"):
         if line.startswith(b"id: "):
             event_id = line[4:].decode()
         elif line.startswith(b"data: "):
             data.append(line[6:].decode())
         elif not line and data:
-            events.append((event_id, "\n".join(data)))
+            yield event_id, "\n".join(data)
             event_id, data = None, []
-    return events
+
+
+def read_events(response):
+    """All the SSE events of a response."""
+    return list(live_events(response))
 
 
 def text_of(events):
@@ -92,7 +96,7 @@ def test_resume_from_every_event_id_while_running_and_after(upstream, alice_app)
     # While it runs: a viewer per event id, each started as soon as that id arrives.
     events, resumed = [], []
     with ThreadPoolExecutor(max_workers=100) as pool:
-        for event_id, data in _live(follow(alice, server, gid)):
+        for event_id, data in live_events(follow(alice, server, gid)):
             events.append((event_id, data))
             if event_id:
                 before = text_of(events)
@@ -103,19 +107,6 @@ def test_resume_from_every_event_id_while_running_and_after(upstream, alice_app)
     # After it ended: the same from the store (and any id resumes exactly).
     assert stored_answer(alice, server, cid)["content"] == answer
     assert_resumes_exactly(server, alice, gid, answer)
-
-
-def _live(response):
-    """Events as they arrive (a generator over one streaming response)."""
-    event_id, data = None, []
-    for line in response.iter_lines(decode_unicode=False, delimiter=b"\n"):
-        if line.startswith(b"id: "):
-            event_id = line[4:].decode()
-        elif line.startswith(b"data: "):
-            data.append(line[6:].decode())
-        elif not line and data:
-            yield event_id, "\n".join(data)
-            event_id, data = None, []
 
 
 def test_a_300_chunk_burst_and_a_20k_answer_resume_exactly(upstream, alice_app):
@@ -136,7 +127,7 @@ def test_closing_every_viewer_mid_answer_still_completes_the_answer(upstream, al
     gid = ask(alice, server, cid)
     for _ in range(3):
         response = follow(alice, server, gid)
-        next(_live(response))
+        next(live_events(response))
         response.close()
     wait_until(lambda: stored_answer(alice, server, cid)["status"] == "done", 30, "the answer to be saved")
     stored = stored_answer(alice, server, cid)
@@ -160,7 +151,7 @@ def test_stop_ends_it_for_every_viewer_and_closes_the_upstream_within_a_second(u
     server, alice, cid = alice_app
     upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not stopped
     gid = ask(alice, server, cid)
-    viewers = [_live(follow(alice, server, gid)) for _ in range(2)]
+    viewers = [live_events(follow(alice, server, gid)) for _ in range(2)]
     seen = [[next(viewer)] for viewer in viewers]
     stopped_at = time.monotonic()
     assert alice.post(f"{server.url}/api/generations/{gid}/cancel").json() == {"cancelled": True}
@@ -269,7 +260,7 @@ def test_two_instances_share_the_log_and_cancel(upstream, serve, shared_store):
 
     upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)
     gid = ask(alice, first, cid)
-    viewer = _live(follow(alice, first, gid))
+    viewer = live_events(follow(alice, first, gid))
     seen = [next(viewer)]
     stopped_at = time.monotonic()
     assert browser(second, "alice").post(f"{second.url}/api/generations/{gid}/cancel").json() == {"cancelled": True}
@@ -287,7 +278,7 @@ def test_a_killed_instance_leaves_its_answer_interrupted_and_kept(upstream, serv
         alice = browser(doomed, "alice")
         cid = alice.post(f"{doomed.url}/api/conversations", json={}).json()["id"]
         gid = ask(alice, doomed, cid)
-        viewer = _live(follow(alice, survivor, gid))
+        viewer = live_events(follow(alice, survivor, gid))
         seen = [next(viewer) for _ in range(5)]
         master = psutil.Process(doomed.process.pid)
         for process in [*master.children(recursive=True), master]:
@@ -333,8 +324,8 @@ def test_gunicorn_reload_drops_no_answer_and_any_worker_serves_any_viewer(upstre
         wait_until(lambda: all(r.get("first_content_at") for r in upstream.requests[-6:]), 30, "answers to start")
         # No viewer holds the old workers open: they stay for the answers alone (~10 s each).
         app.process.send_signal(signal.SIGHUP)
-        answers = lambda: [(m["content"], m["status"]) for m in  # noqa: E731
-                           client.get(f"{app.url}/api/conversations/{cid}").json()["messages"] if m["role"] == "assistant"]
+        stored = lambda: client.get(f"{app.url}/api/conversations/{cid}").json()["messages"]  # noqa: E731
+        answers = lambda: [(m["content"], m["status"]) for m in stored() if m["role"] == "assistant"]  # noqa: E731
         wait_until(lambda: answers() == [(q * 40, "done") for q in questions], 60, "every answer to be saved")
         # After the reload: of four viewers of one answer, those on the worker without its log follow the store.
         gid = ask(client, app, cid, "after|")
@@ -351,7 +342,7 @@ def test_stop_ends_an_answer_at_once_even_while_the_upstream_is_silent(upstream)
         client = requests.Session()
         cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
         gid = ask(client, app, cid)
-        viewer = _live(follow(client, app, gid))
+        viewer = live_events(follow(client, app, gid))
         seen = [next(viewer)]
         stopped_at = time.monotonic()
         assert client.post(f"{app.url}/api/generations/{gid}/cancel").json() == {"cancelled": True}
