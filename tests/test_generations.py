@@ -239,9 +239,9 @@ def test_asking_counts_against_the_rate_limit(upstream, serve):
 
 
 @pytest.fixture
-def shared_store(upstream, redis_url, tmp_path):
-    """The environment of app instances that share a store (a SQLite file) and a Redis."""
-    return upstream_env(upstream, REDIS_URL=redis_url, **accounts(tmp_path))
+def shared_store(upstream, redis_url, tmp_path, database_url):
+    """The environment of app instances that share a store (a SQLite file, then a Postgres database) and a Redis."""
+    return upstream_env(upstream, REDIS_URL=redis_url, **accounts(tmp_path, database_url))
 
 
 def test_two_instances_share_the_log_and_cancel(upstream, serve, shared_store):
