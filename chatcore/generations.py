@@ -258,6 +258,7 @@ class RedisBackend:
 
     @staticmethod
     def _key(gid):
+        """The stream's key."""
         return f"chat:generation:{gid}"
 
     def append(self, gid, entry):
@@ -267,6 +268,7 @@ class RedisBackend:
 
     @staticmethod
     def _entry(fields):
+        """A stream entry's fields back into an Entry."""
         seq, content, reasoning = (int(part) for part in fields[b"p"].split(b"-"))
         return Entry(fields[b"k"].decode(), fields[b"f"], Position(seq, content, reasoning))
 
