@@ -12,6 +12,7 @@ log expired) the character counts let the store's answer continue exactly where 
 seq 0 carry only the counts (events replayed from the store).
 """
 
+import itertools
 import json
 import logging
 import threading
@@ -22,7 +23,7 @@ from typing import NamedTuple
 from .errors import ChatError, bad_request, upstream_error
 from .os_thread import gevent_patched
 from .providers.base import Finish
-from .service import DONE_EVENT, ChatService, sse_event
+from .service import COALESCE_SECONDS, DONE_EVENT, ChatService, sse_event
 from .service import _json  # the shared compact encoder (json.dumps with options builds one per call)
 from .store import conversations
 
@@ -31,6 +32,7 @@ log = logging.getLogger("chat")
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
 STALE_SECONDS = 10.0     # a log silent this long belongs to an instance that died: the answer is interrupted
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
+MERGE_SECONDS = COALESCE_SECONDS  # deltas this close to the last event wait and go out merged, as on /v1
 LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; later ones replay from the store
 RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
@@ -362,7 +364,10 @@ class Run:
         self.gid, self.user_id, self.request = gid, user_id, request
         self.chunks = Chunks(gid, request.model)
         self.parts = {"content": [], "reasoning_content": []}
-        self.chars = {"content": 0, "reasoning_content": 0}
+        self.chars = {"content": 0, "reasoning_content": 0}  # read so far
+        self.logged = {"content": 0, "reasoning_content": 0}  # in the log so far
+        self.pending = []  # (delta key, text) read, waiting to be merged into the next event
+        self.flush_scheduled = False
         self.position = Position()
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
@@ -442,18 +447,52 @@ class Generations:
         return {"message_id": gid, "generation_id": gid, "question_id": added[0]["id"]}
 
     def _append(self, run, kind, frame):
-        """Add the next event of this run to its log."""
+        """Add a heartbeat or the end to the run's log, after the text waiting to be merged."""
         with run.lock:
             if run.ended:
                 return
+            self._flush_locked(run)
             run.ended = kind == "end"
-            run.position = Position(run.position.seq + 1, run.chars["content"], run.chars["reasoning_content"])
-            if kind == "beat":
-                frame = b": beat\n\n"  # a comment, no id: keeps proxies from closing a quiet stream
-            else:
-                frame = b"id: " + run.position.event_id().encode() + b"\n" + frame
-            self.backend.append(run.gid, Entry(kind, frame, run.position))
-            run.appended_at = time.monotonic()
+            self._write(run, kind, frame)
+
+    def _add_text(self, run, key, text):
+        """Add a delta to the log: at once, or merged with those that follow within MERGE_SECONDS of the last
+        event (like /v1's chunks: fewer events to write and to read, Redis round trips most of all)."""
+        with run.lock:
+            run.pending.append((key, text))
+            wait = run.appended_at + MERGE_SECONDS - time.monotonic()
+            if wait <= 0:
+                self._flush_locked(run)
+                return
+            if run.flush_scheduled:
+                return
+            run.flush_scheduled = True
+        _later(wait, self._flush, run)
+
+    def _flush(self, run):
+        """The merge window is over: log the text waiting."""
+        with run.lock:
+            run.flush_scheduled = False
+            if not run.ended:
+                self._flush_locked(run)
+
+    def _flush_locked(self, run):
+        """Log the text waiting, one event per run of answer or reasoning deltas (the caller holds run.lock)."""
+        pending, run.pending = run.pending, []
+        for key, group in itertools.groupby(pending, key=lambda delta: delta[0]):
+            text = "".join(part for _, part in group)
+            run.logged[key] += len(text)
+            self._write(run, "delta", run.chunks.text(key, text))
+
+    def _write(self, run, kind, frame):
+        """Write the next event to the log (the caller holds run.lock)."""
+        run.position = Position(run.position.seq + 1, run.logged["content"], run.logged["reasoning_content"])
+        if kind == "beat":
+            frame = b": beat\n\n"  # a comment, no id: keeps proxies from closing a quiet stream
+        else:
+            frame = b"id: " + run.position.event_id().encode() + b"\n" + frame
+        self.backend.append(run.gid, Entry(kind, frame, run.position))
+        run.appended_at = time.monotonic()
 
     def _generate(self, run):
         """The generation itself, in its own thread (a greenlet under gunicorn's gevent worker): provider stream →
@@ -511,7 +550,7 @@ class Generations:
                 run.parts[key].append(item)
                 run.chars[key] += len(item)
                 first_at = first_at or time.monotonic()
-                self._append(run, "delta", run.chunks.text(key, item))
+                self._add_text(run, key, item)
                 if time.monotonic() - run.saved_at >= SAVE_SECONDS:
                     self._save(run, status=None)
         except ChatError as exc:
@@ -685,6 +724,18 @@ class Generations:
             conversations.update_message(self.db, user_id, gid, only_if_status="streaming", **fields)
         message = conversations.get_message(self.db, user_id, gid)
         return replay(message, position) if message else b""
+
+
+def _later(seconds, function, *args):
+    """Call function(*args) in `seconds`, in a greenlet under gevent (cheap), else in a timer thread."""
+    if gevent_patched():
+        import gevent
+
+        gevent.spawn_later(seconds, function, *args)
+    else:
+        timer = threading.Timer(seconds, function, args)
+        timer.daemon = True
+        timer.start()
 
 
 def wait_until_idle(seconds, tick=None):
