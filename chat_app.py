@@ -18,13 +18,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from web import admin, api, compression
 from web import auth as web_auth
 from web import conversations as conversation_routes
+from web import generations as generation_routes
 from callbacks import chat as chat_callbacks
 from callbacks import conversation as conversation_callbacks
 from callbacks import admin as admin_callbacks
 from callbacks import export as export_callbacks
 from callbacks import login as login_callbacks
 from callbacks import settings as settings_callbacks
-from chatcore import redact
+from chatcore import quotas, redact
+from chatcore.generations import Generations
 from chatcore.providers import build_providers
 from chatcore.service import ChatService
 from chatcore.store import create_engine, migrate, sqlite_url
@@ -94,7 +96,8 @@ def create_app(settings=None):
     settings = settings or load_settings()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact.install([*settings.secrets, make_url(database_url(settings)).password or ""])
+    redact.install([*settings.secrets, make_url(database_url(settings)).password or "",
+                    settings.redis_url and make_url(settings.redis_url).password or ""])
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # its INFO line per request names the upstream URL
 
     providers = build_providers(settings)
@@ -157,6 +160,10 @@ def create_app(settings=None):
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(admin.create_blueprint(auth))
     mount_extra_pages(server, auth)
+    limit_defaults = quotas.defaults(settings)
+    generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
+                              limits=lambda user_id: quotas.limits_for(db, user_id, limit_defaults))
+    server.register_blueprint(generation_routes.create_blueprint(auth, generations))
     server.register_blueprint(conversation_routes.create_blueprint(auth))
     api.install_limits(server, settings)
     compression.install(server)

@@ -102,6 +102,8 @@ class Settings:
     limit_tokens_per_day: int = 0
     limit_tokens_per_month: int = 0
     limit_models: tuple = ()
+    redis_url: str = ""
+    max_concurrent_answers: int = 3
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
 
@@ -327,6 +329,8 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         limit_tokens_per_day=_int(env, "LIMIT_TOKENS_PER_DAY", 0, minimum=0),
         limit_tokens_per_month=_int(env, "LIMIT_TOKENS_PER_MONTH", 0, minimum=0),
         limit_models=tuple(m.strip() for m in env.get("LIMIT_MODELS", "").split(",") if m.strip()),
+        redis_url=env.get("REDIS_URL", "").strip(),
+        max_concurrent_answers=_int(env, "MAX_CONCURRENT_ANSWERS", 3),
         host=env.get("HOST", "").strip() or DEFAULT_HOST,
         port=_int(env, "PORT", DEFAULT_PORT),
     )

@@ -92,12 +92,12 @@ def limit_error(code, message, resets_at: datetime) -> ChatError:
     return error
 
 
-def reserve(db, user_id, model, limits: Limits, now=None) -> str | None:
+def reserve(db, user_id, model, limits: Limits, now=None, event_id=None) -> str | None:
     """Count one answer for the user before the model is called; a ChatError when a limit forbids it.
 
-    Returns the usage event's id (None when nothing is limited: nothing to count). The insert and the check run in
-    one transaction that first locks the user's row (Postgres) or the database's write lock (SQLite), so
-    concurrent requests are counted one after another.
+    Returns the usage event's id (`event_id` when given; None when nothing is limited: nothing to count). The
+    insert and the check run in one transaction that first locks the user's row (Postgres) or the database's write
+    lock (SQLite), so concurrent requests are counted one after another.
     """
     if not limits.any:
         return None
@@ -107,7 +107,7 @@ def reserve(db, user_id, model, limits: Limits, now=None) -> str | None:
                         error_type="permission_error")
     today, month = period_starts(now)
     tomorrow, next_month = _reset_times(now)
-    event_id = new_id()
+    event_id = event_id or new_id()
     with db.begin() as connection:
         if db.dialect.name == "postgresql":
             connection.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())

@@ -183,11 +183,15 @@ class ChatService:
         request.messages, request.trimmed_messages = trim_to_budget(messages, max(budget, 64))
         return request
 
-    def start(self, request):
-        """Start the provider stream and wait for its first item, so early failures become HTTP errors."""
+    def stream(self, request):
+        """The stream of the provider that offers the request's model (not started until read)."""
         provider, model = self.providers.resolve(request.model)
         # The provider gets the backend's own name for the model; answers keep the id the client asked for.
-        events = provider.stream(replace(request, model=model))
+        return provider.stream(replace(request, model=model))
+
+    def start(self, request):
+        """Start the provider stream and wait for its first item, so early failures become HTTP errors."""
+        events = self.stream(request)
         try:
             first = next(events)
         except StopIteration:

@@ -73,6 +73,7 @@ class Script:
     reasoning_form: str = "reasoning_content"
     models: tuple = ("scripted",)   # what GET /models lists
     answer_gate: object = None      # a threading.Event the stream waits for between the reasoning and the answer
+    split_utf8: bool = False        # write each chunk in two writes cut inside a multi-byte character
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -129,6 +130,12 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model")
 
         def event(data):
+            cut = next((i + 1 for i, byte in enumerate(data) if byte >= 0xC0), 0) if script.split_utf8 else 0
+            if cut:  # the lead byte of the first multi-byte character ends the first write
+                self.wfile.write(data[:cut])
+                self.wfile.flush()
+                time.sleep(0.001)  # so the two writes reach the client as two reads
+                data = data[cut:]
             self.wfile.write(data)
             self.wfile.flush()
 

@@ -153,7 +153,7 @@ def test_a_corrupted_or_truncated_model_file_is_refused_with_a_clear_message(tmp
         server = serve({"DATA_DIR": str(data_dir)})
         health = wait_until(lambda: (r := requests.get(f"{server.url}/healthz", timeout=5)).status_code == 503
                             and r.json(), 60, "/healthz to refuse the file")
-        assert health["status"] == "unavailable" and words in health["reason"]
+        assert health["status"] == "unavailable" and words in health["providers"][0]["reason"]
         response = requests.post(f"{server.url}/v1/chat/completions", timeout=30,
                                  json={"messages": [{"role": "user", "content": "hi"}]})
         assert response.status_code == 503 and words in response.json()["error"]["message"]

@@ -91,3 +91,21 @@ def test_the_page_says_which_limit_was_reached_and_keeps_the_question(dash_duo, 
     assert refused.find_element(By.CSS_SELECTOR, ".chat-error-text").text == ERRORS["zh-CN"]["limit_messages_per_day"]
     questions = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message[data-role='user']")
     assert questions[-1].text.startswith("second question")  # the question is kept, ready for Retry tomorrow
+
+
+def test_asking_in_a_conversation_counts_against_the_same_limit(upstream, serve, tmp_path):
+    from testkit.waiting import wait_until
+
+    env = accounts(tmp_path)
+    server = serve(upstream_env(upstream, LIMIT_MESSAGES_PER_DAY="1", **env))
+    alice = signed_in(server, "alice")
+    cid = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    asked = alice.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "hi", "model": "scripted"})
+    assert asked.status_code == 202
+    refused = alice.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "again", "model": "scripted"})
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "limit_messages_per_day"
+    stored = wait_until(lambda: [m for m in alice.get(f"{server.url}/api/conversations/{cid}").json()["messages"]
+                                 if m["status"] == "done"], 30, "the answer to be saved")
+    assert [m["content"] for m in alice.get(f"{server.url}/api/conversations/{cid}").json()["messages"]][0] == "hi"
+    assert len(stored) == 1  # the refused question was not stored
+    assert alice.post(f"{server.url}/v1/chat/completions", json=BODY).status_code == 429  # one budget for both

@@ -50,7 +50,8 @@ def test_the_readme_command_installs_and_chats_in_a_fresh_venv(tmp_path):
 
         wait_until(serving, 900, "the README command to serve")
         assert (copy / ".venv" / "bin" / "python").exists()
-        assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok", "backend": "embedded"}
+        health = requests.get(f"{url}/healthz", timeout=5).json()
+        assert (health["status"], health["backend"], health["store"]) == ("ok", "embedded", "ok")
         response = requests.post(f"{url}/v1/chat/completions", timeout=300, json={
             "messages": [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
             "temperature": 0})

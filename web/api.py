@@ -203,6 +203,9 @@ def install_limits(server, settings):
                       # If Redis goes away, keep serving with per-process limits rather than failing chats.
                       swallow_errors=True, in_memory_fallback_enabled=True)
     # The decorated view must replace the registered one: Flask-Limiter checks limits in its wrapper.
+    if settings.rate_limit:  # asking in a conversation reaches the model too
+        server.view_functions["generations.ask"] = limiter.limit(settings.rate_limit)(
+            server.view_functions["generations.ask"])
     chat_view = server.view_functions["api.chat_completions"]
     if settings.rate_limit:
         chat_view = limiter.limit(settings.rate_limit)(chat_view)

@@ -20,10 +20,15 @@ class _BurstStreamServer(StreamServer):
 
 
 class GeventWorker(ggevent.GeventWorker):
-    """gunicorn's gevent worker with burst accepts; everything else is gunicorn's."""
+    """gunicorn's gevent worker with burst accepts and a wait for running answers when it stops."""
 
     def run(self):
         """Serve as gunicorn's worker does, with the burst-accepting server class."""
         # run() builds its servers from this module-level name; replaced in this worker process only.
         ggevent.StreamServer = _BurstStreamServer
         super().run()
+        # Requests are done; answers belong to no request (chatcore/generations.py): on a graceful stop or
+        # reload, finish them too before the process exits.
+        from chatcore.generations import wait_until_idle
+
+        wait_until_idle(self.cfg.graceful_timeout, tick=self.notify)

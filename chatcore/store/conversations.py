@@ -1,6 +1,7 @@
 """Conversations and their messages. Every function takes the user's id and never reaches another user's rows."""
 
 import hashlib
+import itertools
 import re
 import uuid
 
@@ -135,9 +136,9 @@ def delete_conversation(db, user_id, conversation_id) -> bool:
         return bool(connection.execute(conversations.delete().where(_owned(user_id, conversation_id))).rowcount)
 
 
-def _insert_message(connection, user_id, conversation_id, seq, message, now):
+def _insert_message(connection, user_id, conversation_id, seq, message, now, message_id=None):
     """Insert one message row at position `seq`; returns it as a dict."""
-    row = {"id": new_id(), "conversation_id": conversation_id, "user_id": user_id, "seq": seq,
+    row = {"id": message_id or new_id(), "conversation_id": conversation_id, "user_id": user_id, "seq": seq,
            "role": message["role"], "content": message.get("content", ""), "reasoning": message.get("reasoning"),
            "status": message.get("status", "done"), "model": message.get("model"), "usage": message.get("usage"),
            "created_at": message.get("created_at") or now}
@@ -147,10 +148,11 @@ def _insert_message(connection, user_id, conversation_id, seq, message, now):
     return _message(row)
 
 
-def add_messages(db, user_id, conversation_id, new_messages) -> list[dict] | None:
+def add_messages(db, user_id, conversation_id, new_messages, ids=()) -> list[dict] | None:
     """Append messages in one transaction (a turn is stored whole or not at all); None if not the user's.
 
-    The first question of an untitled conversation becomes its title.
+    The first question of an untitled conversation becomes its title. `ids` gives the first messages ids
+    chosen by the caller (a generation is known by its answer's id before the answer is stored).
     """
     if not is_id(conversation_id):
         return None
@@ -162,8 +164,8 @@ def add_messages(db, user_id, conversation_id, new_messages) -> list[dict] | Non
         last = connection.execute(sa.select(sa.func.max(messages.c.seq))
                                   .where(messages.c.conversation_id == conversation_id)).scalar()
         seq = 0 if last is None else last + 1
-        added = [_insert_message(connection, user_id, conversation_id, seq + i, m, now)
-                 for i, m in enumerate(new_messages)]
+        added = [_insert_message(connection, user_id, conversation_id, seq + i, m, now, message_id)
+                 for i, (m, message_id) in enumerate(itertools.zip_longest(new_messages, ids[:len(new_messages)]))]
         values = {"updated_at": now}
         first_question = next((m["content"] for m in new_messages if m["role"] == "user"), "")
         if not row.title and first_question:
@@ -172,17 +174,30 @@ def add_messages(db, user_id, conversation_id, new_messages) -> list[dict] | Non
     return added
 
 
-def update_message(db, user_id, message_id, **fields) -> bool:
-    """Change a message's content, reasoning, status, model or usage; False if not the user's."""
+def get_message(db, user_id, message_id) -> dict | None:
+    """One message of the user's (with its reasoning, '' when none), or None."""
+    if not is_id(message_id):
+        return None
+    with db.connect() as connection:
+        row = connection.execute(messages.select().where(messages.c.id == message_id,
+                                                         messages.c.user_id == user_id)).first()
+    return None if row is None else _message(row._mapping) | {"reasoning": row.reasoning or "",
+                                                              "conversation_id": row.conversation_id}
+
+
+def update_message(db, user_id, message_id, only_if_status=None, **fields) -> bool:
+    """Change a message's content, reasoning, status, model or usage; False if not the user's (or, with
+    `only_if_status`, not in that status: a final answer must not be overwritten by a late 'interrupted')."""
     allowed = {key: value for key, value in fields.items() if key in ("content", "reasoning", "status", "model", "usage")}
     if "status" in allowed and allowed["status"] not in STATUSES:
         raise ConversationError("status is not one the store knows")
     if not is_id(message_id):
         return False
+    where = [messages.c.id == message_id, messages.c.user_id == user_id]
+    if only_if_status:
+        where.append(messages.c.status == only_if_status)
     with db.begin() as connection:
-        return bool(connection.execute(messages.update().where(messages.c.id == message_id,
-                                                               messages.c.user_id == user_id)
-                                       .values(**allowed)).rowcount)
+        return bool(connection.execute(messages.update().where(*where).values(**allowed)).rowcount)
 
 
 def delete_messages_from(db, user_id, conversation_id, seq) -> bool:

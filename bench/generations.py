@@ -1,0 +1,172 @@
+"""Server-owned generations against today's stateless /v1 path: worker CPU per upstream chunk, and resume latency.
+
+The same N streams (the lean upstream's answers, in its own process) go through gunicorn's shipped config three
+ways, one after the other in one run: POST /v1/chat/completions (today's path), then POST
+/api/conversations/<id>/messages + GET /api/generations/<gid>/events with the log in memory, then the same with
+the log in a real Redis. Each way runs short answers and long ones; the workers' CPU seconds then split into a
+cost per upstream chunk (the slope between the two) and a cost per answer (the requests, the store writes).
+Resume latency: with one long answer running, GET …/events with a Last-Event-ID some events back
+(a reload), timed until the first text arrives; R times, median and p99.
+
+    python -m bench generations            # N = 100
+    BENCH_STREAMS=300 python -m bench generations
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import redis
+import requests
+
+from bench.common import median, percentile, print_table
+from bench.concurrency import Sampler, _split, parse_answer
+from testkit.gunicorn_app import ROOT, GunicornApp
+from testkit.upstream import free_port
+from testkit.waiting import wait_until
+
+CHUNK_CHARS, DELAY, REPEAT = 8, 0.02, 5
+# The upstream echoes the question in its answer: a short one gives ~26 chunks (~0.5 s), a long one ~180 (~3.6 s).
+PADDING = {"short": "", "long": "x" * 244}
+RAMP = 2.0
+RESUMES = 50
+
+
+async def _http(host, port, method, path, body=None, headers=""):
+    """One HTTP/1.0 request on a raw socket; returns the raw response."""
+    reader, writer = await asyncio.open_connection(host, port)
+    data = json.dumps(body).encode() if body is not None else b""
+    writer.write(f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n{headers}"
+                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    raw = await reader.read()
+    writer.close()
+    return raw
+
+
+async def v1_stream(url, question, delay):
+    """Today's path: one streamed /v1 answer; returns (raw response, error or None)."""
+    host, port, path = _split(url + "/v1/chat/completions")
+    await asyncio.sleep(delay)
+    try:
+        return await _http(host, port, "POST", path, {"model": "scripted", "stream": True,
+                                                      "messages": [{"role": "user", "content": question}]}), None
+    except OSError as exc:
+        return b"", type(exc).__name__
+
+
+async def generation_stream(url, conversation_id, question, delay):
+    """The new path: ask in a conversation, then read the generation's events; returns (raw events, error)."""
+    host, port, _ = _split(url + "/x")
+    await asyncio.sleep(delay)
+    try:
+        raw = await _http(host, port, "POST", f"/api/conversations/{conversation_id}/messages",
+                          {"content": question, "model": "scripted"})
+        head, _, body = raw.partition(b"\r\n\r\n")
+        if b" 202 " not in head.split(b"\r\n")[0]:
+            return raw, head.split(b"\r\n")[0].decode()
+        gid = json.loads(body)["generation_id"]
+        return await _http(host, port, "GET", f"/api/generations/{gid}/events"), None
+    except OSError as exc:
+        return b"", type(exc).__name__
+
+
+def expected_answer(question):
+    """What the lean upstream answers to `question`."""
+    return f"Answer to: {question} (saw 0 earlier messages)" * REPEAT
+
+
+def run(app, n, path, conversations, length):
+    """N streams started over RAMP seconds one way; returns (errors, wrong answers, worker CPU s, chunks)."""
+    questions = [f"q{i:05d}{PADDING[length]}" for i in range(n)]
+
+    async def all_streams():
+        if path == "v1":
+            tasks = [v1_stream(app.url, questions[i], RAMP * i / n) for i in range(n)]
+        else:
+            tasks = [generation_stream(app.url, conversations[i], questions[i], RAMP * i / n) for i in range(n)]
+        return await asyncio.gather(*tasks)
+
+    with Sampler(app.process.pid) as sampler:
+        before = sampler.cpu_seconds()
+        results = asyncio.run(all_streams())
+        cpu = sampler.cpu_seconds() - before
+    errors = [error for _, error in results if error]
+    wrong = sum(1 for i, (raw, error) in enumerate(results)
+                if not error and parse_answer(raw) != (expected_answer(questions[i]), None))
+    chunks = sum(-(-len(expected_answer(question)) // CHUNK_CHARS) for question in questions)
+    return errors, wrong, cpu, chunks
+
+
+def resume_latencies(app, conversation_id):
+    """With one long answer running, reconnect RESUMES times from a few events back; ms to the first text."""
+    session = requests.Session()
+    gid = session.post(f"{app.url}/api/conversations/{conversation_id}/messages",
+                       json={"content": "resume" + PADDING["long"], "model": "scripted"}).json()["generation_id"]
+    ids = []
+    with session.get(f"{app.url}/api/generations/{gid}/events", stream=True, timeout=60) as response:
+        for line in response.iter_lines():
+            if line.startswith(b"id: "):
+                ids.append(line[4:].decode())
+            if len(ids) >= 10:
+                break
+    latencies = []
+    for i in range(RESUMES):
+        started = time.perf_counter()
+        with session.get(f"{app.url}/api/generations/{gid}/events", headers={"Last-Event-ID": ids[i % 5]},
+                         stream=True, timeout=60) as response:
+            for line in response.iter_lines():
+                if line.startswith(b"data: {"):
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    break
+    return latencies
+
+
+def main():
+    """Measure the three paths with the same N streams, then resume latency; print the tables."""
+    n = int(os.environ.get("BENCH_STREAMS", "100"))
+    upstream_port, redis_port = free_port(), free_port()
+    upstream = subprocess.Popen([sys.executable, "-m", "bench.lean_upstream", str(upstream_port), "--chunk-chars",
+                                 str(CHUNK_CHARS), "--delay", str(DELAY), "--repeat", str(REPEAT)],
+                                cwd=ROOT, stdout=subprocess.PIPE)
+    upstream.stdout.readline()  # it prints its address once it listens
+    redis_server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(redis_port),
+                                     "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                    stdout=subprocess.DEVNULL)
+    wait_until(redis.Redis(port=redis_port).ping, 10, "redis-server", ignore=(redis.ConnectionError,))
+    env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+           "MODELS": "scripted", "RATE_LIMIT": "", "MAX_CONCURRENT_ANSWERS": str(n + 1)}
+    rows, latencies = [], {}
+    try:
+        for name, extra in (("/v1 (today)", {}), ("generations, memory log", {}),
+                            ("generations, Redis log", {"REDIS_URL": f"redis://127.0.0.1:{redis_port}"})):
+            with GunicornApp({**env, **extra}) as app:
+                session = requests.Session()
+                conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"]
+                                 for _ in range(n + 1)]
+                path = "v1" if name.startswith("/v1") else "generations"
+                run(app, 10, path, conversations, "short")  # warm-up: imports, pools
+                short, long = (run(app, n, path, conversations, length) for length in ("short", "long"))
+                per_chunk = (long[2] - short[2]) / (long[3] - short[3])
+                per_answer = (short[2] - per_chunk * short[3]) / n
+                rows.append([name, len(short[0]) + len(long[0]), short[1] + long[1], f"{short[2]:.2f} / {long[2]:.2f}",
+                             f"{short[3]} / {long[3]}", f"{per_chunk * 1e6:.0f}", f"{per_answer * 1e3:.1f}"])
+                if path != "v1":
+                    latencies[name] = resume_latencies(app, conversations[n])
+    finally:
+        upstream.terminate()
+        redis_server.terminate()
+    print_table(f"{n} short, then {n} long answers started over {RAMP:.0f} s each, {CHUNK_CHARS}-character chunks, "
+                f"gunicorn shipped config (worker CPU)", rows,
+                ["path", "errors", "wrong answers", "CPU s short / long", "chunks short / long", "µs per chunk",
+                 "ms per answer"])
+    print_table(f"Resume latency: reconnect with Last-Event-ID a few events back, {RESUMES} times (ms to first text)",
+                [[name, f"{median(v):.1f}", f"{percentile(v, 99):.1f}"] for name, v in latencies.items()],
+                ["log", "median", "p99"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""Server-owned generations over real sockets: ask, follow from any event id, close every viewer, stop, limits,
+other users' ids, and (with Redis) two instances sharing the log, cancel across instances and a killed one."""
+
+import json
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import pytest
+import requests
+
+from testkit.accounts import accounts, signed_in
+from testkit.app import upstream_env
+from testkit.gunicorn_app import GunicornApp
+from testkit.upstream import Script
+from testkit.waiting import wait_until
+
+
+def live_events(response):
+    """The SSE events of a response as (id or None, data) pairs, as they arrive; comments (heartbeats) are left out."""
+    event_id, data = None, []
+    for line in response.iter_lines(decode_unicode=False, delimiter=b"\n"):
+        if line.startswith(b"id: "):
+            event_id = line[4:].decode()
+        elif line.startswith(b"data: "):
+            data.append(line[6:].decode())
+        elif not line and data:
+            yield event_id, "\n".join(data)
+            event_id, data = None, []
+
+
+def read_events(response):
+    """All the SSE events of a response."""
+    return list(live_events(response))
+
+
+def text_of(events):
+    """The answer text the chunk events carry."""
+    return "".join(json.loads(data)["choices"][0]["delta"].get("content") or "" for _, data in events
+                   if data.startswith("{") and json.loads(data).get("choices"))
+
+
+def ending(events):
+    """'[DONE]', or the error code of the last event."""
+    data = events[-1][1]
+    return data if data == "[DONE]" else json.loads(data)["error"]["code"]
+
+
+def ask(session, server, conversation_id, content="hi", **fields):
+    """Ask in a conversation; returns the generation id."""
+    response = session.post(f"{server.url}/api/conversations/{conversation_id}/messages",
+                            json={"content": content, "model": "scripted", **fields})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["generation_id"] == body["message_id"]
+    return body["generation_id"]
+
+
+def follow(session, server, gid, last_event_id=None, **kwargs):
+    """GET the generation's events (from `last_event_id`); the response, streaming."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    return session.get(f"{server.url}/api/generations/{gid}/events", headers=headers, stream=True, timeout=60, **kwargs)
+
+
+def stored_answer(session, server, conversation_id):
+    """The last stored message of the conversation."""
+    return session.get(f"{server.url}/api/conversations/{conversation_id}").json()["messages"][-1]
+
+
+@pytest.fixture
+def alice_app(upstream, serve, tmp_path):
+    """(server, alice's session, a conversation id) on an AUTH=password app with memory logs."""
+    server = serve(upstream_env(upstream, **accounts(tmp_path)))
+    alice = signed_in(server, "alice")
+    return server, alice, alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+
+
+def assert_resumes_exactly(server, session, gid, answer):
+    """Read the whole stream, then resume from every event id: text before + text after = the answer."""
+    events = read_events(follow(session, server, gid))
+    assert text_of(events) == answer and ending(events) == "[DONE]"
+    ids = [event_id for event_id, _ in events if event_id]
+    for i, event_id in enumerate(ids):
+        before = text_of([e for e in events if e[0] in ids[:i + 1]])
+        after = read_events(follow(session, server, gid, event_id))
+        assert before + text_of(after) == answer, event_id
+        assert ending(after) == "[DONE]"
+
+
+def test_resume_from_every_event_id_while_running_and_after(upstream, alice_app):
+    server, alice, cid = alice_app
+    answer = "Grüße, 世界! 😀 " * 20
+    upstream.script = Script(reply=answer, chunk_chars=3, delay=0.02, split_utf8=True)
+    gid = ask(alice, server, cid)
+    # While it runs: a viewer per event id, each started as soon as that id arrives.
+    events, resumed = [], []
+    with ThreadPoolExecutor(max_workers=100) as pool:
+        for event_id, data in live_events(follow(alice, server, gid)):
+            events.append((event_id, data))
+            if event_id:
+                before = text_of(events)
+                resumed.append((before, pool.submit(lambda i=event_id: read_events(follow(alice, server, gid, i)))))
+    assert text_of(events) == answer and len(resumed) > 40
+    for before, future in resumed:
+        assert before + text_of(future.result()) == answer
+    # After it ended: the same from the store (and any id resumes exactly).
+    assert stored_answer(alice, server, cid)["content"] == answer
+    assert_resumes_exactly(server, alice, gid, answer)
+
+
+def test_a_300_chunk_burst_and_a_20k_answer_resume_exactly(upstream, alice_app):
+    server, alice, cid = alice_app
+    burst = "".join(chr(0x4E00 + i) for i in range(300))
+    upstream.script = Script(reply=burst, chunk_chars=1)
+    assert_resumes_exactly(server, alice, ask(alice, server, cid), burst)
+    long_answer = "".join(f"{i % 10}中文" if i % 7 else "\n" for i in range(8_000))
+    assert len(long_answer) > 20_000
+    upstream.script = Script(reply=long_answer, chunk_chars=50)
+    assert_resumes_exactly(server, alice, ask(alice, server, cid), long_answer)
+
+
+def test_closing_every_viewer_mid_answer_still_completes_the_answer(upstream, alice_app):
+    server, alice, cid = alice_app
+    answer = "z" * 400
+    upstream.script = Script(reply=answer, chunk_chars=4, delay=0.01)
+    gid = ask(alice, server, cid)
+    for _ in range(3):
+        response = follow(alice, server, gid)
+        next(live_events(response))
+        response.close()
+    wait_until(lambda: stored_answer(alice, server, cid)["status"] == "done", 30, "the answer to be saved")
+    stored = stored_answer(alice, server, cid)
+    assert stored["content"] == answer and stored["usage"]["completion_tokens"] == 100
+    assert upstream.requests[-1]["closed_early"] is None
+
+
+def test_a_viewer_that_never_reads_slows_nothing(upstream, alice_app):
+    server, alice, cid = alice_app
+    answer = "慢" * 20_000  # 20,000 one-character events: far more than the stalled viewer's socket buffers hold
+    upstream.script = Script(reply=answer, chunk_chars=1)
+    gid = ask(alice, server, cid)
+    stalled = follow(alice, server, gid)  # headers read, body never
+    events = read_events(follow(alice, server, gid))
+    assert text_of(events) == answer and ending(events) == "[DONE]"
+    assert stored_answer(alice, server, cid)["status"] == "done" and upstream.requests[-1]["finished"]
+    stalled.close()
+
+
+def test_stop_ends_it_for_every_viewer_and_closes_the_upstream_within_a_second(upstream, alice_app):
+    server, alice, cid = alice_app
+    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not stopped
+    gid = ask(alice, server, cid)
+    viewers = [live_events(follow(alice, server, gid)) for _ in range(2)]
+    seen = [[next(viewer)] for viewer in viewers]
+    stopped_at = time.monotonic()
+    assert alice.post(f"{server.url}/api/generations/{gid}/cancel").json() == {"cancelled": True}
+    closed = upstream.wait_for_close(timeout=5)
+    assert closed is not None and closed - stopped_at < 1.0
+    for viewer, events in zip(viewers, seen):
+        events.extend(viewer)
+        assert ending(events) == "cancelled"
+    stored = stored_answer(alice, server, cid)
+    assert stored["status"] == "interrupted" and stored["content"] == text_of(seen[0]) == text_of(seen[1])
+    assert alice.post(f"{server.url}/api/generations/{gid}/cancel").json() == {"cancelled": False}
+    assert ending(read_events(follow(alice, server, gid))) == "interrupted"
+
+
+def test_another_users_generation_is_not_found_on_every_route(upstream, alice_app):
+    server, alice, cid = alice_app
+    bob = signed_in(server, "bob")
+    upstream.script = Script(reply="secret " * 50, chunk_chars=5, delay=0.01)
+    gid = ask(alice, server, cid)
+    attempts = [bob.get(f"{server.url}/api/generations/{gid}/events"),
+                bob.post(f"{server.url}/api/generations/{gid}/cancel"),
+                bob.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "mine now"}),
+                alice.get(f"{server.url}/api/generations/{'0' * 32}/events"),
+                alice.get(f"{server.url}/api/generations/not-an-id/events")]
+    for response in attempts:
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", response.url
+    # The question's id is a message of alice's too, but not a generation.
+    question = alice.get(f"{server.url}/api/conversations/{cid}").json()["messages"][0]["id"]
+    assert alice.get(f"{server.url}/api/generations/{question}/events").status_code == 404
+    assert ending(read_events(follow(alice, server, gid))) == "[DONE]"
+
+
+def test_bad_input_is_refused_and_stores_nothing(upstream, alice_app):
+    server, alice, cid = alice_app
+    url = f"{server.url}/api/conversations/{cid}/messages"
+    for body, code in [({"content": "q", "stream": True}, "unknown_field"), ({"content": ""}, "empty_question"),
+                       ({"content": "q", "model": "nope"}, "model_not_found"), ({"content": 5}, "invalid_messages"),
+                       ({"content": "q", "temperature": 9}, "invalid_temperature"),
+                       ({"content": "q", "multi_turn": "yes"}, "invalid_multi_turn")]:
+        response = alice.post(url, json=body)
+        assert response.status_code in (400, 404) and response.json()["error"]["code"] == code, body
+    assert alice.get(f"{server.url}/api/conversations/{cid}").json()["messages"] == []
+    gid = ask(alice, server, cid)
+    bad_id = follow(alice, server, gid, "nonsense")
+    assert bad_id.status_code == 400 and bad_id.json()["error"]["code"] == "invalid_event_id"
+
+
+def test_multi_turn_context_comes_from_the_store(upstream, alice_app):
+    server, alice, cid = alice_app
+    for question, multi_turn in (("q1", True), ("q2", True), ("q3", False)):
+        read_events(follow(alice, server, ask(alice, server, cid, question, multi_turn=multi_turn)))
+    assert [m["content"] for m in alice.get(f"{server.url}/api/conversations/{cid}").json()["messages"]] == [
+        "q1", "Answer to: q1 (saw 0 earlier messages)", "q2", "Answer to: q2 (saw 2 earlier messages)",
+        "q3", "Answer to: q3 (saw 0 earlier messages)"]
+
+
+def test_concurrent_answers_are_limited_per_user(upstream, serve, tmp_path):
+    server = serve(upstream_env(upstream, MAX_CONCURRENT_ANSWERS="2", **accounts(tmp_path)))
+    alice, bob = signed_in(server, "alice"), signed_in(server, "bob")
+    conversation = lambda session: session.post(f"{server.url}/api/conversations", json={}).json()["id"]  # noqa: E731
+    upstream.script = Script(reply="w" * 2000, chunk_chars=2, delay=0.02)
+    running = [ask(alice, server, conversation(alice)) for _ in range(2)]
+    third = conversation(alice)
+    refused = alice.post(f"{server.url}/api/conversations/{third}/messages", json={"content": "one more"})
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_answers"
+    assert "2 answers" in refused.json()["error"]["message"]
+    assert alice.get(f"{server.url}/api/conversations/{third}").json()["messages"] == []
+    ask(bob, server, conversation(bob))  # another user has a limit of their own
+    alice.post(f"{server.url}/api/generations/{running[0]}/cancel")
+    read_events(follow(alice, server, running[0]))
+    wait_until(lambda: alice.post(f"{server.url}/api/conversations/{third}/messages",
+                                  json={"content": "now"}).status_code == 202, 10, "a free slot")
+
+
+
+def test_asking_counts_against_the_rate_limit(upstream, serve):
+    server = serve(upstream_env(upstream, RATE_LIMIT="2/minute"))
+    client = requests.Session()
+    cid = client.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    url = f"{server.url}/api/conversations/{cid}/messages"
+    statuses = [client.post(url, json={"content": f"q{i}"}).status_code for i in range(3)]
+    assert statuses == [202, 202, 429] and len(upstream.requests) <= 2
+
+# --- several instances: the log in Redis ---------------------------------------------------------------
+
+
+@pytest.fixture
+def shared_store(upstream, redis_url, tmp_path, database_url):
+    """The environment of app instances that share a store (a SQLite file, then a Postgres database) and a Redis."""
+    return upstream_env(upstream, REDIS_URL=redis_url, **accounts(tmp_path, database_url))
+
+
+def test_two_instances_share_the_log_and_cancel(upstream, serve, shared_store):
+    first, second = serve(shared_store), serve(shared_store)
+    alice = signed_in(first, "alice")
+    cid = alice.post(f"{first.url}/api/conversations", json={}).json()["id"]
+    answer = "两个实例 share one log. " * 20
+    upstream.script = Script(reply=answer, chunk_chars=3, delay=0.005)
+    gid = ask(alice, first, cid)
+    events = read_events(follow(alice, second, gid))  # the session cookie is good on both (one DATA_DIR's key)
+    assert text_of(events) == answer and ending(events) == "[DONE]"
+    ids = [event_id for event_id, _ in events if event_id]
+    middle = ids[len(ids) // 2]
+    before = text_of(events[:[e[0] for e in events].index(middle) + 1])
+    assert before + text_of(read_events(follow(alice, first, gid, middle))) == answer
+
+    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)
+    gid = ask(alice, first, cid)
+    viewer = live_events(follow(alice, first, gid))
+    seen = [next(viewer)]
+    stopped_at = time.monotonic()
+    assert signed_in(second, "alice").post(f"{second.url}/api/generations/{gid}/cancel").json() == {"cancelled": True}
+    closed = upstream.wait_for_close(timeout=5)
+    assert closed is not None and closed - stopped_at < 1.0
+    seen.extend(viewer)
+    assert ending(seen) == "cancelled"
+    assert stored_answer(alice, second, cid)["content"] == text_of(seen)
+
+
+def test_a_killed_instance_leaves_its_answer_interrupted_and_kept(upstream, serve, shared_store, tmp_path):
+    upstream.script = Script(reply="k" * 4000, chunk_chars=2, delay=0.02)
+    survivor = serve(shared_store)
+    with GunicornApp(shared_store) as doomed:
+        alice = signed_in(doomed, "alice")
+        cid = alice.post(f"{doomed.url}/api/conversations", json={}).json()["id"]
+        gid = ask(alice, doomed, cid)
+        viewer = live_events(follow(alice, survivor, gid))
+        seen = [next(viewer) for _ in range(5)]
+        master = psutil.Process(doomed.process.pid)
+        for process in [*master.children(recursive=True), master]:
+            process.send_signal(signal.SIGKILL)
+        seen.extend(viewer)  # ends by itself: no heartbeat for STALE_SECONDS
+    assert ending(seen) == "interrupted"
+    kept = stored_answer(alice, survivor, cid)
+    assert kept["status"] == "interrupted" and kept["content"] == text_of(seen) and len(kept["content"]) >= 10
+    # A later reader gets the kept answer from the store, and a new question works on the survivor.
+    assert text_of(read_events(follow(alice, survivor, gid))) == kept["content"]
+    upstream.script = Script()
+    alice = signed_in(survivor, "alice")
+    retry = read_events(follow(alice, survivor, ask(alice, survivor, cid, "again")))
+    assert ending(retry) == "[DONE]"
+
+
+def test_redis_logs_expire_after_the_answer_is_saved(upstream, serve, shared_store, redis_url):
+    import redis
+
+    server = serve(shared_store)
+    alice = signed_in(server, "alice")
+    cid = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    gid = ask(alice, server, cid)
+    read_events(follow(alice, server, gid))
+    client = redis.Redis.from_url(redis_url)
+    key = f"chat:generation:{gid}"
+    wait_until(lambda: 0 < client.ttl(key) <= 30, 10, "the log to get its expiry")
+    assert [client.zcard(key) for key in client.keys("chat:running:*")] in ([], [0])
+
+
+# --- under gunicorn (gevent workers, memory logs) --------------------------------------------------------
+
+
+def test_gunicorn_reload_drops_no_answer_and_any_worker_serves_any_viewer(upstream):
+    upstream.script = Script(reply=lambda body: body["messages"][-1]["content"] * 40, chunk_chars=5, delay=0.2)
+    # AUTH=none, the shipped 2 gevent workers, no Redis: each worker has the logs of the answers it generates.
+    with GunicornApp(upstream_env(upstream, MAX_CONCURRENT_ANSWERS="10")) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        questions = [f"hup-{i}|" for i in range(6)]
+        for question in questions:
+            ask(client, app, cid, question)
+        wait_until(lambda: all(r.get("first_content_at") for r in upstream.requests[-6:]), 30, "answers to start")
+        # No viewer holds the old workers open: they stay for the answers alone (~10 s each).
+        app.process.send_signal(signal.SIGHUP)
+        stored = lambda: client.get(f"{app.url}/api/conversations/{cid}").json()["messages"]  # noqa: E731
+        answers = lambda: [(m["content"], m["status"]) for m in stored() if m["role"] == "assistant"]  # noqa: E731
+        wait_until(lambda: answers() == [(q * 40, "done") for q in questions], 60, "every answer to be saved")
+        # After the reload: of four viewers of one answer, those on the worker without its log follow the store.
+        gid = ask(client, app, cid, "after|")
+        with ThreadPoolExecutor(4) as pool:
+            views = [pool.submit(lambda: read_events(follow(requests.Session(), app, gid))) for _ in range(4)]
+            for view in views:
+                events = view.result(timeout=60)
+                assert text_of(events) == "after|" * 40 and ending(events) == "[DONE]"
+
+
+def test_stop_ends_an_answer_at_once_even_while_the_upstream_is_silent(upstream):
+    upstream.script = Script(reply="ab" * 20, chunk_chars=2, delay=2)  # one chunk, then 2 s of silence each
+    with GunicornApp(upstream_env(upstream, REQUEST_TIMEOUT="30", WEB_CONCURRENCY="1")) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        gid = ask(client, app, cid)
+        viewer = live_events(follow(client, app, gid))
+        seen = [next(viewer)]
+        stopped_at = time.monotonic()
+        assert client.post(f"{app.url}/api/generations/{gid}/cancel").json() == {"cancelled": True}
+        seen.extend(viewer)
+        assert ending(seen) == "cancelled" and time.monotonic() - stopped_at < 1.0
+        assert stored_answer(client, app, cid)["status"] == "interrupted"
+        assert upstream.wait_for_close(timeout=10) is not None  # it notices at its second write after the close
