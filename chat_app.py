@@ -25,6 +25,8 @@ from callbacks import admin as admin_callbacks
 from callbacks import export as export_callbacks
 from callbacks import login as login_callbacks
 from callbacks import settings as settings_callbacks
+from callbacks import usage as usage_callbacks
+from callbacks import usage_charts as usage_chart_callbacks
 from chatcore import quotas, redact
 from chatcore.generations import Generations
 from chatcore.providers import build_providers
@@ -33,6 +35,7 @@ from chatcore.store import create_engine, migrate, sqlite_url
 from chatcore.strings import ERRORS, LANG_COOKIE, PRESETS, STRINGS, pick_language
 from components import access_code, conversation_list, header, input_bar, login, message_list
 from components import admin as admin_page
+from components import usage_charts
 from components import settings as settings_drawer
 from config import load_settings
 
@@ -40,6 +43,7 @@ from config import load_settings
 # could leak data through an image URL), so images load only from here; the page cannot be framed.
 ADMIN_PREFIX = "/admin/"
 LOGIN_PREFIX = "/login/"
+USAGE_PREFIX = "/usage/"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -152,6 +156,8 @@ def create_app(settings=None):
     app.validation_layout = None
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app)
+    limit_defaults = quotas.defaults(settings)
+    usage_callbacks.register(app, auth, limit_defaults, current_language)
 
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.
@@ -160,7 +166,6 @@ def create_app(settings=None):
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(admin.create_blueprint(auth))
     mount_extra_pages(server, auth)
-    limit_defaults = quotas.defaults(settings)
     generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
                               limits=lambda user_id: quotas.limits_for(db, user_id, limit_defaults))
     server.register_blueprint(generation_routes.create_blueprint(auth, generations))
@@ -200,7 +205,7 @@ def mount_page(server, prefix, title, layout, register):
 
 
 def mount_extra_pages(server, auth):
-    """The sign-in page (AUTH=password) and the admin page (admins only)."""
+    """The sign-in page (AUTH=password), the admin page (admins only) and the usage page (signed-in users)."""
     if auth.mode == "password":
         web_auth.guard_chat_page(server, auth, LOGIN_PREFIX)
 
@@ -221,6 +226,15 @@ def mount_extra_pages(server, auth):
 
     mount_page(server, ADMIN_PREFIX, "Admin", admin_layout,
                lambda page: admin_callbacks.register(page, auth, current_language))
+    admin.guard_page(server, auth, USAGE_PREFIX, admins_only=False)
+
+    def usage_layout():
+        """The signed-in user's own usage charts."""
+        lang = current_language()
+        return usage_charts.own_usage(STRINGS[lang], lang)
+
+    mount_page(server, USAGE_PREFIX, "Usage", usage_layout,
+               lambda page: usage_chart_callbacks.register(page, auth, current_language, everyone=False))
 
 
 def database_url(settings) -> str:

@@ -19,7 +19,7 @@ from testkit.waiting import wait_until
 DAYS, USERS, MODELS, ANSWERS_PER_CELL, RUNS = 30, 20, 5, 4, 5
 # The table has rows and each chart has drawn its plot (with bars when there is usage to show).
 DRAWN = """return document.querySelectorAll('#admin-users tbody tr').length > 0 &&
-  ['users', 'models', 'hours'].every((c) => document.querySelector(`#admin-chart-${c} ${arguments[0]}`))"""
+  ['users', 'models', 'hours'].every((c) => document.querySelector(`#usage-chart-${c} ${arguments[0]}`))"""
 
 
 def seed(data_dir, with_usage):

@@ -1,21 +1,20 @@
-"""Admin page callbacks: fill the table and the charts, create users, and change one user. Every callback checks
-again that the caller is an admin (the /admin/ routes already answer 404 to everyone else)."""
+"""Admin page callbacks: fill the users table, create users, change one user, and everyone's usage charts. Every
+callback checks again that the caller is an admin (the /admin/ routes already answer 404 to everyone else)."""
 
-import time
 from datetime import datetime, timezone
 
 from dash import ALL, Input, Output, State, ctx, no_update
 
 from chatcore.store import usage, users
 from chatcore.strings import STRINGS
+from callbacks import usage_charts
 from components import admin
-from web.conversations import USAGE_DAYS
-
 
 
 def register(app, auth, current_language):
     """Wire the admin page to the store."""
     db = auth.db
+    usage_charts.register(app, auth, current_language, everyone=True)
 
     def admin_or_none():
         """The signed-in admin, or None."""
@@ -23,27 +22,14 @@ def register(app, auth, current_language):
         return user if user and user["is_admin"] else None
 
     @app.callback(Output("admin-users", "data"), Output("admin-user-select", "options"),
-                  Output("admin-chart-users", "figure"), Output("admin-chart-models", "figure"),
-                  Output("admin-chart-hours", "figure"), Output("admin-heaviest", "data"),
-                  Output("admin-estimated", "children"),
-                  Input("admin-refresh", "data"), Input("admin-theme-switch", "value"))
-    def fill(_refresh, theme):
-        """Users with today's and this month's usage, and the last 30 days of charts."""
-        viewer = admin_or_none()
-        if viewer is None:
-            return [no_update] * 7
-        strings = STRINGS[current_language()]
+                  Input("admin-refresh", "data"))
+    def fill_users(_refresh):
+        """Users with today's and this month's usage, and the choices of the actions form."""
+        if admin_or_none() is None:
+            return no_update, no_update
         everyone = usage.users_with_usage(db, datetime.now(timezone.utc))
-        report = usage.report(db, int((time.time() - USAGE_DAYS * 86400) * 1000))
-        return (admin.user_rows(everyone, strings), [{"label": u["name"], "value": u["id"]} for u in everyone],
-                *admin.charts(report, strings, theme), admin.heaviest_rows(report, viewer["id"], strings),
-                strings["usageEstimated"] if report["estimated"] else "")
-
-    @app.callback(Output("admin-page", "className"), Output("admin-theme", "algorithm"),
-                  Input("admin-theme-switch", "value"))
-    def theme(value):
-        """Light or dark page (the charts follow in `fill`)."""
-        return ("admin-page admin-dark", "dark") if value == "dark" else ("admin-page", "default")
+        return (admin.user_rows(everyone, STRINGS[current_language()]),
+                [{"label": u["name"], "value": u["id"]} for u in everyone])
 
     @app.callback(Output("admin-message", "children", allow_duplicate=True),
                   Output("admin-refresh", "data", allow_duplicate=True),

@@ -44,9 +44,12 @@ def _button(label, button_id, icon):
 
 def _account(strings, user):
     """The signed-in user's name, the admin page for admins, and the sign-out button."""
-    admin_link = [html.A(strings["adminTitle"], id="admin-link", href="/admin/", className="chat-account")]
+    # Admins see everyone's usage on the admin page; everyone else their own on the usage page.
+    page_link = (html.A(strings["adminTitle"], id="admin-link", href="/admin/", className="chat-account")
+                 if user["is_admin"] else
+                 html.A(strings["myUsage"], id="usage-link", href="/usage/", className="chat-account"))
     # A plain form post: sign-out needs no callback on the chat page.
     sign_out = html.Form(html.Button(strings["logout"], id="logout-button", type="submit", className="chat-logout"),
                          action="/logout", method="POST", className="chat-logout-form")
     return [html.Span(user["name"], id="account-name", className="chat-account"),
-            *(admin_link if user["is_admin"] else []), sign_out]
+            page_link, sign_out]

@@ -1,7 +1,7 @@
 """The input bar: the edit banner, the message box, send and stop."""
 
 import feffery_antd_components as fac
-from dash import html
+from dash import dcc, html
 
 
 def render(strings):
@@ -25,5 +25,7 @@ def render(strings):
                 fac.AntdButton(strings["stop"], id="chat-stop", danger=True, style={"display": "none"},
                                icon=fac.AntdIcon(icon="antd-pause-circle")),
             ]),
+            html.Div(id="usage-left", className="chat-usage-left", role="status"),
+            dcc.Store(id="usage-refresh"),
         ],
     )

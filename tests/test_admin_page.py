@@ -27,8 +27,7 @@ def fill_callback(admin, url):
     fill = next(d for d in dependencies if "admin-users.data" in d["output"])
     outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in fill["output"].strip(".").split("...")]
     return {"output": fill["output"], "outputs": outputs, "changedPropIds": ["admin-refresh.data"],
-            "inputs": [{"id": "admin-refresh", "property": "data", "value": 1},
-                       {"id": "admin-theme-switch", "property": "value", "value": "light"}]}
+            "inputs": [{"id": "admin-refresh", "property": "data", "value": 1}]}
 
 
 def test_everything_under_admin_is_404_for_non_admins_including_callbacks(upstream, serve, tmp_path):
@@ -62,9 +61,9 @@ def test_an_admin_sees_users_and_charts_and_creates_an_account(dash_duo, upstrea
     dash_duo.find_element("#login-submit").click()
     dash_duo.wait_for_element("#admin-link").click()
     dash_duo.wait_for_contains_text("#admin-users", "1 / 1234")  # bob: one question, 1,234 tokens today
-    dash_duo.wait_for_contains_text("#admin-heaviest", ZH["conversationHidden"])  # not alice's: no title
-    assert "secret plans" not in dash_duo.find_element("#admin-page").text
-    bars = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#admin-chart-users .trace.bars")
+    dash_duo.wait_for_contains_text("#usage-heaviest", ZH["conversationHidden"])  # not alice's: no title
+    assert "secret plans" not in dash_duo.find_element("#page-root").text
+    bars = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#usage-chart-users .trace.bars")
     assert bars, "the tokens-per-user chart has no bars"
     dash_duo.find_element("#admin-new-name").send_keys("carol")
     dash_duo.find_element("#admin-new-password").send_keys("carol-password")
@@ -72,3 +71,24 @@ def test_an_admin_sees_users_and_charts_and_creates_an_account(dash_duo, upstrea
     dash_duo.wait_for_text_to_equal("#admin-message", ZH["adminDone"])
     dash_duo.wait_for_contains_text("#admin-users", "carol")
     assert users.authenticate(db, "carol", "carol-password")["is_admin"] is False
+
+
+def test_a_member_sees_only_their_own_usage_page(dash_duo, upstream, tmp_path):
+    env = accounts(tmp_path)
+    db = make_admin(env)
+    for name, title, tokens in (("alice", "alice's plans", 500), ("bob", "bob's plans", 70)):
+        user_id = users.find_user(db, name)["id"]
+        cid = conversations.create_conversation(db, user_id, title)["id"]
+        conversations.add_messages(db, user_id, cid, [{"role": "user", "content": "q"},
+                                                      {"role": "assistant", "content": "a", "model": "scripted",
+                                                       "usage": {"total_tokens": tokens}}])
+    dash_duo.start_server(build_app(upstream_env(upstream, **env)))
+    dash_duo.wait_for_element("#login-username").send_keys("bob")
+    dash_duo.find_element("#login-password").send_keys(PASSWORD["bob"])
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element("#usage-link").click()
+    dash_duo.wait_for_contains_text("#usage-heaviest", "bob's plans")  # his own titles
+    page = dash_duo.find_element("#page-root").text
+    assert "alice" not in page and "500" not in page
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#usage-chart-users .trace.bars")
+    assert requests.get(f"{dash_duo.server_url}/usage/").status_code == 404  # signed out

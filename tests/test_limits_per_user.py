@@ -77,20 +77,26 @@ def test_fifty_racing_requests_over_two_instances_pass_exactly_the_limit(upstrea
     assert statuses.count(200) == 10 and statuses.count(429) == 40
 
 
-def test_the_page_says_which_limit_was_reached_and_keeps_the_question(dash_duo, upstream):
+def test_the_page_shows_what_is_left_then_which_limit_was_reached_and_keeps_the_question(dash_duo, upstream):
     from selenium.webdriver.common.by import By
 
-    from chatcore.strings import ERRORS
+    from chatcore.strings import ERRORS, STRINGS
     from testkit.browser import start, type_and_send, wait_for_answer
 
-    start(dash_duo, upstream, LIMIT_MESSAGES_PER_DAY="1")
+    start(dash_duo, upstream, LIMIT_MESSAGES_PER_DAY="2")
+    zh = STRINGS["zh-CN"]
+    dash_duo.wait_for_text_to_equal("#usage-left", zh["leftMessagesToday"].format(n=2))
     type_and_send(dash_duo, "first question")
     wait_for_answer(dash_duo, 0)
+    dash_duo.wait_for_text_to_equal("#usage-left", zh["leftMessagesToday"].format(n=1))
     type_and_send(dash_duo, "second question")
-    refused = wait_for_answer(dash_duo, 1, status="error")
+    wait_for_answer(dash_duo, 1)
+    dash_duo.wait_for_text_to_equal("#usage-left", zh["leftMessagesToday"].format(n=0))
+    type_and_send(dash_duo, "third question")
+    refused = wait_for_answer(dash_duo, 2, status="error")
     assert refused.find_element(By.CSS_SELECTOR, ".chat-error-text").text == ERRORS["zh-CN"]["limit_messages_per_day"]
     questions = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message[data-role='user']")
-    assert questions[-1].text.startswith("second question")  # the question is kept, ready for Retry tomorrow
+    assert questions[-1].text.startswith("third question")  # the question is kept, ready for Retry tomorrow
 
 
 def test_asking_in_a_conversation_counts_against_the_same_limit(upstream, serve, tmp_path):

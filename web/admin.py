@@ -71,13 +71,14 @@ def create_blueprint(auth):
     return bp
 
 
-def guard_page(server, auth, prefix):
-    """Everything under the admin page's prefix (its HTML, layout and callbacks) is 404 for non-admins."""
+def guard_page(server, auth, prefix, admins_only=True):
+    """Everything under a page's prefix (its HTML, layout and callbacks) is 404 for anyone it is not for: signed-out
+    visitors, and non-admins when `admins_only`."""
 
     @server.before_request
-    def admins_only_page():
+    def only_for_its_users():
         """Refuse before Dash sees the request."""
         if request.path.startswith(prefix):
             user = auth.resolve()
-            if user is None or not user["is_admin"]:
+            if user is None or (admins_only and not user["is_admin"]):
                 abort(404)

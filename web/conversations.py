@@ -14,7 +14,6 @@ from web import share_page
 from web.api import error_response, json_body, not_found
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
-USAGE_DAYS = 30
 SETTINGS_FIELDS = {"multiTurn": bool, "model": (str, type(None)), "systemPrompt": str, "temperature": (int, float),
                    "maxTokens": (int, type(None)), "historyTurns": int, "theme": str}
 
@@ -161,7 +160,7 @@ def create_blueprint(auth):
         user = auth.require()
         now = datetime.now(timezone.utc)
         totals = usage.by_user(db, now).get(user["id"], usage.NONE)
-        since = int((now - timedelta(days=USAGE_DAYS)).timestamp() * 1000)
+        since = int((now - timedelta(days=usage.DAYS)).timestamp() * 1000)
         mine = usage.report(db, since, user["id"])
         left = quotas.remaining(db, user["id"], quotas.limits_for(db, user["id"], limit_defaults))
         return jsonify(totals | {key: mine[key] for key in ("per_model", "per_hour", "estimated")}

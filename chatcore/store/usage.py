@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from . import users
 from .schema import messages
 
+DAYS = 30  # how far back the usage charts and /api/usage look
 NONE = {"messages_today": 0, "messages_month": 0, "tokens_today": 0, "tokens_month": 0}
 
 

@@ -1,0 +1,31 @@
+"""What is left of the signed-in user's limits, under the input box ("还剩 12 条 / 12 left today")."""
+
+from dash import Input, Output
+
+from chatcore import quotas
+from chatcore.strings import STRINGS
+
+# The first limit that is set is shown, in this order.
+LEFT_KEYS = (("messages_today", "leftMessagesToday"), ("tokens_today", "leftTokensToday"),
+             ("tokens_month", "leftTokensMonth"))
+
+
+def left_text(left: dict, strings) -> str:
+    """The line to show for quotas.remaining()'s result ('' when nothing is limited)."""
+    for key, string in LEFT_KEYS:
+        if key in left:
+            return strings[string].format(n=left[key])
+    return ""
+
+
+def register(app, auth, limit_defaults, current_language):
+    """Render the line on page load and after every answer (chat.js bumps `usage-refresh`)."""
+
+    @app.callback(Output("usage-left", "children"), Input("usage-refresh", "data"))
+    def show_left(_refreshed):
+        """The signed-in user's remaining messages or tokens."""
+        user = auth.resolve()
+        if user is None:
+            return ""
+        left = quotas.remaining(auth.db, user["id"], quotas.limits_for(auth.db, user["id"], limit_defaults))
+        return left_text(left, STRINGS[current_language()])
