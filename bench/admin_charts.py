@@ -11,7 +11,7 @@ import time
 
 from bench.common import median, print_table
 from chatcore.store import create_engine, migrate, sqlite_url, users
-from chatcore.store.schema import conversations, messages
+from chatcore.store.schema import conversations, messages, usage_events
 from testkit.browser import browser
 from testkit.gunicorn_app import GunicornApp
 from testkit.waiting import wait_until
@@ -47,6 +47,11 @@ def seed(data_dir, with_usage):
     with db.begin() as connection:
         connection.execute(conversations.insert(), convs)
         connection.execute(messages.insert(), rows)
+        # The usage event the app records for every answer (what the charts and the users table read).
+        connection.execute(usage_events.insert(), [{"id": r["id"], "user_id": r["user_id"], "model": r["model"],
+                                                    "created_at": r["created_at"],
+                                                    "total_tokens": r["usage"]["total_tokens"], "estimated": False}
+                                                   for r in rows])
     return len(rows)
 
 

@@ -426,9 +426,9 @@ class Generations:
                 request_body[field] = body[field]
         request = self.service.prepare(request_body)  # the same validation and trimming as /v1
         gid = conversations.new_id()
-        counted = quotas.reserve(self.db, user_id, request.model, self.limits(user_id), event_id=gid)
+        quotas.reserve(self.db, user_id, request.model, self.limits(user_id), event_id=gid)
         if not self.backend.reserve(user_id, gid, self.max_per_user):
-            quotas.release(self.db, counted)
+            quotas.release(self.db, gid)
             raise ChatError(429, "too_many_answers", f"{self.max_per_user} answers are already being written; wait "
                             "for one to finish or stop it.", error_type="rate_limit_error")
         added = None
@@ -445,7 +445,7 @@ class Generations:
             if added:  # stored, but its log could not be written (Redis down): it will never run
                 conversations.update_message(self.db, user_id, gid, status="error")
             self.backend.release(user_id, gid)
-            quotas.release(self.db, counted)
+            quotas.release(self.db, gid)
             raise
         self._running[gid] = run
         threading.Thread(target=self._generate, args=(run,), name="generation", daemon=True).start()

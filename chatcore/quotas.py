@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from .errors import ChatError
 from .store.conversations import new_id
 from .store.schema import usage_events, user_limits, users
+from .store import usage
 from .store.usage import period_starts
 
 
@@ -92,56 +93,57 @@ def limit_error(code, message, resets_at: datetime) -> ChatError:
     return error
 
 
-def reserve(db, user_id, model, limits: Limits, now=None, event_id=None) -> str | None:
+def reserve(db, user_id, model, limits: Limits, now=None, event_id=None) -> str:
     """Count one answer for the user before the model is called; a ChatError when a limit forbids it.
 
-    Returns the usage event's id (`event_id` when given; None when nothing is limited: nothing to count). The
-    insert and the check run in one transaction that first locks the user's row (Postgres) or the database's write
-    lock (SQLite), so concurrent requests are counted one after another.
+    Every answer is counted (the usage charts read these events); returns the event's id (`event_id` when given).
+    The insert and the check run in one transaction that first locks the user's row (Postgres) or the database's
+    write lock (SQLite), so concurrent requests are counted one after another.
     """
-    if not limits.any:
-        return None
     now = now or datetime.now(timezone.utc)
     if limits.models and model not in limits.models:
         raise ChatError(403, "model_not_allowed", f"You may not use the model {model!r}.",
                         error_type="permission_error")
-    today, month = period_starts(now)
-    tomorrow, next_month = _reset_times(now)
     event_id = event_id or new_id()
     with db.begin() as connection:
-        if db.dialect.name == "postgresql":
+        if limits.any and db.dialect.name == "postgresql":
             connection.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
-        connection.execute(usage_events.insert().values(id=event_id, user_id=user_id, model=model,
-                                                        created_at=int(now.timestamp() * 1000), total_tokens=0,
-                                                        estimated=False))
-        answers_today, tokens_today = _used(connection, user_id, today)
-        _, tokens_month = _used(connection, user_id, month)
-        if limits.messages_per_day and answers_today > limits.messages_per_day:
-            raise limit_error("limit_messages_per_day", f"You reached your {limits.messages_per_day} messages for "
-                              "today.", tomorrow)
-        if limits.tokens_per_day and tokens_today >= limits.tokens_per_day:
-            raise limit_error("limit_tokens_per_day", f"You used your {limits.tokens_per_day} tokens for today.",
-                              tomorrow)
-        if limits.tokens_per_month and tokens_month >= limits.tokens_per_month:
-            raise limit_error("limit_tokens_per_month", f"You used your {limits.tokens_per_month} tokens for this "
-                              "month.", next_month)
+        usage.record(connection, event_id, user_id, model, int(now.timestamp() * 1000))
+        if limits.any:
+            _check(connection, user_id, limits, now)
     return event_id
 
 
-def record(db, event_id, usage: dict | None):
+def _check(connection, user_id, limits: Limits, now):
+    """Raise the ChatError of the first limit the answers counted so far (this one included) go past."""
+    today, month = period_starts(now)
+    tomorrow, next_month = _reset_times(now)
+    answers_today, tokens_today = _used(connection, user_id, today)
+    _, tokens_month = _used(connection, user_id, month)
+    if limits.messages_per_day and answers_today > limits.messages_per_day:
+        raise limit_error("limit_messages_per_day", f"You reached your {limits.messages_per_day} messages for "
+                          "today.", tomorrow)
+    if limits.tokens_per_day and tokens_today >= limits.tokens_per_day:
+        raise limit_error("limit_tokens_per_day", f"You used your {limits.tokens_per_day} tokens for today.",
+                          tomorrow)
+    if limits.tokens_per_month and tokens_month >= limits.tokens_per_month:
+        raise limit_error("limit_tokens_per_month", f"You used your {limits.tokens_per_month} tokens for this "
+                          "month.", next_month)
+
+
+def record(db, event_id, answer_usage: dict | None):
     """Store the answer's token count on its usage event (the backend's usage, or the estimate, marked)."""
-    if event_id is None or not usage:
+    if not answer_usage:
         return
     with db.begin() as connection:
         connection.execute(usage_events.update().where(usage_events.c.id == event_id).values(
-            total_tokens=int(usage.get("total_tokens") or 0), estimated=bool(usage.get("estimated"))))
+            total_tokens=int(answer_usage.get("total_tokens") or 0), estimated=bool(answer_usage.get("estimated"))))
 
 
 def release(db, event_id):
     """Un-count an answer that never reached the model (the upstream refused it)."""
-    if event_id is not None:
-        with db.begin() as connection:
-            connection.execute(usage_events.delete().where(usage_events.c.id == event_id))
+    with db.begin() as connection:
+        connection.execute(usage_events.delete().where(usage_events.c.id == event_id))
 
 
 def remaining(db, user_id, limits: Limits, now=None) -> dict:

@@ -24,3 +24,19 @@ def signed_in(server, name):
     response = session.post(f"{server.url}/api/auth/login", json={"username": name, "password": PASSWORD[name]})
     assert response.status_code == 200, response.text
     return session
+
+
+def answered(db, user_id, tokens, title="t", model="scripted", estimated=False):
+    """A stored turn and its usage event, as the app records an answer; returns the conversation id."""
+    import time
+
+    from chatcore.store import conversations, usage
+
+    cid = conversations.create_conversation(db, user_id, title)["id"]
+    answer_usage = {"total_tokens": tokens, **({"estimated": True} if estimated else {})}
+    conversations.add_messages(db, user_id, cid, [{"role": "user", "content": "q"},
+                                                  {"role": "assistant", "content": "a", "model": model,
+                                                   "usage": answer_usage}])
+    with db.begin() as connection:
+        usage.record(connection, conversations.new_id(), user_id, model, int(time.time() * 1000), tokens, estimated)
+    return cid

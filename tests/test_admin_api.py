@@ -2,8 +2,8 @@
 
 import requests
 
-from chatcore.store import conversations, create_engine, users
-from testkit.accounts import accounts, signed_in
+from chatcore.store import create_engine, users
+from testkit.accounts import accounts, answered, signed_in
 from testkit.app import upstream_env
 
 
@@ -31,9 +31,7 @@ def test_non_admins_and_strangers_get_404_on_every_admin_route(upstream, serve, 
 def test_an_admin_lists_creates_resets_disables_and_promotes(upstream, serve, tmp_path):
     server, alice, bob, db = admin_setup(upstream, serve, tmp_path)
     bob_id = users.find_user(db, "bob")["id"]
-    cid = conversations.create_conversation(db, bob_id)["id"]
-    conversations.add_messages(db, bob_id, cid, [{"role": "user", "content": "q"},
-                                                 {"role": "assistant", "content": "a", "usage": {"total_tokens": 42}}])
+    answered(db, bob_id, 42)
     api = f"{server.url}/api/admin/users"
     listed = {u["name"]: u for u in alice.get(api).json()["data"]}
     assert listed["bob"]["messages_today"] == 1 and listed["bob"]["tokens_month"] == 42
@@ -61,11 +59,18 @@ def test_each_user_sees_only_their_own_usage(upstream, serve, tmp_path):
     server, alice, bob, db = admin_setup(upstream, serve, tmp_path)
     for name, tokens in (("alice", 10), ("bob", 32)):
         user_id = users.find_user(db, name)["id"]
-        cid = conversations.create_conversation(db, user_id)["id"]
-        conversations.add_messages(db, user_id, cid, [
-            {"role": "user", "content": "q"},
-            {"role": "assistant", "content": "a", "model": "m", "usage": {"total_tokens": tokens, "estimated": True}}])
+        answered(db, user_id, tokens, model="m", estimated=True)
     mine = bob.get(f"{server.url}/api/usage").json()
     assert mine["messages_today"] == 1 and mine["tokens_today"] == 32 and mine["estimated"] is True
     assert sum(mine["per_day"].values()) == 32 and list(mine["per_model"]) == ["m"] and sum(mine["per_hour"]) == 1
     assert alice.get(f"{server.url}/api/usage").json()["tokens_month"] == 10
+
+
+def test_answers_through_the_openai_route_count_in_the_usage_too(upstream, serve, tmp_path):
+    server, alice, bob, _ = admin_setup(upstream, serve, tmp_path)
+    body = {"model": "scripted", "messages": [{"role": "user", "content": "hi"}],
+            "stream_options": {"include_usage": True}, "stream": True}
+    assert b"[DONE]" in bob.post(f"{server.url}/v1/chat/completions", json=body).content
+    listed = {u["name"]: u for u in alice.get(f"{server.url}/api/admin/users").json()["data"]}
+    assert listed["bob"]["messages_today"] == 1 and listed["bob"]["tokens_today"] > 0
+    assert listed["alice"]["messages_today"] == 0

@@ -6,9 +6,9 @@ import json
 import requests
 from selenium.webdriver.common.by import By
 
-from chatcore.store import conversations, create_engine, users
+from chatcore.store import create_engine, users
 from chatcore.strings import STRINGS
-from testkit.accounts import PASSWORD, accounts, signed_in
+from testkit.accounts import PASSWORD, accounts, answered, signed_in
 from testkit.app import build_app, upstream_env
 
 ZH = STRINGS["zh-CN"]
@@ -51,10 +51,7 @@ def test_an_admin_sees_users_and_charts_and_creates_an_account(dash_duo, upstrea
     env = accounts(tmp_path)
     db = make_admin(env)
     bob = users.find_user(db, "bob")["id"]
-    cid = conversations.create_conversation(db, bob, "bob's secret plans")["id"]
-    conversations.add_messages(db, bob, cid, [{"role": "user", "content": "q"},
-                                              {"role": "assistant", "content": "a", "model": "scripted",
-                                               "usage": {"total_tokens": 1234}}])
+    answered(db, bob, 1234, "bob's secret plans")
     dash_duo.start_server(build_app(upstream_env(upstream, **env)))
     dash_duo.wait_for_element("#login-username").send_keys("alice")
     dash_duo.find_element("#login-password").send_keys(PASSWORD["alice"])
@@ -78,10 +75,7 @@ def test_a_member_sees_only_their_own_usage_page(dash_duo, upstream, tmp_path):
     db = make_admin(env)
     for name, title, tokens in (("alice", "alice's plans", 500), ("bob", "bob's plans", 70)):
         user_id = users.find_user(db, name)["id"]
-        cid = conversations.create_conversation(db, user_id, title)["id"]
-        conversations.add_messages(db, user_id, cid, [{"role": "user", "content": "q"},
-                                                      {"role": "assistant", "content": "a", "model": "scripted",
-                                                       "usage": {"total_tokens": tokens}}])
+        answered(db, user_id, tokens, title)
     dash_duo.start_server(build_app(upstream_env(upstream, **env)))
     dash_duo.wait_for_element("#login-username").send_keys("bob")
     dash_duo.find_element("#login-password").send_keys(PASSWORD["bob"])

@@ -93,7 +93,7 @@ def create_blueprint(service, auth):
     limit_defaults = quotas.defaults(settings)
 
     def start_counted(chat_request):
-        """Check and count the user's limits, then start the answer (un-counted if the upstream refuses it)."""
+        """Count the answer against the user's limits, then start it (un-counted if the upstream refuses it)."""
         user = auth.require()
         event_id = quotas.reserve(auth.db, user["id"], chat_request.model,
                                   quotas.limits_for(auth.db, user["id"], limit_defaults))
@@ -102,8 +102,6 @@ def create_blueprint(service, auth):
         except ChatError:
             quotas.release(auth.db, event_id)
             raise
-        if event_id is None:
-            return first, events
         rest = quotas.counted(first, events, auth.db, event_id, chat_request.messages)
         return next(rest), rest
 

@@ -1,11 +1,13 @@
-"""Usage per user, read from the stored messages: questions asked and tokens used, today and this month."""
+"""Usage per user: one usage event per answer asked for (the page's, the API's and server generations alike, see
+chatcore/quotas.py), and the stored conversations for the heaviest ones."""
 
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
 from . import users
-from .schema import messages
+from .schema import conversations, messages, usage_events
+from .schema import users as user_table
 
 DAYS = 30  # how far back the usage charts and /api/usage look
 NONE = {"messages_today": 0, "messages_month": 0, "tokens_today": 0, "tokens_month": 0}
@@ -22,16 +24,14 @@ def by_user(db, now: datetime) -> dict:
     today, month = period_starts(now)
     totals = {}
     with db.connect() as connection:
-        rows = connection.execute(sa.select(messages.c.user_id, messages.c.role, messages.c.usage, messages.c.created_at)
-                                  .where(messages.c.created_at >= month))
-        for user_id, role, usage, created_at in rows:
+        rows = connection.execute(sa.select(usage_events.c.user_id, usage_events.c.total_tokens,
+                                            usage_events.c.created_at).where(usage_events.c.created_at >= month))
+        for user_id, tokens, created_at in rows:
             entry = totals.setdefault(user_id, dict(NONE))
-            tokens = (usage or {}).get("total_tokens") or 0 if role == "assistant" else 0
-            questions = 1 if role == "user" else 0
-            entry["messages_month"] += questions
+            entry["messages_month"] += 1
             entry["tokens_month"] += tokens
             if created_at >= today:
-                entry["messages_today"] += questions
+                entry["messages_today"] += 1
                 entry["tokens_today"] += tokens
     return totals
 
@@ -44,23 +44,25 @@ def users_with_usage(db, now: datetime) -> list[dict]:
 
 def report(db, since_ms: int, user_id=None) -> dict:
     """What the usage charts show since `since_ms` (everyone's, or one user's): tokens per day per user and per
-    model, answers per hour of day, the heaviest conversations, and whether any tokens were estimates."""
-    from .schema import conversations
-    from .schema import users as user_table
-
-    per_user, per_model, per_hour, heaviest = {}, {}, [0] * 24, {}
+    model, answers per hour of day, the heaviest stored conversations, and whether any tokens were estimates."""
+    per_user, per_model, per_hour = {}, {}, [0] * 24
     estimated = False
-    statement = (sa.select(messages.c.usage, messages.c.model, messages.c.created_at, messages.c.conversation_id,
-                           user_table.c.name, conversations.c.title, conversations.c.user_id)
-                 .join(user_table, user_table.c.id == messages.c.user_id)
-                 .join(conversations, conversations.c.id == messages.c.conversation_id)
-                 .where(messages.c.role == "assistant", messages.c.created_at >= since_ms))
+    events = (sa.select(usage_events.c.total_tokens, usage_events.c.estimated, usage_events.c.model,
+                        usage_events.c.created_at, user_table.c.name)
+              .join(user_table, user_table.c.id == usage_events.c.user_id)
+              .where(usage_events.c.created_at >= since_ms))
+    answers = (sa.select(messages.c.usage, messages.c.conversation_id, user_table.c.name, conversations.c.title,
+                         conversations.c.user_id)
+               .join(user_table, user_table.c.id == messages.c.user_id)
+               .join(conversations, conversations.c.id == messages.c.conversation_id)
+               .where(messages.c.role == "assistant", messages.c.created_at >= since_ms))
     if user_id is not None:
-        statement = statement.where(messages.c.user_id == user_id)
+        events = events.where(usage_events.c.user_id == user_id)
+        answers = answers.where(messages.c.user_id == user_id)
+    heaviest = {}
     with db.connect() as connection:
-        for usage_, model, created_at, conversation_id, name, title, owner_id in connection.execute(statement):
-            tokens = (usage_ or {}).get("total_tokens") or 0
-            estimated = estimated or bool((usage_ or {}).get("estimated"))
+        for tokens, guessed, model, created_at, name in connection.execute(events):
+            estimated = estimated or guessed
             moment = datetime.fromtimestamp(created_at / 1000, timezone.utc)
             day = moment.strftime("%Y-%m-%d")
             per_user.setdefault(name, {}).setdefault(day, 0)
@@ -68,10 +70,17 @@ def report(db, since_ms: int, user_id=None) -> dict:
             per_model.setdefault(model or "?", {}).setdefault(day, 0)
             per_model[model or "?"][day] += tokens
             per_hour[moment.hour] += 1
+        for usage_, conversation_id, name, title, owner_id in connection.execute(answers):
             entry = heaviest.setdefault(conversation_id, {"user": name, "user_id": owner_id, "title": title,
                                                           "tokens": 0, "answers": 0})
-            entry["tokens"] += tokens
+            entry["tokens"] += (usage_ or {}).get("total_tokens") or 0
             entry["answers"] += 1
     top = sorted(heaviest.values(), key=lambda e: -e["tokens"])[:10]
     return {"per_user": per_user, "per_model": per_model, "per_hour": per_hour, "heaviest": top,
             "estimated": estimated}
+
+
+def record(connection, event_id, user_id, model, created_at, total_tokens=0, estimated=False):
+    """Insert one usage event (an answer asked for; its tokens are set when it ends)."""
+    connection.execute(usage_events.insert().values(id=event_id, user_id=user_id, model=model, created_at=created_at,
+                                                    total_tokens=total_tokens, estimated=estimated))
