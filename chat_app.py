@@ -77,7 +77,7 @@ def defer_bundle(app, library):
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, providers, lang, prefix, markdown_bundle):
+def page_config(settings, providers, lang, prefix, markdown_bundle, limited=False):
     """What chat.js needs, sent once per page load: strings, error texts, Markdown props and limits."""
     return {
         "lang": lang,
@@ -92,6 +92,7 @@ def page_config(settings, providers, lang, prefix, markdown_bundle):
         "apiUrl": f"{prefix}v1/chat/completions",
         "langUrl": f"{prefix}lang/",
         "accessCodeRequired": bool(settings.access_code),
+        "limited": limited,  # the user has limits: after each answer, the server re-renders what is left
     }
 
 
@@ -109,6 +110,7 @@ def create_app(settings=None):
     db = create_engine(database_url(settings))
     migrate(db)
     auth = web_auth.Auth(settings, db)
+    limit_defaults = quotas.defaults(settings)
 
     app = dash.Dash(__name__, compress=True, update_title=None)
     title_in_visitor_language(app)
@@ -122,7 +124,11 @@ def create_app(settings=None):
         lang = current_language()
         strings = STRINGS[lang]
         # Signed-out visitors never get here with AUTH=password (web/auth.py sends them to the sign-in page).
-        user = auth.resolve() if auth.mode == "password" and has_request_context() else None
+        # Dash also calls this once without a request, to learn the layout's ids.
+        signed_in = auth.resolve() if has_request_context() else None
+        user = signed_in if auth.mode == "password" else None  # the header names accounts, not the implicit owner
+        limits = quotas.limits_for(db, signed_in["id"], limit_defaults) if signed_in else quotas.Limits()
+        left = usage_callbacks.left_text(quotas.remaining(db, signed_in["id"], limits), strings) if limits.any else ""
         return fac.AntdConfigProvider(
             id="app-theme",  # chat.js switches its algorithm between light and dark
             locale=lang.lower(),
@@ -137,13 +143,14 @@ def create_app(settings=None):
                     html.Div(className="chat-layout", children=[
                         header.render(strings, user),
                         message_list.render(strings, settings.uses_embedded_model),
-                        input_bar.render(strings),
+                        input_bar.render(strings, left),
                     ]),
                     settings_drawer.render(strings, providers.models(), providers.default_model(), lang),
                     access_code.render(strings),
                     *conversation_list.dialogs(strings),
                     dcc.Store(id="export-request"),  # the conversation to export, set on click
-                    dcc.Store(id="chat-config", data=page_config(settings, providers, lang, prefix, markdown_bundle)),
+                    dcc.Store(id="chat-config", data=page_config(settings, providers, lang, prefix, markdown_bundle,
+                                                                 limits.any)),
                     dcc.Download(id="export-download"),
                     html.Div(id="global-message"),
                 ],
@@ -156,7 +163,6 @@ def create_app(settings=None):
     app.validation_layout = None
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app)
-    limit_defaults = quotas.defaults(settings)
     usage_callbacks.register(app, auth, limit_defaults, current_language)
 
     if settings.trusted_proxies:

@@ -669,7 +669,7 @@
         if (onScreen()) scrollToEnd(false);
       }
       updateStreamingUI();
-      setProps('usage-refresh', {data: Date.now()});  // the server re-renders what is left of the user's limits
+      if (state.config.limited) setProps('usage-refresh', {data: Date.now()});  // the server re-renders what is left
     }
   }
 

@@ -19,9 +19,10 @@ def left_text(left: dict, strings) -> str:
 
 
 def register(app, auth, limit_defaults, current_language):
-    """Render the line on page load and after every answer (chat.js bumps `usage-refresh`)."""
+    """Re-render the line after every answer (chat.js bumps `usage-refresh` when the user has limits; the page
+    load renders it in the layout)."""
 
-    @app.callback(Output("usage-left", "children"), Input("usage-refresh", "data"))
+    @app.callback(Output("usage-left", "children"), Input("usage-refresh", "data"), prevent_initial_call=True)
     def show_left(_refreshed):
         """The signed-in user's remaining messages or tokens."""
         user = auth.resolve()

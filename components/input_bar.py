@@ -4,7 +4,7 @@ import feffery_antd_components as fac
 from dash import dcc, html
 
 
-def render(strings):
+def render(strings, left=""):
     """A growing text area; Enter handling and the length limit live in assets/chat.js.
 
     No `maxLength` here on purpose: the browser would silently cut a long paste; chat.js refuses to send
@@ -25,7 +25,7 @@ def render(strings):
                 fac.AntdButton(strings["stop"], id="chat-stop", danger=True, style={"display": "none"},
                                icon=fac.AntdIcon(icon="antd-pause-circle")),
             ]),
-            html.Div(id="usage-left", className="chat-usage-left", role="status"),
+            html.Div(left, id="usage-left", className="chat-usage-left", role="status"),  # what is left of the limits
             dcc.Store(id="usage-refresh"),
         ],
     )

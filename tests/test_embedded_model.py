@@ -79,7 +79,9 @@ def test_a_translation_and_a_python_function_at_the_pages_default_settings(provi
     # The page sends temperature 0.7 and no max_tokens: the provider's sampling defaults do the rest.
     translation = "".join(x for x in provider.stream(ChatRequest(model="m", temperature=0.7, messages=[
         {"role": "user", "content": "把这句话翻译成英文：我今天很高兴。"}])) if isinstance(x, str))
-    assert "happy" in translation.lower() and "today" in translation.lower()
+    # At temperature 0.7 the wording varies ("I'm glad today."): any right translation passes.
+    words = translation.lower()
+    assert any(word in words for word in ("happy", "glad", "joy", "cheerful")) and "today" in words
     items = list(provider.stream(question("Write a Python function add(a, b) that returns the sum of a and b. "
                                           "Reply with only the code.")))
     code = re.search(r"```(?:python)?\n(.*?)```", "".join(x for x in items if isinstance(x, str)), re.S)
