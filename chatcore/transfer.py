@@ -8,6 +8,8 @@ import json
 import math
 from datetime import datetime, timezone
 
+from .store.conversations import MAX_TITLE_CHARS
+
 FORMAT = "chat-app-conversations"
 VERSION = 1
 ROLES = ("user", "assistant")
@@ -87,7 +89,9 @@ def _stored_form(conversation) -> dict:
                 "model": stats.get("model") if isinstance(stats.get("model"), str) else None,
                 "usage": stats.get("usage") if isinstance(stats.get("usage"), dict) else None}
 
-    return {"id": conversation["id"], "title": conversation["title"], "createdAt": conversation.get("createdAt"),
+    # A title the store would refuse is shortened, so a checked file always imports whole.
+    title = " ".join(conversation["title"].split())[:MAX_TITLE_CHARS]
+    return {"id": conversation["id"], "title": title, "createdAt": conversation.get("createdAt"),
             "updatedAt": conversation.get("updatedAt"), "messages": [message(m) for m in conversation["messages"]]}
 
 

@@ -170,3 +170,13 @@ def test_cross_site_posts_to_the_model_and_to_dash_callbacks_are_refused_too(two
     callback = alice.post(f"{server.url}/_dash-update-component", headers=evil, json={"output": "x.children"})
     for response in (chat, callback):
         assert response.status_code == 403 and response.json()["error"]["code"] == "cross_origin"
+
+
+def test_a_backup_with_a_very_long_title_imports_whole(two_users):
+    server, alice, _ = two_users
+    long = {"id": "b", "title": "长" * 500, "messages": [{"role": "user", "content": "q2"}]}
+    short = {"id": "a", "title": "short", "messages": [{"role": "user", "content": "q1"}]}
+    document = {"format": "chat-app-conversations", "version": 1, "conversations": [short, long]}
+    assert alice.post(f"{server.url}/api/import", data=json.dumps(document)).json() == {"imported": 2, "skipped": 0}
+    titles = sorted(c["title"] for c in alice.get(f"{server.url}/api/conversations").json()["data"])
+    assert titles == ["short", "长" * 200]
