@@ -426,11 +426,13 @@ class Generations:
                 request_body[field] = body[field]
         request = self.service.prepare(request_body)  # the same validation and trimming as /v1
         gid = conversations.new_id()
-        quotas.reserve(self.db, user_id, request.model, self.limits(user_id), event_id=gid)
-        if not self.backend.reserve(user_id, gid, self.max_per_user):
+        limits = self.limits(user_id)
+        quotas.reserve(self.db, user_id, request.model, limits, event_id=gid)
+        limit = limits.concurrent_answers or self.max_per_user
+        if not self.backend.reserve(user_id, gid, limit):
             quotas.release(self.db, gid)
-            raise ChatError(429, "too_many_answers", f"{self.max_per_user} answers are already being written; wait "
-                            "for one to finish or stop it.", error_type="rate_limit_error")
+            raise ChatError(429, "too_many_answers", f"Too many answers at once (your limit is {limit}); wait for "
+                            "one to finish or stop it.", error_type="rate_limit_error")
         added = None
         try:
             added = conversations.add_messages(self.db, user_id, conversation_id, [

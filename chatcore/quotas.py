@@ -16,12 +16,14 @@ from .store.usage import period_starts
 
 @dataclass(frozen=True)
 class Limits:
-    """0 means no limit; `models` empty means every model the server offers."""
+    """0 means no limit (for concurrent answers: the server's MAX_CONCURRENT_ANSWERS); `models` empty means every
+    model the server offers."""
 
     messages_per_day: int = 0
     tokens_per_day: int = 0
     tokens_per_month: int = 0
     models: tuple = ()
+    concurrent_answers: int = 0
 
     @property
     def any(self) -> bool:

@@ -217,13 +217,29 @@ def test_concurrent_answers_are_limited_per_user(upstream, serve, tmp_path):
     third = conversation(alice)
     refused = alice.post(f"{server.url}/api/conversations/{third}/messages", json={"content": "one more"})
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_answers"
-    assert "2 answers" in refused.json()["error"]["message"]
+    assert "limit is 2" in refused.json()["error"]["message"]
     assert alice.get(f"{server.url}/api/conversations/{third}").json()["messages"] == []
     ask(bob, server, conversation(bob))  # another user has a limit of their own
     alice.post(f"{server.url}/api/generations/{running[0]}/cancel")
     read_events(follow(alice, server, running[0]))
     wait_until(lambda: alice.post(f"{server.url}/api/conversations/{third}/messages",
                                   json={"content": "now"}).status_code == 202, 10, "a free slot")
+
+
+def test_an_admin_can_give_one_user_fewer_concurrent_answers(upstream, serve, tmp_path):
+    from chatcore import quotas
+    from chatcore.store import create_engine, users
+
+    env = accounts(tmp_path)
+    db = create_engine(env["DATABASE_URL"])
+    quotas.set_override(db, users.find_user(db, "alice")["id"], {"concurrent_answers": 1})
+    server = serve(upstream_env(upstream, **env))  # everyone else: the default of 3
+    alice = signed_in(server, "alice")
+    upstream.script = Script(reply="w" * 2000, chunk_chars=2, delay=0.02)
+    first, second = (alice.post(f"{server.url}/api/conversations", json={}).json()["id"] for _ in range(2))
+    ask(alice, server, first)
+    refused = alice.post(f"{server.url}/api/conversations/{second}/messages", json={"content": "too"})
+    assert refused.status_code == 429 and "limit is 1" in refused.json()["error"]["message"]
 
 
 
