@@ -145,3 +145,13 @@ def test_importing_the_same_backup_twice_adds_it_once(database_url):
     stored = conversations.get_conversation(db, alice["id"], first)
     assert [(m["content"], m["status"]) for m in stored["messages"]] == [("q", "done"), ("a", "interrupted")]
     assert len(conversations.list_conversations(db, alice["id"])) == 2
+
+
+def test_the_schema_revision_the_app_checks_is_alembics_head(database_url):
+    from alembic.script import ScriptDirectory
+
+    from chatcore.store.engine import SCHEMA_REVISION, schema_revision
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_REVISION
+    db = fresh(database_url)
+    assert schema_revision(db) == SCHEMA_REVISION

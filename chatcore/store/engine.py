@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 _MIGRATION_LOCK = 72_270_011  # any fixed number: a Postgres advisory lock every instance agrees on
+# The newest migration's revision (a test checks it is Alembic's head). A database already there is left alone
+# without importing Alembic, which would cost every worker tens of MB.
+SCHEMA_REVISION = "0004"
 
 
 class StoreUnavailable(RuntimeError):
@@ -49,8 +50,10 @@ def create_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def alembic_config(connection=None) -> Config:
+def alembic_config(connection=None):
     """Alembic's settings, from code: the migrations folder and, when given, the connection to run on."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -74,9 +77,21 @@ def _migration_lock(engine):
             connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
 
 
+def schema_revision(engine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine):
     """Bring the schema up to date (on start: every worker calls it, one at a time runs the migrations)."""
     try:
+        if schema_revision(engine) == SCHEMA_REVISION:
+            return
+        from alembic import command
+
         with _migration_lock(engine), engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")
     except sa.exc.OperationalError as exc:
