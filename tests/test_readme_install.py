@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def readme_commands():
-    """The first ```bash block of each README language section (the one-command run)."""
-    return re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text())
+    """The README's top-level ```bash blocks (not the indented ones inside lists)."""
+    return re.findall(r"^```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), re.M)
 
 
 def test_the_chinese_and_english_readmes_give_the_same_run_command():
