@@ -54,14 +54,16 @@ def test_a_token_budget_counts_the_backends_usage(upstream, serve, tmp_path):
     assert over.status_code == 429 and over.json()["error"]["code"] == "limit_tokens_per_month"
 
 
-def test_fifty_racing_requests_over_two_instances_pass_exactly_the_limit(upstream, serve, tmp_path, postgres):
+def test_fifty_racing_requests_over_two_instances_pass_exactly_the_limit(upstream, serve, tmp_path, postgres,
+                                                                       redis_url):
     import sqlalchemy as sa
 
     admin = sa.create_engine(postgres.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text("CREATE DATABASE race_test"))
     admin.dispose()
-    env = upstream_env(upstream, LIMIT_MESSAGES_PER_DAY="10",
+    # Deployed as several instances are: one Postgres, one Redis (the limit itself is counted in SQL).
+    env = upstream_env(upstream, LIMIT_MESSAGES_PER_DAY="10", REDIS_URL=redis_url,
                        **accounts(tmp_path, postgres.url.rsplit("/", 1)[0] + "/race_test"))
     first, second = serve(env), serve(env)
     token = signed_in(first, "alice").post(f"{first.url}/api/auth/tokens").json()["token"]
