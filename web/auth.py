@@ -38,11 +38,18 @@ def secret_key(settings) -> str:
         return settings.secret_key
     path = Path(settings.data_dir) / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+    if not path.exists():
+        # Written whole under a private name, then linked into place: a worker starting at the same moment
+        # never reads a half-written key, and the first one linked wins.
+        draft = path.with_name(f".secret_key.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
             handle.write(secrets.token_urlsafe(48))
-    except FileExistsError:
-        pass  # another worker (or an earlier start) made it
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 

@@ -33,7 +33,8 @@ def sqlite_url(data_dir) -> str:
 def _sqlite_pragmas(dbapi_connection, _record):
     """WAL lets readers and one writer work at once; NORMAL sync in WAL survives a killed process intact."""
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+    # busy_timeout first: switching a new file to WAL needs a lock another worker may hold for a moment.
+    for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -88,11 +89,12 @@ def schema_revision(engine) -> str | None:
 def migrate(engine):
     """Bring the schema up to date (on start: every worker calls it, one at a time runs the migrations)."""
     try:
-        if schema_revision(engine) == SCHEMA_REVISION:
-            return
-        from alembic import command
+        with _migration_lock(engine):  # the first connection to a new SQLite file sets it up: one at a time
+            if schema_revision(engine) == SCHEMA_REVISION:
+                return
+            from alembic import command
 
-        with _migration_lock(engine), engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
+            with engine.begin() as connection:
+                command.upgrade(alembic_config(connection), "head")
     except sa.exc.OperationalError as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from None
