@@ -1,6 +1,5 @@
 """HTTP routes: the OpenAI-compatible chat API (used by the page too), the model list and a health check."""
 
-import hmac
 import logging
 import zlib
 
@@ -65,16 +64,6 @@ def gzip_events(events):
         events.close()  # a client that goes away still closes the upstream request
 
 
-def _require_access_code(settings):
-    """Raise 401 unless the request carries the configured access code (compared in constant time)."""
-    if not settings.access_code:
-        return
-    header = request.headers.get("Authorization", "")
-    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    if not hmac.compare_digest(given.encode(), settings.access_code.encode()):
-        raise ChatError(401, "invalid_access_code", "A valid access code is required.", error_type="authentication_error")
-
-
 def store_health(db) -> tuple[bool, str]:
     """(reachable, reason) for the database, with one trivial query."""
     try:
@@ -127,10 +116,7 @@ def create_blueprint(service, auth):
     def chat_completions():
         """OpenAI chat completions, streamed as SSE when `stream` is true."""
         try:
-            if auth.mode == "none":
-                _require_access_code(settings)
-            else:
-                auth.require()  # a signed-in session or a personal API token
+            auth.require()  # the access code (AUTH=none), a signed-in session, or a personal API token
             # Refuse oversized bodies by their declared size, before reading them (and cap chunked ones).
             if (request.content_length or 0) > MAX_BODY_BYTES:
                 raise ChatError(413, "body_too_large", f"The request body is over {MAX_BODY_BYTES} bytes.")

@@ -107,8 +107,7 @@ class Auth:
         if token.startswith(users.TOKEN_PREFIX):
             g.user = users.user_for_token(self.db, token)
         elif self.mode == "none":
-            code = self.settings.access_code
-            if not code or session.get("access") or hmac.compare_digest(token.encode(), code.encode()):
+            if not self.settings.access_code or session.get("access") or self._is_access_code(token):
                 g.user = self.owner()
         elif self.mode == "password":
             user = users.get_user(self.db, session.get("uid")) if session.get("uid") else None
@@ -124,9 +123,16 @@ class Auth:
                 g.user = user if user and not user["disabled"] else None
         return g.user
 
+    def _is_access_code(self, given: str) -> bool:
+        """True when `given` is the configured ACCESS_CODE (compared in constant time)."""
+        return hmac.compare_digest(given.encode(), self.settings.access_code.encode())
+
     def require(self):
-        """The user, or a 401 ChatError."""
+        """The user, or a 401 ChatError saying what is missing: the access code (AUTH=none) or a sign-in."""
         user = self.resolve()
+        if user is None and self.mode == "none":
+            raise ChatError(401, "invalid_access_code", "A valid access code is required.",
+                            error_type="authentication_error")
         if user is None:
             raise ChatError(401, "not_signed_in", "Sign in first.", error_type="authentication_error")
         return user
@@ -155,8 +161,7 @@ class Auth:
             raise ChatError(429, "too_many_attempts", "Too many failed sign-ins; try again in a minute.",
                             error_type="rate_limit_error", retry_after=60)
         if self.mode == "none":
-            code = self.settings.access_code
-            if code and hmac.compare_digest(str(password).encode(), code.encode()):
+            if self.settings.access_code and self._is_access_code(str(password)):
                 session.clear()
                 session.update(access=True)
                 session.permanent = True
