@@ -77,7 +77,7 @@ def defer_bundle(app, library):
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, providers, lang, prefix, markdown_bundle, limited=False):
+def page_config(settings, providers, lang, prefix, markdown_bundle, limited):
     """What chat.js needs, sent once per page load: strings, error texts, Markdown props and limits."""
     return {
         "lang": lang,
@@ -110,7 +110,6 @@ def create_app(settings=None):
     db = create_engine(database_url(settings))
     migrate(db)
     auth = web_auth.Auth(settings, db)
-    limit_defaults = quotas.defaults(settings)
 
     app = dash.Dash(__name__, compress=True, update_title=None)
     title_in_visitor_language(app)
@@ -127,8 +126,8 @@ def create_app(settings=None):
         # Dash also calls this once without a request, to learn the layout's ids.
         signed_in = auth.resolve() if has_request_context() else None
         user = signed_in if auth.mode == "password" else None  # the header names accounts, not the implicit owner
-        limits = quotas.limits_for(db, signed_in["id"], limit_defaults) if signed_in else quotas.Limits()
-        left = usage_callbacks.left_text(quotas.remaining(db, signed_in["id"], limits), strings) if limits.any else ""
+        limits, left = (usage_callbacks.limits_and_left(auth, signed_in["id"], strings) if signed_in
+                        else (quotas.Limits(), ""))
         return fac.AntdConfigProvider(
             id="app-theme",  # chat.js switches its algorithm between light and dark
             locale=lang.lower(),
@@ -163,7 +162,7 @@ def create_app(settings=None):
     app.validation_layout = None
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app)
-    usage_callbacks.register(app, auth, limit_defaults, current_language)
+    usage_callbacks.register(app, auth, current_language)
 
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.
@@ -173,7 +172,7 @@ def create_app(settings=None):
     server.register_blueprint(admin.create_blueprint(auth))
     mount_extra_pages(server, auth)
     generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
-                              limits=lambda user_id: quotas.limits_for(db, user_id, limit_defaults))
+                              limits=lambda user_id: quotas.limits_for(db, user_id, settings))
     server.register_blueprint(generation_routes.create_blueprint(auth, generations))
     server.register_blueprint(conversation_routes.create_blueprint(auth))
     api.install_limits(server, settings)

@@ -18,7 +18,13 @@ def left_text(left: dict, strings) -> str:
     return ""
 
 
-def register(app, auth, limit_defaults, current_language):
+def limits_and_left(auth, user_id, strings):
+    """(the user's quotas.Limits, the line saying what is left of them; '' when nothing is limited)."""
+    limits = quotas.limits_for(auth.db, user_id, auth.settings)
+    return limits, left_text(quotas.remaining(auth.db, user_id, limits), strings) if limits.any else ""
+
+
+def register(app, auth, current_language):
     """Re-render the line after every answer (chat.js bumps `usage-refresh` when the user has limits; the page
     load renders it in the layout)."""
 
@@ -28,5 +34,4 @@ def register(app, auth, limit_defaults, current_language):
         user = auth.resolve()
         if user is None:
             return ""
-        left = quotas.remaining(auth.db, user["id"], quotas.limits_for(auth.db, user["id"], limit_defaults))
-        return left_text(left, STRINGS[current_language()])
+        return limits_and_left(auth, user["id"], STRINGS[current_language()])[1]

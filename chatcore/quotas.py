@@ -53,14 +53,14 @@ def check_override(data) -> dict:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def limits_for(db, user_id, defaults: Limits) -> Limits:
-    """The user's limits: the defaults with the user's overrides on top."""
+def limits_for(db, user_id, settings) -> Limits:
+    """The user's limits: the settings' defaults with the user's overrides on top."""
     with db.connect() as connection:
         override = connection.execute(sa.select(user_limits.c.data).where(user_limits.c.user_id == user_id)).scalar()
     override = dict(override or {})
     if "models" in override:
         override["models"] = tuple(override["models"])
-    return replace(defaults, **override)
+    return replace(defaults(settings), **override)
 
 
 def set_override(db, user_id, data: dict):

@@ -79,13 +79,11 @@ def create_blueprint(service, auth):
     bp = Blueprint("api", __name__)
     settings = service.settings
 
-    limit_defaults = quotas.defaults(settings)
-
     def start_counted(chat_request):
         """Count the answer against the user's limits, then start it (un-counted if the upstream refuses it)."""
         user = auth.require()
         event_id = quotas.reserve(auth.db, user["id"], chat_request.model,
-                                  quotas.limits_for(auth.db, user["id"], limit_defaults))
+                                  quotas.limits_for(auth.db, user["id"], settings))
         try:
             first, events = service.start(chat_request)
         except ChatError:

@@ -30,7 +30,6 @@ def create_blueprint(auth):
     """The store routes, for the user `auth` resolves."""
     bp = Blueprint("conversations", __name__)
     db = auth.db
-    limit_defaults = quotas.defaults(auth.settings)
 
     @bp.errorhandler(ChatError)
     def chat_error(exc):
@@ -162,7 +161,7 @@ def create_blueprint(auth):
         totals = usage.by_user(db, now).get(user["id"], usage.NONE)
         since = int((now - timedelta(days=usage.DAYS)).timestamp() * 1000)
         mine = usage.report(db, since, user["id"])
-        left = quotas.remaining(db, user["id"], quotas.limits_for(db, user["id"], limit_defaults))
+        left = quotas.remaining(db, user["id"], quotas.limits_for(db, user["id"], auth.settings))
         return jsonify(totals | {key: mine[key] for key in ("per_model", "per_hour", "estimated")}
                        | {"per_day": mine["per_user"].get(user["name"], {}), "left": left})
 
