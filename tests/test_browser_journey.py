@@ -108,9 +108,10 @@ def test_markdown_bundle_is_left_out_of_the_first_screen_and_answers_work_withou
     dash_duo.wait_for_element("#chat-input")
     upstream.script = Script(reply="**bold** and `code`", chunk_chars=3, delay=0.01)
     type_and_send(dash_duo, "Plain?")
-    plain = wait_for_answer(dash_duo, 0)
-    assert plain.find_element(By.CSS_SELECTOR, "#chat-md-1").text == "**bold** and `code`"
-    assert not plain.find_elements(By.CSS_SELECTOR, ".chat-error, .chat-markdown")
+    wait_for_answer(dash_duo, 0)
+    # Looked up afresh (not through the answer's element): the message is redrawn when it finishes.
+    dash_duo.wait_for_text_to_equal("#chat-md-1", "**bold** and `code`")
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, f"{ASSISTANT} .chat-error, {ASSISTANT} .chat-markdown")
     assert not dash_duo.driver.execute_script("return window.dash_clientside.chat.state.markdownReady")
 
     # The network is back: the next question loads it again, and every answer on screen becomes Markdown.
