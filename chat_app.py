@@ -27,12 +27,13 @@ from callbacks import login as login_callbacks
 from callbacks import settings as settings_callbacks
 from callbacks import usage as usage_callbacks
 from callbacks import usage_charts as usage_chart_callbacks
+from callbacks.page import Page
 from chatcore import quotas, redact
 from chatcore.generations import Generations
 from chatcore.providers import build_providers
 from chatcore.service import ChatService
-from chatcore.store import create_engine, migrate, sqlite_url
-from chatcore.strings import ERRORS, LANG_COOKIE, PRESETS, STRINGS, pick_language
+from chatcore.store import conversations, create_engine, migrate, sqlite_url, users
+from chatcore.strings import LANG_COOKIE, STRINGS, pick_language
 from components import access_code, conversation_list, header, input_bar, login, message_list
 from components import admin as admin_page
 from components import usage_charts
@@ -44,6 +45,7 @@ from config import load_settings
 ADMIN_PREFIX = "/admin/"
 LOGIN_PREFIX = "/login/"
 USAGE_PREFIX = "/usage/"
+SYNC_SECONDS = 4  # how often the page checks for changes made in the user's other browsers
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -77,22 +79,15 @@ def defer_bundle(app, library):
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, providers, lang, prefix, markdown_bundle, limited):
-    """What chat.js needs, sent once per page load: strings, error texts, Markdown props and limits."""
+def page_config(settings, lang, prefix, markdown_bundle):
+    """What chat.js needs, sent once per page load: a few strings, the Markdown bundle and the routes it reads."""
+    strings = STRINGS[lang]
     return {
-        "lang": lang,
-        "strings": STRINGS[lang],
-        "errors": ERRORS[lang],
-        "presets": PRESETS[lang],
-        "markdownProps": message_list.MARKDOWN_PROPS,
+        "strings": {key: strings[key] for key in ("copied", "copyFailed", "imported", "thinking", "thoughtFor")},
         "markdownBundle": markdown_bundle,
-        "maxInputChars": settings.max_input_chars,
-        "models": [model for model, _ in providers.models()],
-        "defaultModel": providers.default_model(),
-        "apiUrl": f"{prefix}v1/chat/completions",
+        "prefix": prefix,
         "langUrl": f"{prefix}lang/",
-        "accessCodeRequired": bool(settings.access_code),
-        "limited": limited,  # the user has limits: after each answer, the server re-renders what is left
+        "lang": lang,
     }
 
 
@@ -119,7 +114,8 @@ def create_app(settings=None):
     markdown_bundle = defer_bundle(app, message_list.MARKDOWN_LIBRARY)
 
     def layout():
-        """The page, built per load so the language cookie and the signed-in user apply."""
+        """The page, built per load so the language cookie and the signed-in user (their settings, their
+        latest conversation) apply."""
         lang = current_language()
         strings = STRINGS[lang]
         # Signed-out visitors never get here with AUTH=password (web/auth.py sends them to the sign-in page).
@@ -128,8 +124,12 @@ def create_app(settings=None):
         user = signed_in if auth.mode == "password" else None  # the header names accounts, not the implicit owner
         limits, left = (usage_callbacks.limits_and_left(auth, signed_in["id"], strings) if signed_in
                         else (quotas.Limits(), ""))
+        models = [model for model, _ in providers.models()]
+        prefs = settings_drawer.preferences(users.get_settings(db, signed_in["id"]) if signed_in else {},
+                                            models, providers.default_model())
+        latest = conversations.list_conversations(db, signed_in["id"], limit=1) if signed_in else []
         return fac.AntdConfigProvider(
-            id="app-theme",  # chat.js switches its algorithm between light and dark
+            id="app-theme",  # the theme callback switches its algorithm between light and dark
             locale=lang.lower(),
             primaryColor="#1677ff",
             children=html.Div(
@@ -140,16 +140,28 @@ def create_app(settings=None):
                     conversation_list.render(strings),
                     html.Div(id="conv-backdrop", className="chat-backdrop"),
                     html.Div(className="chat-layout", children=[
-                        header.render(strings, user),
+                        header.render(strings, prefs["multiTurn"], user),
                         message_list.render(strings, settings.uses_embedded_model),
                         input_bar.render(strings, left),
                     ]),
-                    settings_drawer.render(strings, providers.models(), providers.default_model(), lang),
-                    access_code.render(strings),
+                    settings_drawer.render(strings, providers.models(), prefs, lang),
+                    access_code.render(strings, visible=bool(has_request_context() and signed_in is None
+                                                              and auth.mode == "none")),
                     *conversation_list.dialogs(strings),
-                    dcc.Store(id="export-request"),  # the conversation to export, set on click
-                    dcc.Store(id="chat-config", data=page_config(settings, providers, lang, prefix, markdown_bundle,
-                                                                 limits.any)),
+                    # The conversation on screen ({id, window}); the page opens on the latest one.
+                    dcc.Store(id="chat-current", data={"id": latest[0]["id"] if latest else None,
+                                                       "window": message_list.WINDOW}),
+                    dcc.Store(id="chat-shown"),  # what is drawn: {id, updated_at, live}
+                    dcc.Store(id="chat-stream"),  # the generation chat.js follows: {gid, seq, cid}
+                    dcc.Store(id="chat-done"),  # set by chat.js when it ends
+                    dcc.Store(id="chat-edit"),  # the question being edited: {seq, n}
+                    dcc.Store(id="chat-copy"),  # text for chat.js to put on the clipboard
+                    dcc.Store(id="msg-action"),  # {action, seq}: a message button chat.js saw clicked
+                    dcc.Store(id="chat-markdown", data=False),  # fmc's bundle is loaded (set by chat.js)
+                    dcc.Store(id="chat-dark", data=False),
+                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix, markdown_bundle)),
+                    # Other browsers of the same user: a change there shows here within a few seconds.
+                    dcc.Interval(id="chat-sync", interval=SYNC_SECONDS * 1000),
                     dcc.Download(id="export-download"),
                     html.Div(id="global-message"),
                 ],
@@ -160,8 +172,6 @@ def create_app(settings=None):
     # Dash keeps a copy of a layout function's result to validate callbacks in debug mode, and sends it in every
     # page (~18 KB raw); the layout here holds every callback id, so debug mode can check against the layout.
     app.validation_layout = None
-    for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
-        callbacks.register(app)
     usage_callbacks.register(app, auth, current_language)
 
     if settings.trusted_proxies:
@@ -174,6 +184,9 @@ def create_app(settings=None):
     generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
                               limits=lambda user_id: quotas.limits_for(db, user_id, settings))
     server.register_blueprint(generation_routes.create_blueprint(auth, generations))
+    page = Page(auth, generations, settings, providers, current_language)
+    for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
+        callbacks.register(app, page)
     server.register_blueprint(conversation_routes.create_blueprint(auth))
     api.install_limits(server, settings)
     compression.install(server)

@@ -1,31 +1,156 @@
-"""Chat callbacks: thin clientside hooks into assets/chat.js (streaming never round-trips through Dash)."""
+"""The conversation on screen: draw it from the store, ask, stop, and the per-message actions.
 
-from dash import ClientsideFunction, Input, Output, State
+Answers stream into the page through assets/chat.js (it follows the generation named in `chat-stream`); when one
+ends, chat.js sets `chat-done` and the conversation is drawn again from the store.
+"""
+
+import time
+
+from dash import ClientsideFunction, Input, Output, State, no_update
+
+from callbacks.page import PREFERENCE_STATES, notice, preferences_from
+from chatcore import turns
+from chatcore.errors import ChatError
+from chatcore.store import conversations
+from components.message_list import WINDOW
+
+HIDDEN, SHOWN = {"display": "none"}, {"display": "inline-flex"}
 
 
-def register(app):
-    """Wire the chat controls to the `chat` clientside namespace."""
-    app.clientside_callback(
-        ClientsideFunction("chat", "init"),
-        Input("chat-config", "data"),
+def bump(current, **changes):
+    """`chat-current` again (so the conversation is drawn anew), with `changes`."""
+    return {"window": WINDOW, **(current or {}), **changes, "v": time.time()}
+
+
+def register(app, page):
+    """The chat area's callbacks."""
+
+    @app.callback(
+        Output("chat-messages", "children"), Output("chat-welcome", "hidden"), Output("chat-earlier", "hidden"),
+        Output("chat-earlier", "children"), Output("chat-title", "children"), Output("chat-stream", "data"),
+        Output("chat-shown", "data"), Output("chat-send", "disabled"), Output("chat-stop", "style"),
+        Input("chat-current", "data"), Input("chat-done", "data"), Input("chat-markdown", "data"),
+        Input("chat-dark", "data"),
     )
-    app.clientside_callback(
-        ClientsideFunction("chat", "send"),
-        Output("chat-input", "value"),
-        Input("chat-send", "nClicks"),
-        State("chat-input", "value"),
+    def show(current, _done, markdown, dark):
+        """Draw the current conversation's last messages; an answer still streaming is followed by chat.js."""
+        user_id, current = page.user_id(), current or {}
+        window = current.get("window") or WINDOW
+        found = current.get("id") and user_id and conversations.get_conversation(
+            page.db, user_id, current["id"], window=window)
+        strings = page.strings
+        if not found:
+            return [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN
+        messages = found["messages"]
+        live = turns.streaming(messages)
+        stream = live and {"gid": live["id"], "seq": live["seq"], "cid": found["id"], "markdown": bool(markdown)}
+        earlier = found["message_count"] - len(messages)
+        return (page.view(bool(markdown), bool(dark)).messages(messages), bool(messages), earlier <= 0,
+                strings["loadEarlier"].format(n=min(earlier, WINDOW)), found["title"] or strings["title"], stream,
+                {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live)}, bool(live),
+                SHOWN if live else HIDDEN)
+
+    @app.callback(
+        Output("chat-input", "value"), Output("chat-current", "data", allow_duplicate=True),
+        Output("chat-edit", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
+        Input("chat-send", "nClicks"), State("chat-input", "value"), State("chat-current", "data"),
+        State("chat-edit", "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
-    for action, button in (("stop", "chat-stop"), ("clear", "clear-conversation")):
-        app.clientside_callback(
-            ClientsideFunction("chat", action),
-            Input(button, "nClicks"),
-            prevent_initial_call=True,
-        )
-    app.clientside_callback(
-        ClientsideFunction("chat", "saveAccessCode"),
-        Output("access-code-modal", "visible"),
-        Input("access-code-modal", "okCounts"),
-        State("access-code-input", "value"),
+    def send(_clicks, value, current, edit, *values):
+        """Ask the typed question (an edited one replaces itself and what followed); the box keeps it on refusal."""
+        strings, user_id = page.strings, page.user_id()
+        question = (value or "").strip()
+        if user_id is None:
+            return no_update, no_update, no_update, notice("error", page.view().errors["not_signed_in"])
+        if not question:
+            return no_update, no_update, no_update, notice("warning", strings["emptyQuestion"])
+        if len(question) > page.settings.max_input_chars:
+            text = strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars)
+            return no_update, no_update, no_update, notice("error", text)
+        cid = (current or {}).get("id")
+        found = cid and conversations.get_conversation(page.db, user_id, cid, window=1)
+        if found and turns.streaming(found["messages"]):
+            return no_update, no_update, no_update, notice("warning", strings["stillAnswering"])
+        cid, error = turns.ask(page.generations, page.db, user_id, cid if found else None, question,
+                               preferences_from(values), edit_seq=(edit or {}).get("seq"))
+        if cid is None:
+            return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"])
+        return "", bump(current, id=cid), None, no_update
+
+    @app.callback(Input("chat-stop", "nClicks"), State("chat-stream", "data"), prevent_initial_call=True)
+    def stop(_clicks, stream):
+        """Stop the answer on screen (the generation ends on the server; chat.js then sees its end)."""
+        user_id = page.user_id()
+        if stream and user_id:
+            try:
+                page.generations.cancel(user_id, stream["gid"])
+            except ChatError:
+                pass  # already finished, or not this user's: nothing to stop
+
+    @app.callback(
+        Output("chat-current", "data", allow_duplicate=True), Output("chat-input", "value", allow_duplicate=True),
+        Output("chat-edit", "data", allow_duplicate=True), Output("chat-copy", "data"),
+        Output("global-message", "children", allow_duplicate=True),
+        Input("msg-action", "data"), State("chat-current", "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
+    def act(action, current, *values):
+        """Copy, retry/regenerate, edit or delete the message chat.js says was clicked."""
+        user_id, cid = page.user_id(), (current or {}).get("id")
+        found = user_id and cid and conversations.get_conversation(page.db, user_id, cid)
+        kind, seq = (action or {}).get("action"), (action or {}).get("seq")
+        msg = found and next((m for m in found["messages"] if m["seq"] == seq), None)
+        if not msg:
+            return (no_update,) * 5
+        if kind == "copy":
+            return no_update, no_update, no_update, {"text": msg["content"], "t": time.time()}, no_update
+        if turns.streaming(found["messages"]):
+            return no_update, no_update, no_update, no_update, notice("warning", page.strings["stillAnswering"])
+        messages = found["messages"]
+        if kind == "edit" and msg["role"] == "user":
+            number = sum(1 for m in messages if m["role"] == "user" and m["seq"] <= seq)
+            return no_update, msg["content"], {"seq": seq, "n": number}, no_update, no_update
+        if kind == "delete":
+            conversations.delete_messages(page.db, user_id, cid, turns.turn_of(messages, seq))
+            return bump(current), no_update, None, no_update, no_update
+        question = turns.question_before(messages, seq) if kind in ("retry", "regenerate") else None
+        if question is None:
+            return (no_update,) * 5
+        # The last answer is replaced; an earlier one is asked again at the end, so no later turn is lost.
+        last = msg["seq"] == messages[-1]["seq"]
+        turns.ask(page.generations, page.db, user_id, cid, question["content"], preferences_from(values),
+                  edit_seq=question["seq"] if last else None)
+        return bump(current), no_update, None, no_update, no_update
+
+    @app.callback(
+        Output("chat-edit-banner", "hidden"), Output("chat-edit-text", "children"), Input("chat-edit", "data"),
+        prevent_initial_call=True,
+    )
+    def edit_banner(edit):
+        """Say which question is being edited (sending replaces it and everything after it)."""
+        if not edit:
+            return True, ""
+        return False, page.strings["editing"].format(n=edit["n"])
+
+    @app.callback(
+        Output("chat-edit", "data", allow_duplicate=True), Output("chat-input", "value", allow_duplicate=True),
+        Input("chat-edit-cancel", "n_clicks"), prevent_initial_call=True,
+    )
+    def cancel_edit(_clicks):
+        """Stop editing; the box is emptied."""
+        return None, ""
+
+    @app.callback(
+        Output("chat-current", "data", allow_duplicate=True), Input("chat-earlier", "n_clicks"),
+        State("chat-current", "data"), prevent_initial_call=True,
+    )
+    def earlier(_clicks, current):
+        """Show as many earlier messages again."""
+        return bump(current, window=(current or {}).get("window", WINDOW) + WINDOW)
+
+    app.clientside_callback(ClientsideFunction("chat", "init"), Input("chat-config", "data"))
+    app.clientside_callback(ClientsideFunction("chat", "follow"), Input("chat-stream", "data"))
+    app.clientside_callback(ClientsideFunction("chat", "copy"), Input("chat-copy", "data"),
+                            prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("chat", "shown"), Input("chat-shown", "data"))

@@ -1,22 +1,212 @@
-"""Conversation-list callbacks: new, search, rename, delete, the phone drawer, JSON export and import.
+"""The conversation list: draw it from the store, pick, new, search, rename, delete, clear, JSON export and
+import, the phone drawer, keeping several browsers in step, and the access code."""
 
-All clientside: conversations live in the browser (IndexedDB), so none of this needs the server.
-"""
+import base64
+import json
+import time
+from datetime import datetime
 
-from dash import ClientsideFunction, Input, Output, State
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
+
+from callbacks.chat import bump
+from callbacks.page import notice
+from chatcore import transfer
+from chatcore.errors import ChatError
+from chatcore.store import conversations
+from components.conversation_list import LIST_LIMIT
+from components.message_list import WINDOW
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
-def register(app):
-    """Wire the list controls to the `chat` clientside namespace."""
-    for action, button in (("newChat", "conv-new"), ("exportJson", "export-json"), ("backup", "backup-export")):
-        app.clientside_callback(ClientsideFunction("chat", action), Input(button, "nClicks"), prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("chat", "search"), Input("conv-search", "debounceValue"),
-                            prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("chat", "rename"), Input("conv-rename-modal", "okCounts"),
-                            State("conv-rename-input", "value"), prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("chat", "remove"), Input("conv-delete-modal", "okCounts"),
-                            prevent_initial_call=True)
+def list_items(items, current_id, strings, searching):
+    """The list items (`.conv-item[data-id]`; chat.js turns their clicks into `conv-pick` / `conv-pending`)."""
+    def item(c):
+        title = c["title"] or strings["newChat"]
+        active = " conv-item--active" if c["id"] == current_id else ""
+        return html.Div([
+            html.Div(title, className="conv-item-title"),
+            html.Div([html.Button(className=f"chat-icon-button chat-icon-{icon} conv-{kind}", title=strings[label],
+                                  **{"aria-label": strings[label], "data-id": c["id"]})
+                      for kind, icon, label in (("rename", "edit", "rename"), ("delete", "delete", "delete"))],
+                     className="conv-item-actions"),
+        ], className="conv-item" + active, title=title, **{"data-id": c["id"]})
+
+    if not items:
+        return [html.Div(strings["noMatches" if searching else "noConversations"], className="conv-empty")]
+    return [item(c) for c in items]
+
+
+def download(document, prefix):
+    """A JSON export file for dcc.Download."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return dcc.send_string(json.dumps(document, ensure_ascii=False, indent=1), f"{prefix}-{stamp}.json",
+                           type="application/json")
+
+
+def register(app, page):
+    """The list's callbacks."""
+
+    @app.callback(
+        Output("conv-list", "children"), Output("conv-list-sig", "data"),
+        Input("chat-current", "data"), Input("chat-done", "data"), Input("conv-search", "debounceValue"),
+        Input("chat-sync", "n_intervals"), Input("conv-changed", "data"), State("conv-list-sig", "data"),
+    )
+    def show_list(current, _done, query, _tick, _changed, shown):
+        """The user's conversations, newest first (matching the search when there is one); unchanged → no update."""
+        user_id = page.user_id()
+        items = conversations.list_conversations(page.db, user_id, (query or "").strip(), limit=LIST_LIMIT) \
+            if user_id else []
+        current_id = (current or {}).get("id")
+        signature = [current_id, query, [(c["id"], c["title"], c["updated_at"]) for c in items]]
+        if signature == shown:
+            return no_update, no_update
+        return list_items(items, current_id, page.strings, bool(query)), signature
+
+    @app.callback(
+        Output("chat-current", "data", allow_duplicate=True), Input("chat-sync", "n_intervals"),
+        State("chat-shown", "data"), State("chat-current", "data"), prevent_initial_call=True,
+    )
+    def sync(_tick, shown, current):
+        """Another browser changed the conversation on screen: draw it again (not while this one streams it)."""
+        user_id, cid = page.user_id(), (shown or {}).get("id")
+        if not user_id or not cid or shown.get("live"):
+            return no_update
+        found = conversations.get_conversation(page.db, user_id, cid, window=1)
+        if found is None:
+            return bump(current, id=None, window=WINDOW)
+        return bump(current) if found["updated_at"] != shown.get("updated_at") else no_update
+
+    @app.callback(
+        Output("chat-current", "data", allow_duplicate=True), Output("chat-edit", "data", allow_duplicate=True),
+        Output("chat-shell", "className", allow_duplicate=True),
+        Input("conv-pick", "data"), Input("conv-new", "nClicks"), State("chat-current", "data"),
+        prevent_initial_call=True,
+    )
+    def pick(picked, new_clicks, current):
+        """Show the clicked conversation, or a new empty chat; on phones the drawer closes."""
+        cid = (picked or {}).get("id") if ctx.triggered_id == "conv-pick" else None
+        return {"id": cid, "window": WINDOW, "v": time.time()}, None, "chat-shell"
+
+    @app.callback(
+        Output("conv-rename-modal", "visible"), Output("conv-rename-input", "value"),
+        Output("conv-delete-modal", "visible"), Output("conv-delete-text", "children"),
+        Input("conv-pending", "data"), prevent_initial_call=True,
+    )
+    def confirm(pending):
+        """Open the rename or delete dialog for the conversation chat.js says was clicked (only the user's own)."""
+        user_id = page.user_id()
+        found = user_id and conversations.get_conversation(page.db, user_id, (pending or {}).get("id"), window=1)
+        if not found:
+            return no_update, no_update, no_update, no_update
+        title = found["title"] or page.strings["newChat"]
+        if pending["action"] == "rename":
+            return True, found["title"], no_update, no_update
+        return no_update, no_update, True, page.strings["deleteConfirm"].format(title=title)
+
+    @app.callback(
+        Output("conv-changed", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
+        Output("chat-current", "data", allow_duplicate=True),
+        Input("conv-rename-modal", "okCounts"), State("conv-rename-input", "value"), State("conv-pending", "data"),
+        State("chat-current", "data"), prevent_initial_call=True,
+    )
+    def rename(_ok, title, pending, current):
+        """Rename the pending conversation."""
+        user_id = page.user_id()
+        try:
+            renamed = user_id and conversations.rename_conversation(page.db, user_id, pending["id"], (title or "").strip())
+        except conversations.ConversationError as exc:
+            return no_update, notice("error", str(exc)), no_update
+        if not renamed:
+            return no_update, no_update, no_update
+        same = pending["id"] == (current or {}).get("id")
+        return time.time(), no_update, bump(current) if same else no_update
+
+    @app.callback(
+        Output("conv-changed", "data", allow_duplicate=True), Output("chat-current", "data", allow_duplicate=True),
+        Input("conv-delete-modal", "okCounts"), State("conv-pending", "data"), State("chat-current", "data"),
+        prevent_initial_call=True,
+    )
+    def delete(_ok, pending, current):
+        """Delete the pending conversation (its answer, if one is being written, is stopped first)."""
+        return forget(pending["id"], current)
+
+    @app.callback(
+        Output("conv-changed", "data", allow_duplicate=True), Output("chat-current", "data", allow_duplicate=True),
+        Input("clear-conversation", "nClicks"), State("chat-current", "data"), prevent_initial_call=True,
+    )
+    def clear(_clicks, current):
+        """Clear the conversation on screen: it is deleted, and a new chat takes its place."""
+        return forget((current or {}).get("id"), current)
+
+    def forget(cid, current):
+        """Delete a conversation of the user's; the screen moves to a new chat if it was shown."""
+        user_id = page.user_id()
+        found = user_id and cid and conversations.get_conversation(page.db, user_id, cid, window=1)
+        if not found:
+            return no_update, no_update
+        for msg in found["messages"]:
+            if msg["status"] == "streaming":
+                try:
+                    page.generations.cancel(user_id, msg["id"])
+                except ChatError:
+                    pass  # it has just ended
+        conversations.delete_conversation(page.db, user_id, cid)
+        shown = cid == (current or {}).get("id")
+        return time.time(), bump(current, id=None, window=WINDOW) if shown else no_update
+
+    @app.callback(
+        Output("export-download", "data", allow_duplicate=True), Input("export-json", "nClicks"),
+        Input("backup-export", "nClicks"), State("chat-current", "data"), prevent_initial_call=True,
+    )
+    def export_json(_one, _all, current):
+        """The conversation on screen (export-json) or every conversation (backup) as a JSON file."""
+        user_id = page.user_id()
+        if not user_id:
+            return no_update
+        if ctx.triggered_id == "export-json":
+            found = (current or {}).get("id") and conversations.get_conversation(page.db, user_id, current["id"])
+            return download(transfer.export_document([found]), "chat") if found else no_update
+        every = [conversations.get_conversation(page.db, user_id, c["id"])
+                 for c in conversations.list_conversations(page.db, user_id, limit=transfer.MAX_CONVERSATIONS)]
+        return download(transfer.export_document([c for c in every if c]), "chat-backup")
+
+    @app.callback(
+        Output("conv-changed", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
+        Output("backup-import", "contents"),
+        Input("backup-import", "contents"), prevent_initial_call=True,
+    )
+    def import_file(contents):
+        """Import an export file or a backup: checked whole first, then stored; the same file can be picked again."""
+        user_id, errors = page.user_id(), page.view().errors
+        if not contents or not user_id:
+            return no_update, no_update, None
+        try:
+            data = base64.b64decode(contents.split(",", 1)[-1])
+            if len(data) > MAX_IMPORT_BYTES:
+                raise transfer.TransferError("import_too_large", MAX_IMPORT_BYTES // 2**20)
+            items = transfer.parse_export(data)
+        except transfer.TransferError as exc:
+            return no_update, notice("error", errors[exc.code].format(detail=exc.detail)), None
+        except ValueError:
+            return no_update, notice("error", errors["import_not_json"].format(detail="")), None
+        added = sum(1 for item in items if conversations.import_conversation(page.db, user_id, item))
+        return time.time(), notice("success", page.strings["imported"].format(n=added)), None
+
+    @app.callback(
+        Output("access-code-modal", "visible"), Output("conv-changed", "data", allow_duplicate=True),
+        Output("chat-current", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
+        Input("access-code-modal", "okCounts"), State("access-code-input", "value"), State("chat-current", "data"),
+        prevent_initial_call=True,
+    )
+    def access_code(_ok, code, current):
+        """Check the access code; once right, the session cookie remembers it."""
+        try:
+            page.auth.login("", (code or "").strip())
+        except ChatError as exc:
+            code = "invalid_access_code" if exc.code == "bad_credentials" else exc.code
+            return True, no_update, no_update, notice("error", page.view().errors.get(code, exc.message))
+        return False, time.time(), bump(current), no_update
+
     app.clientside_callback(ClientsideFunction("chat", "toggleSider"), Output("chat-shell", "className"),
                             Input("conv-toggle", "nClicks"), prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("chat", "importFile"), Input("backup-import", "contents"),
-                            prevent_initial_call=True)

@@ -81,7 +81,7 @@ def conversation_to_markdown(messages, now: datetime, model="", lang=DEFAULT_LAN
             lines += ["", f"## {labels['question']} {number}", "", f"{fence}text", content, fence]
         elif message.get("role") == "assistant":
             note = labels["answerInterrupted"] if message.get("status") in ("error", "interrupted") else ""
-            if message.get("stopped"):
+            if message.get("stopped") or (message.get("usage") or {}).get("error") == "cancelled":  # Stop pressed
                 note = labels["stopped"]
             lines += ["", f"### {labels['answer']} {number} {note}".rstrip()]
             if message.get("reasoning"):

@@ -39,7 +39,7 @@ RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it dis
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
-POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt")
+POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns")
 _MANAGERS = weakref.WeakSet()  # every Generations of this process, for the worker's wait at shutdown
 
 
@@ -378,6 +378,7 @@ class Run:
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
         self.final = False
         self.appended_at = time.monotonic()
+        self.answer_at = None  # when the answer (after any thinking) began
         self.lock = threading.Lock()  # the generation and the heartbeat both append; seqs must stay in order
 
     def text(self, key) -> str:
@@ -413,7 +414,11 @@ class Generations:
             raise bad_request("invalid_multi_turn", "'multi_turn' must be true or false.")
         if system_prompt is not None and not isinstance(system_prompt, str):
             raise bad_request("invalid_system_prompt", "'system_prompt' must be a string.")
-        found = conversations.get_conversation(self.db, user_id, conversation_id, window=CONTEXT_WINDOW)
+        turns = body.get("history_turns")
+        if turns is not None and (not isinstance(turns, int) or isinstance(turns, bool) or turns < 1):
+            raise bad_request("invalid_history_turns", "'history_turns' must be a positive whole number.")
+        window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
+        found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
         if found is None:
             raise not_found()
         history = [{"role": m["role"], "content": m["content"]} for m in found["messages"]
@@ -516,7 +521,7 @@ class Generations:
             finish, error, first_at = self._read(run)
         characters = run.chars["content"] + run.chars["reasoning_content"]
         if run.cancelled:
-            status, frame = "interrupted", sse_event(STOPPED.to_dict())
+            error, status, frame = STOPPED, "interrupted", sse_event(STOPPED.to_dict())
         else:
             error = error or ChatService._finish_error(finish or Finish(None), characters)
             if error:
@@ -527,6 +532,10 @@ class Generations:
         usage = {**((finish and finish.usage) or {}), "timing": {
             "first_token_ms": None if first_at is None else round((first_at - started) * 1000),
             "total_ms": round((time.monotonic() - started) * 1000)}}
+        if run.chars["reasoning_content"] and first_at is not None:
+            usage["timing"]["thought_ms"] = round(((run.answer_at or time.monotonic()) - first_at) * 1000)
+        if error:
+            usage["error"] = error.code  # the page says why the answer ended, after any reload
         try:
             self._save(run, status=status, usage=usage)
             answer = run.text("content") + run.text("reasoning_content")
@@ -560,6 +569,8 @@ class Generations:
                 run.parts[key].append(item)
                 run.chars[key] += len(item)
                 first_at = first_at or time.monotonic()
+                if key == "content" and run.answer_at is None:
+                    run.answer_at = time.monotonic()  # the thinking before it ended here
                 self._add_text(run, key, item)
                 if time.monotonic() - run.saved_at >= SAVE_SECONDS:
                     self._save(run, status=None)

@@ -3,10 +3,10 @@
 import feffery_antd_components as fac
 
 
-def render(strings):
-    """A small modal; the code is kept in the browser's localStorage by assets/chat.js."""
+def render(strings, visible):
+    """A small modal; the code, once right, is remembered by the session cookie."""
     return fac.AntdModal(
         fac.AntdInput(id="access-code-input", mode="password", placeholder=strings["accessCodePlaceholder"]),
-        id="access-code-modal", title=strings["accessCodeTitle"], visible=False, okText=strings["accessCodeOk"],
+        id="access-code-modal", title=strings["accessCodeTitle"], visible=visible, okText=strings["accessCodeOk"],
         renderFooter=True, maskClosable=False,
     )

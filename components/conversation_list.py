@@ -1,11 +1,12 @@
 """The conversation list: a sider on desktop, a slide-in drawer on phones, plus its rename/delete dialogs."""
 
 import feffery_antd_components as fac
-from dash import html
+from dash import dcc, html
 
+LIST_LIMIT = 200  # the newest conversations listed; search finds the others
 
 def render(strings):
-    """New chat, search and the list; the items are drawn by assets/chat.js from browser storage."""
+    """New chat, search and the list (drawn from the store by callbacks/conversation.py)."""
     return html.Aside(
         id="conv-sider",
         className="chat-sider",
@@ -15,6 +16,10 @@ def render(strings):
             fac.AntdInput(id="conv-search", placeholder=strings["searchPlaceholder"], allowClear=True,
                           debounceWait=150, className="conv-search"),
             html.Nav(id="conv-list", className="conv-list", children=[]),
+            dcc.Store(id="conv-list-sig"),  # what the list shows now: an unchanged list is not sent again
+            dcc.Store(id="conv-pick"),  # {id}: the item chat.js saw clicked
+            dcc.Store(id="conv-pending"),  # {id, action}: the item whose rename or delete was clicked
+            dcc.Store(id="conv-changed"),  # bumped when a rename, delete or import changed the list
         ],
     )
 

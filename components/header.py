@@ -3,10 +3,9 @@
 import feffery_antd_components as fac
 from dash import html
 
-from components.settings import DEFAULTS
 
 
-def render(strings, user=None):
+def render(strings, multi_turn, user=None):
     """The header; every control keeps its contract id. With a signed-in account, its name and Sign out."""
     return html.Header(
         className="chat-header",
@@ -21,7 +20,7 @@ def render(strings, user=None):
                 className="chat-toolbar",
                 children=[
                     fac.AntdTooltip(
-                        html.Label([fac.AntdSwitch(id="multi-round-switch", checked=DEFAULTS["multiTurn"]),
+                        html.Label([fac.AntdSwitch(id="multi-round-switch", checked=multi_turn),
                                     html.Span(strings["multiTurn"], className="chat-button-text")],
                                    className="chat-switch-label"),
                         title=strings["multiTurnHelp"]),

@@ -1,14 +1,14 @@
 """The input bar: the edit banner, the message box, send and stop."""
 
 import feffery_antd_components as fac
-from dash import dcc, html
+from dash import html
 
 
 def render(strings, left=""):
-    """A growing text area; Enter handling and the length limit live in assets/chat.js.
+    """A growing text area (Enter sends: assets/chat.js).
 
-    No `maxLength` here on purpose: the browser would silently cut a long paste; chat.js refuses to send
-    instead and keeps every character in the box.
+    No `maxLength` here on purpose: the browser would silently cut a long paste; sending refuses instead and
+    keeps every character in the box.
     """
     return html.Footer(
         className="chat-input-bar",
@@ -26,6 +26,5 @@ def render(strings, left=""):
                                icon=fac.AntdIcon(icon="antd-pause-circle")),
             ]),
             html.Div(left, id="usage-left", className="chat-usage-left", role="status"),  # what is left of the limits
-            dcc.Store(id="usage-refresh"),
         ],
     )

@@ -3,9 +3,23 @@
 import feffery_antd_components as fac
 from dash import dcc, html
 
-# What a browser starts with before the person changes anything (assets/chat.js keeps its own copy, DEFAULT_SETTINGS,
-# until the page's state moves to Python).
-DEFAULTS = {"multiTurn": True, "systemPrompt": "", "temperature": 0.7, "historyTurns": 20, "theme": "system"}
+# What a user starts with before changing anything; their changes are kept in the store (users.save_settings).
+DEFAULTS = {"multiTurn": True, "model": None, "systemPrompt": "", "temperature": 0.7, "maxTokens": None,
+            "historyTurns": 20, "theme": "system"}
+# The control (id, property) of every setting: the settings callback saves them, sending a question reads them.
+CONTROLS = {"multiTurn": ("multi-round-switch", "checked"), "model": ("model-select", "value"),
+            "systemPrompt": ("settings-system-prompt", "value"), "temperature": ("settings-temperature", "value"),
+            "maxTokens": ("settings-max-tokens", "value"), "historyTurns": ("settings-history-turns", "value"),
+            "theme": ("settings-theme", "value")}
+
+
+def preferences(saved, models, default_model) -> dict:
+    """The user's saved settings over the defaults; a model no longer offered falls back to the default."""
+    merged = {**DEFAULTS, "model": default_model,
+              **{key: value for key, value in (saved or {}).items() if key in DEFAULTS}}
+    if merged["model"] not in models:
+        merged["model"] = default_model
+    return merged
 
 
 def _field(label, control):
@@ -23,8 +37,8 @@ def model_options(models):
             for provider in providers]
 
 
-def render(strings, models, default_model, lang):
-    """The drawer; every value is remembered per browser by assets/chat.js (localStorage)."""
+def render(strings, models, prefs, lang):
+    """The drawer, showing the user's settings `prefs` (each change is saved for the user)."""
     presets = [{"label": strings["presetNone"], "value": "none"}] + [
         {"label": strings[key], "value": value}
         for key, value in (("presetTranslator", "translator"), ("presetReviewer", "reviewer"),
@@ -34,27 +48,27 @@ def render(strings, models, default_model, lang):
         children=[
             _field(strings["model"], fac.AntdSelect(
                 id="model-select", options=model_options(models),
-                value=default_model, allowClear=False, style={"width": "100%"})),
+                value=prefs["model"], allowClear=False, style={"width": "100%"})),
             _field(strings["systemPrompt"], html.Div([
                 fac.AntdSelect(id="settings-preset", options=presets, placeholder=strings["presets"],
                                allowClear=False, style={"width": "100%", "marginBottom": 8}),
-                fac.AntdInput(id="settings-system-prompt", mode="text-area", value=DEFAULTS["systemPrompt"],
+                fac.AntdInput(id="settings-system-prompt", mode="text-area", value=prefs["systemPrompt"],
                               autoSize={"minRows": 2, "maxRows": 8}, placeholder=strings["systemPromptPlaceholder"]),
             ])),
             _field(strings["temperature"], fac.AntdSlider(
-                id="settings-temperature", min=0, max=2, step=0.1, value=DEFAULTS["temperature"],
+                id="settings-temperature", min=0, max=2, step=0.1, value=prefs["temperature"],
                 marks={0: "0", 1: "1", 2: "2"})),
-            _field(strings["maxTokens"], fac.AntdInputNumber(id="settings-max-tokens", min=1, max=128000, step=64,
+            _field(strings["maxTokens"], fac.AntdInputNumber(id="settings-max-tokens", value=prefs["maxTokens"], min=1, max=128000, step=64,
                                                              precision=0, placeholder=strings["maxTokensPlaceholder"],
                                                              style={"width": "100%"})),
             _field(strings["historyTurns"], fac.AntdSlider(
-                id="settings-history-turns", min=1, max=50, step=1, value=DEFAULTS["historyTurns"],
+                id="settings-history-turns", min=1, max=50, step=1, value=prefs["historyTurns"],
                 marks={1: "1", 20: "20", 50: "50"})),
             _field(strings["language"], fac.AntdSegmented(
                 id="settings-language", value=lang, block=True,
                 options=[{"label": "中文", "value": "zh-CN"}, {"label": "English", "value": "en-US"}])),
             _field(strings["theme"], fac.AntdSegmented(
-                id="settings-theme", value=DEFAULTS["theme"], block=True,
+                id="settings-theme", value=prefs["theme"], block=True,
                 options=[{"label": strings["themeLight"], "value": "light"},
                          {"label": strings["themeDark"], "value": "dark"},
                          {"label": strings["themeSystem"], "value": "system"}])),

@@ -4,6 +4,7 @@ import os
 import shutil
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -11,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from testkit.app import build_app, upstream_env
 
 ASSISTANT = ".chat-message[data-role='assistant']"
-MARKDOWN_READY = "return window.dash_clientside.chat.state.markdownReady"
+MARKDOWN_READY = "return !!window.feffery_markdown_components"
 
 
 def start(dash_duo, upstream, **env):
@@ -45,12 +46,27 @@ def answers(dash_duo):
     return dash_duo.driver.find_elements(By.CSS_SELECTOR, ASSISTANT)
 
 
+class Fresh:
+    """An element found again on every use: the callbacks redraw messages and list items whenever the store
+    changes, so a reference kept across an action may point at a node that is gone."""
+
+    def __init__(self, find):
+        self._find = find
+
+    def __getattr__(self, name):
+        return getattr(self._find(), name)
+
+
 def wait_for_answer(dash_duo, index, status="done"):
-    """Wait until answer `index` (0-based) has the given data-status; return its element."""
-    wait_until(dash_duo, lambda d: len(answers(dash_duo)) > index
-               and answers(dash_duo)[index].get_attribute("data-status") == status,
-               message=f"answer {index} never became {status}")
-    return answers(dash_duo)[index]
+    """Wait until answer `index` (0-based) has the given data-status; return it (looked up afresh on each use)."""
+    def has_status(_driver):
+        try:
+            return len(answers(dash_duo)) > index and answers(dash_duo)[index].get_attribute("data-status") == status
+        except StaleElementReferenceException:
+            return False
+
+    wait_until(dash_duo, has_status, message=f"answer {index} never became {status}")
+    return Fresh(lambda: answers(dash_duo)[index])
 
 
 def answer_text(element):
@@ -58,15 +74,45 @@ def answer_text(element):
     return element.find_element(By.CSS_SELECTOR, ".chat-markdown").text
 
 
-def saved_conversations(dash_duo):
-    """The conversations in the browser's IndexedDB, as chat_store.js wrote them."""
-    return dash_duo.driver.execute_async_script(
-        "const done = arguments[arguments.length - 1]; window.chatStore.all().then(done, () => done(null));")
+def click(dash_duo, selector):
+    """Click the element `selector` finds, finding it again if it was redrawn meanwhile."""
+    def clicked(driver):
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+
+    wait_until(dash_duo, clicked, message=f"could not click {selector}")
+
+
+FETCH_JSON = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0]).then((r) => r.json()).then(done, () => done(null));
+"""
+
+
+def fetch_json(dash_duo, path):
+    """GET a JSON route of the app as the page's own browser (its cookies, its user)."""
+    return dash_duo.driver.execute_async_script(FETCH_JSON, path)
+
+
+def stored_conversations(dash_duo):
+    """The signed-in user's conversations in the server's store, each with its messages, newest first."""
+    listed = fetch_json(dash_duo, "/api/conversations")["data"]
+    return [fetch_json(dash_duo, f"/api/conversations/{c['id']}") for c in listed]
+
+
+def shown_conversation_id(dash_duo):
+    """The id of the conversation on screen (the active list item), or None."""
+    items = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".conv-item--active")
+    return items[0].get_attribute("data-id") if items else None
 
 
 def committed_history(dash_duo):
-    """The conversation as chat.js committed it (what export and the next turn use)."""
-    return dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history")
+    """The stored messages of the conversation on screen (what export and the next turn use)."""
+    cid = shown_conversation_id(dash_duo)
+    return fetch_json(dash_duo, f"/api/conversations/{cid}")["messages"] if cid else []
 
 
 def browser():

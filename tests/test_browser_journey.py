@@ -8,15 +8,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from testkit.app import TEST_KEY
-from testkit.browser import (ASSISTANT, answer_text, answers, committed_history, saved_conversations, start,
+from testkit.browser import (ASSISTANT, answer_text, answers, click, committed_history, start, stored_conversations,
                              type_and_send, wait_for_answer, wait_for_markdown, wait_until)
 from testkit.upstream import Script
-
-
-def dash_callback_requests(dash_duo):
-    """How many Dash server callbacks the page has made so far."""
-    return dash_duo.driver.execute_script(
-        "return performance.getEntriesByType('resource').filter(e => e.name.includes('_dash-update-component')).length")
 
 
 def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
@@ -30,7 +24,6 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     assert dash_duo.find_element("#chat-input").get_attribute("value") == ""
 
     # 2. Multi-turn is on by default: the model sees the first turn.
-    callbacks_before = dash_callback_requests(dash_duo)
     type_and_send(dash_duo, "And Plotly?")
     assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: And Plotly? (saw 2 earlier messages)"
     assert upstream.requests[-1]["body"]["messages"] == [
@@ -38,8 +31,6 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
         {"role": "assistant", "content": "Answer to: What is Dash? (saw 0 earlier messages)"},
         {"role": "user", "content": "And Plotly?"},
     ]
-    # A turn makes no Dash server round trip: only the chat request, sized by the history it needs.
-    assert dash_callback_requests(dash_duo) == callbacks_before
 
     # Off, each question stands alone (the original app's behaviour).
     dash_duo.find_element("#multi-round-switch").click()
@@ -61,7 +52,7 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     assert "slow slow" in stopped.text
     assert stopped.find_element(By.CSS_SELECTOR, ".chat-note").text in ("（已停止生成）", "(generation stopped)")
     partial = committed_history(dash_duo)[-1]
-    assert partial["stopped"] is True and 0 < len(partial["content"]) < len("slow " * 2000)
+    assert partial["status"] == "interrupted" and 0 < len(partial["content"]) < len("slow " * 2000)
     wait_until(dash_duo, lambda d: not dash_duo.find_element("#chat-stop").is_displayed())
 
     # 4. Export: a .md download with each question and answer.
@@ -112,7 +103,7 @@ def test_markdown_bundle_is_left_out_of_the_first_screen_and_answers_work_withou
     # Looked up afresh (not through the answer's element): the message is redrawn when it finishes.
     dash_duo.wait_for_text_to_equal("#chat-md-1", "**bold** and `code`")
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, f"{ASSISTANT} .chat-error, {ASSISTANT} .chat-markdown")
-    assert not dash_duo.driver.execute_script("return window.dash_clientside.chat.state.markdownReady")
+    assert not dash_duo.driver.execute_script("return !!window.feffery_markdown_components")
 
     # The network is back: the next question loads it again, and every answer on screen becomes Markdown.
     dash_duo.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
@@ -166,7 +157,7 @@ def test_upstream_error_keeps_the_question_and_retry_reasks(dash_duo, upstream):
     assert "Traceback" not in dash_duo.driver.page_source
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Will this fail?")
     upstream.script = Script()
-    failed.find_element(By.CSS_SELECTOR, ".chat-retry").click()
+    click(dash_duo, f"{ASSISTANT} .chat-retry")
     assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Will this fail? (saw 0 earlier messages)"
     assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")) == 2
 
@@ -189,7 +180,7 @@ def test_access_code_is_asked_once_and_remembered(dash_duo, upstream):
     assert not [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#access-code-input") if e.is_displayed()]
 
 
-def test_conversation_survives_a_reload_even_mid_answer(dash_duo, upstream):
+def test_conversation_and_its_answer_survive_a_reload(dash_duo, upstream):
     start(dash_duo, upstream)
     type_and_send(dash_duo, "Remember me")
     assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Remember me (saw 0 earlier messages)"
@@ -197,47 +188,84 @@ def test_conversation_survives_a_reload_even_mid_answer(dash_duo, upstream):
     assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Remember me (saw 0 earlier messages)"
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Remember me")
 
-    # Reload while an answer streams: what had arrived is kept, marked interrupted, and Retry works.
-    upstream.script = Script(reply="slow " * 2000, chunk_chars=5, delay=0.02)
+    # Reload while an answer streams: the server goes on writing it, and the page picks it up where it is.
+    reply = " ".join(f"slow{i}" for i in range(300))
+    upstream.script = Script(reply=reply, chunk_chars=5, delay=0.02)
     type_and_send(dash_duo, "A long one")
     streaming = wait_for_answer(dash_duo, 1, status="streaming")
-    wait_until(dash_duo, lambda d: len((saved_conversations(dash_duo)[0]["messages"][3:] or [{}])[0]
-                                       .get("content", "")) > 20, message="no partial answer saved")
-    assert "slow" in streaming.text
+    wait_until(dash_duo, lambda d: "slow3" in streaming.text, message="no partial text streamed")
     dash_duo.driver.refresh()
-    kept = wait_for_answer(dash_duo, 1, status="error")
-    assert "slow slow" in kept.text and "刷新" in kept.find_element(By.CSS_SELECTOR, ".chat-error-text").text
-    upstream.script = Script()
-    kept.find_element(By.CSS_SELECTOR, ".chat-retry").click()
-    assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: A long one (saw 2 earlier messages)"
-    # Clear empties the saved conversation too.
+    wait_for_answer(dash_duo, 1, status="streaming")
+    assert answer_text(wait_for_answer(dash_duo, 1)) == reply
+    assert len(upstream.requests) == 2  # one generation, read by two page loads
+    assert [m["content"] for m in stored_conversations(dash_duo)[0]["messages"]][-1] == reply
+
+    # Clear deletes the stored conversation too.
     dash_duo.find_element("#clear-conversation").click()
-    wait_until(dash_duo, lambda d: saved_conversations(dash_duo) == [], message="still saved")
+    wait_until(dash_duo, lambda d: stored_conversations(dash_duo) == [], message="still stored")
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#chat-input")
-    assert saved_conversations(dash_duo) == []
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
 
 
-def test_without_browser_storage_it_says_so_and_keeps_working(dash_duo, upstream):
+SEED_OLD_BROWSER_COPY = """
+const done = arguments[arguments.length - 1];
+localStorage.removeItem('chat-moved-to-server');
+const request = indexedDB.open('chat-app', 1);
+request.onupgradeneeded = () => request.result.createObjectStore('conversations', {keyPath: 'id'});
+request.onsuccess = () => {
+  const tx = request.result.transaction('conversations', 'readwrite');
+  tx.objectStore('conversations').put(arguments[0]);
+  tx.oncomplete = () => { request.result.close(); done(true); };
+};
+"""
+OLD_DATABASES = """
+const done = arguments[arguments.length - 1];
+indexedDB.databases().then((dbs) => done(dbs.map((d) => d.name)));
+"""
+
+
+def test_conversations_kept_in_this_browser_by_an_older_version_move_to_the_server(dash_duo, upstream):
     start(dash_duo, upstream)
-    dash_duo.driver.execute_script(
-        "IDBObjectStore.prototype.put = () => { throw new DOMException('full', 'QuotaExceededError'); }")
-    type_and_send(dash_duo, "Still works?")
-    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Still works? (saw 0 earlier messages)"
-    wait_until(dash_duo, lambda d: "存储已满或不可用" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
-               message="no storage warning")
-    # Private mode: no IndexedDB at all from the start. The page warns, chats, and keeps several chats in memory.
+    old = {"id": "c-old", "title": "从浏览器来的", "createdAt": 1700000000000, "updatedAt": 1700000001000,
+           "messages": [{"role": "user", "content": "旧问题"},
+                        {"role": "assistant", "content": "旧回答 **粗体**", "status": "done", "model": "m"},
+                        {"role": "user", "content": "cut"},
+                        {"role": "assistant", "content": "half", "status": "streaming"}]}
+    assert dash_duo.driver.execute_async_script(SEED_OLD_BROWSER_COPY, old)
+    dash_duo.driver.refresh()
+    wait_until(dash_duo, lambda d: [c["title"] for c in stored_conversations(dash_duo)] == ["从浏览器来的"],
+               message="the browser's conversation never reached the server")
+    moved = stored_conversations(dash_duo)[0]["messages"]
+    assert [(m["role"], m["content"], m["status"]) for m in moved] == [
+        ("user", "旧问题", "done"), ("assistant", "旧回答 **粗体**", "done"), ("user", "cut", "done"),
+        ("assistant", "half", "interrupted")]
+    dash_duo.wait_for_text_to_equal("#conv-list .conv-item-title", "从浏览器来的")
+    wait_until(dash_duo, lambda d: "chat-app" not in d.execute_async_script(OLD_DATABASES),
+               message="the browser copy was kept")
+    # Once only: another load imports nothing again.
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#chat-input")
+    click(dash_duo, ".conv-item")
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "旧回答 粗体"
+    assert len(stored_conversations(dash_duo)) == 1
+
+
+def test_without_browser_storage_everything_still_works(dash_duo, upstream):
+    # Private mode: no IndexedDB and no localStorage. The server keeps the conversations, so nothing is lost.
     dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
         "IDBFactory.prototype.open = () => { throw new DOMException('private mode', 'SecurityError'); };"
-        "Storage.prototype.setItem = () => { throw new DOMException('private mode', 'QuotaExceededError'); };")})
-    dash_duo.driver.refresh()
-    wait_until(dash_duo, lambda d: "存储已满或不可用" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
-               message="no private-mode warning")
-    type_and_send(dash_duo, "In memory?")
-    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: In memory? (saw 0 earlier messages)"
-    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".ant-message-notice"), message="toast stays")
+        "Storage.prototype.setItem = () => { throw new DOMException('private mode', 'QuotaExceededError'); };"
+        "Storage.prototype.getItem = () => { throw new DOMException('private mode', 'SecurityError'); };")})
+    start(dash_duo, upstream)
+    type_and_send(dash_duo, "Still works?")
+    assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Still works? (saw 0 earlier messages)"
     dash_duo.find_element("#conv-new").click()
+    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-message"), message="no new chat")
     type_and_send(dash_duo, "A second one")
     wait_for_answer(dash_duo, 0)
-    assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")) == 2
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")) == 2,
+               message="the list does not show both")
+    dash_duo.driver.refresh()
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")) == 2,
+               message="lost on reload")

@@ -234,5 +234,21 @@ def import_conversation(db, user_id, conversation) -> str | None:
             id=conversation_id, user_id=user_id, title=check_title(conversation.get("title", "")),
             created_at=int(conversation.get("createdAt") or now), updated_at=int(conversation.get("updatedAt") or now)))
         for seq, message in enumerate(conversation["messages"]):
+            if message.get("status") == "streaming":  # no generation will ever finish it here
+                message = {**message, "status": "interrupted" if message.get("content") else "error"}
             _insert_message(connection, user_id, conversation_id, seq, message, now)
     return conversation_id
+
+
+def delete_messages(db, user_id, conversation_id, seqs) -> bool:
+    """Delete the messages at these positions (a turn deleted from the page); False if not the user's."""
+    if not is_id(conversation_id):
+        return False
+    with db.begin() as connection:
+        if connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first() is None:
+            return False
+        connection.execute(messages.delete().where(messages.c.conversation_id == conversation_id,
+                                                   messages.c.user_id == user_id, messages.c.seq.in_(list(seqs))))
+        connection.execute(conversations.update().where(conversations.c.id == conversation_id)
+                           .values(updated_at=now_ms()))
+    return True

@@ -1,0 +1,47 @@
+"""What the chat page's callbacks share: the store, the signed-in user, the generations and the language."""
+
+import time
+
+import feffery_antd_components as fac
+from dash import State
+
+from chatcore.strings import ERRORS, STRINGS
+from components.message_list import View
+from components.settings import CONTROLS
+
+
+def notice(kind, text):
+    """A toast for the page's one message holder (`global-message`)."""
+    return fac.AntdMessage(content=text, type=kind, key=str(time.time()))
+
+
+class Page:
+    """The chat page's view of one app: every callback asks it for the user and the store."""
+
+    def __init__(self, auth, generations, settings, providers, current_language):
+        self.auth, self.db, self.generations = auth, auth.db, generations
+        self.settings, self.providers, self.language = settings, providers, current_language
+
+    def user_id(self):
+        """The signed-in user's id for this callback's request, or None (no access code yet, signed out)."""
+        user = self.auth.resolve()
+        return user["id"] if user else None
+
+    @property
+    def strings(self):
+        """This request's strings (zh-CN or en-US)."""
+        return STRINGS[self.language()]
+
+    def view(self, markdown=False, dark=False):
+        """How messages are drawn for this request."""
+        lang = self.language()
+        return View(STRINGS[lang], ERRORS[lang], markdown, dark)
+
+
+# The settings controls as callback States, in CONTROLS order (see preferences_from).
+PREFERENCE_STATES = [State(component, prop) for component, prop in CONTROLS.values()]
+
+
+def preferences_from(values) -> dict:
+    """The settings as a dict, from the PREFERENCE_STATES' values."""
+    return dict(zip(CONTROLS, values))

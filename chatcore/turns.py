@@ -1,0 +1,68 @@
+"""The page's turns over the store: ask (new, edited or asked again), delete a turn, find a question.
+
+The chat page's callbacks call these; every one takes the user id, so another user's ids find nothing.
+"""
+
+from chatcore.errors import ChatError
+from chatcore.store import conversations
+
+# Page settings → the fields of a generation request (POST /api/conversations/<id>/messages has the same).
+PREFERENCE_FIELDS = {"multiTurn": "multi_turn", "model": "model", "systemPrompt": "system_prompt",
+                     "temperature": "temperature", "maxTokens": "max_tokens", "historyTurns": "history_turns"}
+
+
+def request_body(question: str, preferences: dict) -> dict:
+    """The generation request for a question asked with the page's settings."""
+    body = {"content": question}
+    for key, field in PREFERENCE_FIELDS.items():
+        value = preferences.get(key)
+        if value is not None and value != "":
+            body[field] = value.strip() if isinstance(value, str) else value
+    return body
+
+
+def ask(generations, db, user_id, conversation_id, question, preferences, edit_seq=None):
+    """Ask `question` in the conversation (a new one when None); returns (conversation id, ChatError or None).
+
+    An edited question first removes itself and every later turn. When the answer cannot start (a limit, an
+    unknown model, the backend refused it), the question is kept in the conversation with a failed answer that
+    says why and can be retried: nothing the user typed is lost.
+    """
+    if conversation_id is None:
+        conversation_id = conversations.create_conversation(db, user_id, conversations.auto_title(question))["id"]
+    elif edit_seq is not None:
+        if not conversations.delete_messages_from(db, user_id, conversation_id, edit_seq):
+            return None, ChatError(404, "not_found", "Not found.")
+    try:
+        generations.start(user_id, conversation_id, request_body(question, preferences))
+    except ChatError as exc:
+        if exc.code == "not_found":
+            return None, exc
+        conversations.add_messages(db, user_id, conversation_id, [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": "", "status": "error", "usage": {"error": exc.code}}])
+        return conversation_id, exc
+    return conversation_id, None
+
+
+def question_before(messages, seq):
+    """The question answered by the message at `seq` (the user message before it), or None."""
+    earlier = [m for m in messages if m["seq"] < seq and m["role"] == "user"]
+    return earlier[-1] if earlier else None
+
+
+def turn_of(messages, seq):
+    """The seqs of the turn (question and its answer) holding the message at `seq`."""
+    at = next((i for i, m in enumerate(messages) if m["seq"] == seq), None)
+    if at is None:
+        return []
+    start = at if messages[at]["role"] == "user" else at - 1
+    turn = [messages[start]] if start >= 0 and messages[start]["role"] == "user" else []
+    if start + 1 < len(messages) and messages[start + 1]["role"] == "assistant":
+        turn.append(messages[start + 1])
+    return [m["seq"] for m in turn] or [seq]
+
+
+def streaming(messages):
+    """The answer still being written in these messages, or None."""
+    return next((m for m in reversed(messages) if m["status"] == "streaming"), None)
