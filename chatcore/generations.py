@@ -529,7 +529,9 @@ class Generations:
                 status, frame = ("interrupted" if characters else "error"), sse_event(error.to_dict())
             else:
                 status, frame = "done", None
-        usage = {**((finish and finish.usage) or {}), "timing": {
+        answer = run.text("content") + run.text("reasoning_content")
+        counted = (finish and finish.usage) or quotas.estimated_usage(run.request.messages, answer)
+        usage = {**counted, "timing": {
             "first_token_ms": None if first_at is None else round((first_at - started) * 1000),
             "total_ms": round((time.monotonic() - started) * 1000)}}
         if run.chars["reasoning_content"] and first_at is not None:
@@ -538,9 +540,7 @@ class Generations:
             usage["error"] = error.code  # the page says why the answer ended, after any reload
         try:
             self._save(run, status=status, usage=usage)
-            answer = run.text("content") + run.text("reasoning_content")
-            quotas.record(self.db, run.gid, (finish and finish.usage) or quotas.estimated_usage(
-                run.request.messages, answer))
+            quotas.record(self.db, run.gid, counted)
         except Exception:  # the store is down: viewers still get the end; the answer stays 'streaming' there
             log.exception("could not save the answer")
         try:

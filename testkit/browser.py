@@ -30,8 +30,9 @@ def wait_for_markdown(driver, timeout=30):
 
 
 def wait_until(dash_duo, condition, timeout=15, message=""):
-    """Wait for a JS or Python condition on the page."""
-    return WebDriverWait(dash_duo.driver, timeout).until(lambda d: condition(d), message)
+    """Wait for a JS or Python condition on the page (an element redrawn while it is checked: checked again)."""
+    return WebDriverWait(dash_duo.driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: condition(d), message)
 
 
 def type_and_send(dash_duo, text):
@@ -72,6 +73,11 @@ def wait_for_answer(dash_duo, index, status="done"):
 def answer_text(element):
     """The rendered Markdown of an answer (without its action bar and stats)."""
     return element.find_element(By.CSS_SELECTOR, ".chat-markdown").text
+
+
+def toast(driver):
+    """The text of the toast on screen ('' when none), read in one step (antd redraws it)."""
+    return driver.execute_script("const e = document.querySelector('.ant-message'); return e ? e.textContent : ''")
 
 
 def click(dash_duo, selector):

@@ -8,8 +8,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from testkit.browser import (answer_text, close_settings, committed_history, open_settings, saved_conversations, start,
-                             type_and_send, wait_for_answer, wait_until)
+from testkit.browser import (answer_text, close_settings, committed_history, open_settings, start, stored_conversations,
+                             toast, type_and_send, wait_for_answer, wait_until)
 from testkit.upstream import Script
 
 USER = ".chat-message[data-role='user']"
@@ -28,6 +28,7 @@ def list_item(dash_duo, title):
 
 def hover_and_click(dash_duo, element, selector):
     """Hover an element (its actions appear) and click one of them, as a mouse user does."""
+    element = getattr(element, "_find", lambda: element)()  # a Fresh answer: the element as it is now
     ActionChains(dash_duo.driver).move_to_element(element).perform()
     element.find_element(By.CSS_SELECTOR, selector).click()
 
@@ -105,7 +106,7 @@ def test_several_conversations_switch_rename_search_delete_and_survive_reload(da
     hover_and_click(dash_duo, list_item(dash_duo, "香蕉 notes"), ".conv-delete")
     confirm_dialog(dash_duo)
     wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="not deleted")
-    wait_until(dash_duo, lambda d: [c["title"] for c in saved_conversations(dash_duo)] == ["First topic: apples"])
+    wait_until(dash_duo, lambda d: [c["title"] for c in stored_conversations(dash_duo)] == ["First topic: apples"])
     assert dash_duo.get_logs() == []
 
 
@@ -117,9 +118,10 @@ def upload(dash_duo, path):
 # True once the drawer has stopped sliding in: no antd motion class on its panel or mask, and its panel in the
 # same place 100 ms apart (the motion classes come a frame or two after the content). A click during the slide
 # lands where the element was, not where it is.
-def by_id(conversations):
-    """Conversations keyed by id, for order-independent comparison."""
-    return {c["id"]: c for c in conversations}
+def contents(conversations):
+    """What a person sees of conversations (titles, and each message's role, text and thinking), in any order."""
+    return sorted((c["title"], [(m["role"], m["content"], m.get("reasoning") or "") for m in c["messages"]])
+                  for c in conversations)
 
 
 def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing(dash_duo, upstream, tmp_path):
@@ -131,8 +133,8 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
     upstream.script = Script(reply="partial", chunk_chars=2, cut_after=2)
     type_and_send(dash_duo, "second, interrupted")
     wait_for_answer(dash_duo, 0, status="error")
-    wait_until(dash_duo, lambda d: len(saved_conversations(dash_duo)) == 2, message="not saved")
-    before = by_id(saved_conversations(dash_duo))
+    wait_until(dash_duo, lambda d: len(stored_conversations(dash_duo)) == 2, message="not saved")
+    before = contents(stored_conversations(dash_duo))
 
     downloads = Path(dash_duo.download_path)
     dash_duo.find_element("#export-json").click()
@@ -144,7 +146,7 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
     dash_duo.find_element("#backup-export").click()
     wait_until(dash_duo, lambda d: list(downloads.glob("chat-backup-*.json")), message="no backup")
     backup_file = next(downloads.glob("chat-backup-*.json"))
-    assert by_id(json.loads(backup_file.read_text(encoding="utf-8"))["conversations"]) == before
+    assert contents(json.loads(backup_file.read_text(encoding="utf-8"))["conversations"]) == before
 
     # A bad file gets a clear message and changes nothing.
     for content, words in (("{broken", "不是有效的 JSON"),
@@ -154,27 +156,29 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
         bad = tmp_path / f"bad-{len(content)}.json"
         bad.write_text(content, encoding="utf-8")
         upload(dash_duo, bad)
-        wait_until(dash_duo, lambda d: words in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
+        wait_until(dash_duo, lambda d: words in toast(d),
                    message=f"no error for {content[:20]}")
-        assert "没有做任何修改" in dash_duo.find_element(".ant-message").text
-        assert by_id(saved_conversations(dash_duo)) == before
+        assert "没有做任何修改" in toast(dash_duo.driver)
+        assert contents(stored_conversations(dash_duo)) == before
 
-    # Restore the backup into an empty browser: every conversation comes back exactly.
-    dash_duo.driver.execute_async_script(
-        "const done = arguments[0]; const r = indexedDB.deleteDatabase('chat-app'); r.onsuccess = r.onblocked = () => done();")
+    # Restore the backup into an empty account: every conversation comes back exactly.
+    for conversation in stored_conversations(dash_duo):
+        dash_duo.driver.execute_async_script(
+            "fetch(`/api/conversations/${arguments[0]}`, {method: 'DELETE'}).then(() => arguments[1]())",
+            conversation["id"])
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#chat-input")
-    wait_until(dash_duo, lambda d: saved_conversations(dash_duo) == [], message="storage not empty")
+    assert stored_conversations(dash_duo) == []
     open_settings(dash_duo)
     upload(dash_duo, backup_file)
-    wait_until(dash_duo, lambda d: "已导入 2 个对话" in d.find_element(By.CSS_SELECTOR, ".ant-message").text)
-    wait_until(dash_duo, lambda d: by_id(saved_conversations(dash_duo)) == before, message="round trip not lossless")
+    wait_until(dash_duo, lambda d: "已导入 2 个对话" in toast(d))
+    wait_until(dash_duo, lambda d: contents(stored_conversations(dash_duo)) == before, message="round trip not lossless")
     # Importing the same backup again adds nothing.
     again = tmp_path / "again.json"
     again.write_bytes(backup_file.read_bytes())
     upload(dash_duo, again)
-    wait_until(dash_duo, lambda d: "已导入 0 个对话" in d.find_element(By.CSS_SELECTOR, ".ant-message").text)
-    assert len(saved_conversations(dash_duo)) == 2
+    wait_until(dash_duo, lambda d: "已导入 0 个对话" in toast(d))
+    assert len(stored_conversations(dash_duo)) == 2
 
 
 def test_copy_regenerate_edit_delete_and_stats(dash_duo, upstream):
@@ -195,7 +199,7 @@ def test_copy_regenerate_edit_delete_and_stats(dash_duo, upstream):
     # Copy puts the answer's Markdown source on the clipboard.
     answer = wait_for_answer(dash_duo, 0)
     hover_and_click(dash_duo, answer, ".msg-copy")
-    wait_until(dash_duo, lambda d: "已复制" in d.find_element(By.CSS_SELECTOR, ".ant-message").text)
+    wait_until(dash_duo, lambda d: "已复制" in toast(d))
     clipboard = driver.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0](String(e)))")
     assert clipboard == "Answer to: q1 (saw 0 earlier messages)"
 
@@ -341,8 +345,10 @@ def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_s
           messages.push({role: 'user', content: `question ${i}`},
                         {role: 'assistant', content: `answer **${i}**`, status: 'done'});
         }
-        const c = {id: 'c-long', title: 'long', createdAt: 1, updatedAt: 2, messages};
-        window.chatStore.put(c).then(() => { localStorage.setItem('chat-current-conversation', 'c-long'); done(); });""")
+        const conversations = [{id: 'c-long', title: 'long', createdAt: 1, updatedAt: 2, messages}];
+        fetch('/api/import', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                              body: JSON.stringify({format: 'chat-app-conversations', version: 1, conversations})})
+          .then(() => done());""")
     driver.refresh()
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 64, message="no tail")
     assert questions(dash_duo)[-1] == "question 499"
@@ -351,7 +357,7 @@ def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_s
     driver.execute_script("document.getElementById('chat-scroll').scrollTop = 0")
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 128, message="no more")
     assert questions(dash_duo)[0] == "question 436" and questions(dash_duo)[-1] == "question 499"
-    # A new turn lands at the end with the right index.
-    ask(dash_duo, "question 500", 64)
+    # A new turn lands at the end with the right index (the window keeps its size: the oldest turn shown goes).
+    ask(dash_duo, "question 500", 63)
     assert len(committed_history(dash_duo)) == 1002
     assert driver.find_element(By.ID, "chat-msg-1001").get_attribute("data-status") == "done"

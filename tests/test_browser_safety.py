@@ -7,7 +7,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
 from testkit.app import build_app
-from testkit.browser import (answer_text, answers, committed_history, start, type_and_send, wait_for_answer,
+from testkit.browser import (answer_text, answers, committed_history, start, toast, type_and_send, wait_for_answer,
                                         wait_until)
 from testkit.hostile import HOSTILE
 from testkit.upstream import Script, free_port
@@ -65,7 +65,7 @@ def test_unreachable_upstream_shows_a_message(dash_duo):
 def test_a_question_over_the_limit_is_refused_before_sending_and_kept(dash_duo, upstream):
     start(dash_duo, upstream, MAX_INPUT_CHARS="50")
     type_and_send(dash_duo, "x" * 60)
-    wait_until(dash_duo, lambda d: "超过上限 50" in d.find_element(By.CSS_SELECTOR, ".ant-message").text,
+    wait_until(dash_duo, lambda d: "超过上限 50" in toast(d),
                message="no length warning")
     assert dash_duo.find_element("#chat-input").get_attribute("value") == "x" * 60
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []

@@ -191,7 +191,7 @@ def test_the_model_answers_in_the_page(dash_duo):
     WebDriverWait(dash_duo.driver, 300).until(
         lambda d: d.execute_script("const a = document.querySelector(\".chat-message[data-role='assistant']\");"
                                    " return a && a.dataset.status === 'done'"), "no embedded answer")
-    answer = dash_duo.driver.execute_script("return window.dash_clientside.chat.state.history[1].content")
+    answer = committed_history(dash_duo)[1]["content"]
     assert answer.strip()
 
 
