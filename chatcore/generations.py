@@ -538,6 +538,8 @@ class Generations:
             usage["timing"]["thought_ms"] = round(((run.answer_at or time.monotonic()) - first_at) * 1000)
         if error:
             usage["error"] = error.code  # the page says why the answer ended, after any reload
+        if run.request.trimmed_messages:
+            usage["trimmed"] = run.request.trimmed_messages  # the oldest messages did not fit the context
         try:
             self._save(run, status=status, usage=usage)
             quotas.record(self.db, run.gid, counted)

@@ -128,9 +128,12 @@ class View:
                 [self.icon_button("msg-edit", s["edit"], "edit", seq),
                  self.icon_button("msg-delete", s["deleteTurn"], "delete", seq)], className="chat-actions")]
         children = [self.reasoning(msg), self.answer(msg)]
-        error = (msg.get("usage") or {}).get("error")
+        usage = msg.get("usage") or {}
+        error = usage.get("error")
         if msg["status"] == "streaming":
             return [child for child in children if child is not None]
+        if usage.get("trimmed"):
+            children.append(html.Div(s["trimmed"].format(n=usage["trimmed"]), className="chat-note chat-note--trimmed"))
         if error == "cancelled":
             children.append(html.Div(s["stopped"], className="chat-note"))
         elif msg["status"] in ("error", "interrupted"):

@@ -108,14 +108,14 @@ def test_hostile_answers_execute_nothing_and_load_nothing_remote(dash_duo, upstr
 
 
 @pytest.mark.parametrize("leave", ["navigate away", "close the tab"])
-def test_leaving_mid_answer_closes_the_upstream_request_within_a_second(dash_duo, upstream, leave):
+def test_leaving_mid_answer_lets_the_server_finish_and_keep_it(dash_duo, upstream, leave):
     start(dash_duo, upstream)
-    upstream.script = Script(reply="slow " * 2000, chunk_chars=5, delay=0.03)  # ~12 s if read to the end
+    reply = " ".join(f"slow{i}" for i in range(200))
+    upstream.script = Script(reply=reply, chunk_chars=5, delay=0.02)  # ~4 s if read to the end
     type_and_send(dash_duo, "long story")
     streaming = wait_for_answer(dash_duo, 0, status="streaming")
-    wait_until(dash_duo, lambda d: "slow slow" in streaming.text, message="no partial text")
+    wait_until(dash_duo, lambda d: "slow1" in streaming.text, message="no partial text")
     driver = dash_duo.driver
-    left = time.monotonic()
     if leave == "navigate away":
         driver.get("about:blank")
     else:
@@ -124,5 +124,7 @@ def test_leaving_mid_answer_closes_the_upstream_request_within_a_second(dash_duo
         driver.switch_to.window(page)
         driver.close()
         driver.switch_to.window(driver.window_handles[0])
-    closed = upstream.wait_for_close(timeout=5)
-    assert closed is not None and closed - left < 1.0
+    # The answer is the server's: nobody watching, it is still written to the end and kept.
+    driver.get(dash_duo.server_url)
+    assert answer_text(wait_for_answer(dash_duo, 0)) == reply
+    assert len(upstream.requests) == 1  # one generation, read to its end by the server
