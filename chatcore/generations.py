@@ -97,6 +97,12 @@ INTERRUPTED = ended("interrupted", "The answer was interrupted; the part receive
 FAILED = ended("generation_failed", "The answer failed.")
 
 
+def log_unavailable() -> ChatError:
+    """Redis (the generations' log) cannot be reached: nothing was stored, asking again later may work."""
+    return ChatError(503, "log_unavailable", "The answer log is unavailable; nothing was stored. Try again shortly.",
+                     error_type="server_error", retry_after=5)
+
+
 class Chunks:
     """The OpenAI chunk events of one answer (the constant envelope encoded once)."""
 
@@ -155,6 +161,7 @@ class MemoryBackend:
     """Logs, cancel requests and running counts in this process (one instance, one worker, or sticky viewers)."""
 
     shared = False
+    errors = ()  # nothing here fails for want of a server
 
     def __init__(self):
         self._logs = {}         # gid -> _MemoryLog
@@ -256,6 +263,7 @@ class RedisBackend:
         import redis  # only when REDIS_URL is set
 
         self.redis = redis.Redis.from_url(url)
+        self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
         self.on_cancel = None
         self._listening = None  # pid of the process whose listener runs
 
@@ -429,29 +437,42 @@ class Generations:
         limits = self.limits(user_id)
         quotas.reserve(self.db, user_id, request.model, limits, event_id=gid)
         limit = limits.concurrent_answers or self.max_per_user
-        if not self.backend.reserve(user_id, gid, limit):
+        try:
+            reserved = self.backend.reserve(user_id, gid, limit)
+        except self.backend.errors as exc:
+            quotas.release(self.db, gid)
+            raise log_unavailable() from exc
+        if not reserved:
             quotas.release(self.db, gid)
             raise ChatError(429, "too_many_answers", f"Too many answers at once (your limit is {limit}); wait for "
                             "one to finish or stop it.", error_type="rate_limit_error")
-        added = None
         try:
+            # The log first, the store last: if either fails, nothing of the turn is stored.
+            run = Run(gid, user_id, request)
+            self._ensure_background()
+            self._append(run, "beat", b"")  # the log exists before anyone is told about it
             added = conversations.add_messages(self.db, user_id, conversation_id, [
                 {"role": "user", "content": request.messages[-1]["content"]},
                 {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid])
             if added is None:
                 raise not_found()  # deleted between the read and the write
-            run = Run(gid, user_id, request)
-            self._ensure_background()
-            self._append(run, "beat", b"")  # the log exists before anyone is told about it
-        except BaseException:
-            if added:  # stored, but its log could not be written (Redis down): it will never run
-                conversations.update_message(self.db, user_id, gid, status="error")
-            self.backend.release(user_id, gid)
-            quotas.release(self.db, gid)
+        except BaseException as exc:
+            self._abandon(user_id, gid)
+            if isinstance(exc, self.backend.errors):
+                raise log_unavailable() from exc
             raise
         self._running[gid] = run
         threading.Thread(target=self._generate, args=(run,), name="generation", daemon=True).start()
         return {"message_id": gid, "generation_id": gid, "question_id": added[0]["id"]}
+
+    def _abandon(self, user_id, gid):
+        """Undo a start that failed before its answer was stored: no count, no quota, no log left behind."""
+        try:
+            self.backend.release(user_id, gid)
+            self.backend.finish(gid)
+        except self.backend.errors:  # Redis down: its count goes stale in STALE_SECONDS and stops counting
+            pass
+        quotas.release(self.db, gid)
 
     def _append(self, run, kind, frame):
         """Add a heartbeat or the end to the run's log, after the text waiting to be merged."""

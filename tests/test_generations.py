@@ -13,6 +13,7 @@ import requests
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
 from testkit.gunicorn_app import GunicornApp
+from testkit.redis_server import RedisServer
 from testkit.upstream import Script
 from testkit.waiting import wait_until
 
@@ -309,6 +310,58 @@ def test_a_killed_instance_leaves_its_answer_interrupted_and_kept(upstream, serv
     alice = signed_in(survivor, "alice")
     retry = read_events(follow(alice, survivor, ask(alice, survivor, cid, "again")))
     assert ending(retry) == "[DONE]"
+
+
+def usage_events(env):
+    """How many answers the store has counted against quotas."""
+    import sqlalchemy as sa
+
+    from chatcore.store import create_engine
+    from chatcore.store.schema import usage_events as table
+
+    with create_engine(env["DATABASE_URL"]).connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+def refused_and_nothing_stored(session, server, cid, before):
+    """POST a question that must be refused with 503 log_unavailable, leaving the conversation as it was."""
+    response = session.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "lost?"})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "log_unavailable", response.text
+    assert response.json()["error"]["type"] == "server_error" and response.headers["Retry-After"] == "5"
+    assert "Traceback" not in response.text and "redis" not in response.text.lower()
+    assert session.get(f"{server.url}/api/conversations/{cid}").json() == before
+
+
+def test_asking_while_redis_is_down_answers_503_and_stores_nothing(upstream, serve, redis_server, tmp_path):
+    env = upstream_env(upstream, REDIS_URL=redis_server.url, **accounts(tmp_path))
+    server = serve(env)
+    alice = signed_in(server, "alice")
+    cid = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    assert ending(read_events(follow(alice, server, ask(alice, server, cid, "before")))) == "[DONE]"
+    before = alice.get(f"{server.url}/api/conversations/{cid}").json()
+    redis_server.stop()
+    refused_and_nothing_stored(alice, server, cid, before)
+    # Not even the title of a new conversation, the quota count or a request to the model.
+    fresh = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    refused_and_nothing_stored(alice, server, fresh, alice.get(f"{server.url}/api/conversations/{fresh}").json())
+    assert usage_events(env) == 1 and len(upstream.requests) == 1
+    redis_server.start()  # the same port, empty: asking works again
+    assert ending(read_events(follow(alice, server, ask(alice, server, fresh, "after")))) == "[DONE]"
+
+
+def test_a_log_redis_refuses_to_write_leaves_no_answer_count_or_quota(upstream, serve, tmp_path):
+    import redis
+
+    # Redis up, counting works, but XADD (the log) is refused: the failure comes after the count was taken.
+    with RedisServer("--user", "default", "on", "nopass", "~*", "&*", "+@all", "-xadd") as no_log:
+        env = upstream_env(upstream, REDIS_URL=no_log.url, **accounts(tmp_path))
+        server = serve(env)
+        alice = signed_in(server, "alice")
+        cid = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+        refused_and_nothing_stored(alice, server, cid, alice.get(f"{server.url}/api/conversations/{cid}").json())
+        client = redis.Redis.from_url(no_log.url)
+        assert [client.zcard(key) for key in client.keys("chat:running:*")] in ([], [0])
+        assert client.keys("chat:generation:*") == [] and usage_events(env) == 0 and upstream.requests == []
 
 
 def test_redis_logs_expire_after_the_answer_is_saved(upstream, serve, shared_store, redis_url):
