@@ -27,6 +27,7 @@ from .providers.base import Finish
 from .service import COALESCE_SECONDS, DONE_EVENT, ChatService, sse_event
 from .service import _json  # the shared compact encoder (json.dumps with options builds one per call)
 from .store import conversations
+from .store.engine import now_ms
 
 log = logging.getLogger("chat")
 
@@ -145,7 +146,10 @@ def replay(message, position, after=None) -> bytes:
     chunks = Chunks(message["id"], message.get("model") or "", created=message["created_at"] // 1000)
     content, reasoning = message["content"], message.get("reasoning") or ""
     out = b""
-    after = (after or Position(0, len(content), len(reasoning))).event_id().encode()
+    # A viewer ahead of the store in one text (it read the log) keeps its count there: resuming from this id
+    # must not send those characters again.
+    after = (after or Position(0, max(len(content), position.content),
+                               max(len(reasoning), position.reasoning))).event_id().encode()
     for key, text in (("reasoning_content", reasoning[position.reasoning:]), ("content", content[position.content:])):
         if text:
             out += b"id: " + after + b"\n" + chunks.text(key, text)
@@ -608,6 +612,8 @@ class Generations:
             fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None}
             if status:
                 fields.update(status=status, usage=usage)
+            else:  # while it runs, `alive_at` tells viewers on other workers (memory logs) that its process lives
+                fields["usage"] = {"alive_at": now_ms()}
             conversations.update_message(self.db, run.user_id, run.gid, **fields)
 
     # --- background: heartbeat and cancel ---------------------------------------------------------------
@@ -636,9 +642,11 @@ class Generations:
                 for run in runs:
                     if time.monotonic() - run.appended_at >= HEARTBEAT_SECONDS:
                         self._append(run, "beat", b"")
-                    # Text that came just before the upstream went quiet reaches the store anyway.
-                    if run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and \
-                            time.monotonic() - run.saved_at >= SAVE_SECONDS:
+                    # Text that came just before the upstream went quiet reaches the store anyway; with memory
+                    # logs a quiet answer is saved anyway every STALE_SECONDS / 2, to show its process lives.
+                    quiet_for = time.monotonic() - run.saved_at
+                    if (run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and
+                            quiet_for >= SAVE_SECONDS) or (not self.backend.shared and quiet_for >= STALE_SECONDS / 2):
                         self._save(run, status=None)
                 self.backend.refresh(runs)
                 for gid in self.backend.cancel_requests([run.gid for run in runs]):
@@ -725,7 +733,8 @@ class Generations:
 
     def _without_log(self, user_id, gid, position):
         """The log is not here: the store's answer when saved; else, with Redis, the log expired long after its
-        writer died; with memory logs, another worker runs it: follow the store's partial answer."""
+        writer died; with memory logs, another worker runs it: follow the store's partial answer until it is
+        final, or until the store has not heard from its process for STALE_SECONDS (that process died)."""
         while True:
             message = conversations.get_message(self.db, user_id, gid)
             if message is None:
@@ -733,12 +742,14 @@ class Generations:
             if message["status"] != "streaming":
                 yield replay(message, position)
                 return
-            if self.backend.shared:
+            alive_at = max(message["created_at"], (message.get("usage") or {}).get("alive_at") or 0)
+            if self.backend.shared or now_ms() - alive_at > STALE_SECONDS * 1000:
                 yield self._interrupt(user_id, gid, position)
                 return
             frame = replay(message, position)
             if frame:
-                position = Position(0, len(message["content"]), len(message.get("reasoning") or ""))
+                position = Position(0, max(len(message["content"]), position.content),
+                                    max(len(message.get("reasoning") or ""), position.reasoning))
                 yield frame
             else:
                 yield b": beat\n\n"

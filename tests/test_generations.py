@@ -1,7 +1,10 @@
 """Server-owned generations over real sockets: ask, follow from any event id, close every viewer, stop, limits,
 other users' ids, and (with Redis) two instances sharing the log, cancel across instances and a killed one."""
 
+import itertools
 import signal
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -373,3 +376,92 @@ def test_stop_ends_an_answer_at_once_even_while_the_upstream_is_silent(upstream)
         assert ending(seen) == "cancelled" and time.monotonic() - stopped_at < 1.0
         assert stored_answer(client, app, cid)["status"] == "interrupted"
         assert upstream.wait_for_close(timeout=10) is not None  # it notices at its second write after the close
+
+
+def serving_worker(app, response):
+    """The pid of the gunicorn worker that holds a streaming response's connection."""
+    port = response.raw._connection.sock.getsockname()[1]
+    for worker in psutil.Process(app.process.pid).children():
+        if any(c.raddr and c.raddr.port == port for c in worker.net_connections("tcp")):
+            return worker.pid
+    return None
+
+
+def generating_worker(app, upstream):
+    """The pid of the gunicorn worker that holds a connection to the upstream (the one generating now)."""
+    port = int(upstream.url.split(":")[2].split("/")[0])
+    for worker in psutil.Process(app.process.pid).children():
+        if any(c.raddr and c.raddr.port == port for c in worker.net_connections("tcp")):
+            return worker.pid
+    return None
+
+
+def viewer_on(app, gid, wanted, last_event_id=None):
+    """A viewer of the answer whose connection landed on a worker `wanted(pid)` accepts: connections are spread
+    over the workers by chance, so it tries until one does."""
+    def attempt():
+        response = follow(requests.Session(), app, gid, last_event_id)
+        return response if wanted(serving_worker(app, response)) else response.close()
+
+    return wait_until(attempt, 30, "a viewer on the wanted worker")
+
+
+def test_with_memory_logs_a_viewer_on_the_other_worker_follows_the_store_to_the_end(upstream):
+    answer = "".join(f"{i:03d}字 " for i in range(200))  # 1,000 characters, ~6 s
+    upstream.script = Script(reply=answer, chunk_chars=5, delay=0.03)
+    # The shipped 2 gevent workers, no Redis: only the worker generating an answer has its log.
+    with GunicornApp(upstream_env(upstream)) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        gid = ask(client, app, cid)
+        generator = wait_until(lambda: generating_worker(app, upstream), 30, "the answer to start")
+        # A viewer on the generating worker reads a few events; then, on the other worker, a new viewer and one
+        # resuming from its last id.
+        on_generator = viewer_on(app, gid, lambda worker: worker == generator)
+        head = list(itertools.islice(live_events(on_generator), 3))
+        on_generator.close()
+        elsewhere = {"fresh": viewer_on(app, gid, lambda worker: worker != generator),
+                     "resumed": viewer_on(app, gid, lambda worker: worker != generator, head[-1][0])}
+        assert upstream.requests[-1].get("finished") is None  # they joined while the answer ran
+        fresh, resumed = (read_events(elsewhere[kind]) for kind in ("fresh", "resumed"))
+        assert text_of(fresh) == answer and ending(fresh) == "[DONE]"
+        assert text_of(head) + text_of(resumed) == answer and ending(resumed) == "[DONE]"
+        assert len([event for event in fresh if event[0]]) > 2  # it followed the partial answer, not just the end
+
+
+
+
+def test_with_memory_logs_a_killed_worker_leaves_its_answer_interrupted_for_viewers_elsewhere(upstream):
+    upstream.script = Script(reply="k" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not cut
+    with GunicornApp(upstream_env(upstream)) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        gid = ask(client, app, cid)
+        generator = wait_until(lambda: generating_worker(app, upstream), 30, "the answer to start")
+        response = viewer_on(app, gid, lambda worker: worker != generator)
+        viewer = live_events(response)
+        seen = [next(viewer) for _ in range(2)]  # partial answers from the store, a second apart
+        psutil.Process(generator).send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        # A viewer that would follow the dead answer forever: its connection is ended, so the test fails, not hangs.
+        watchdog = threading.Timer(30, response.raw._connection.sock.shutdown, [socket.SHUT_RDWR])
+        watchdog.start()
+        try:
+            seen.extend(viewer)  # ends by itself: the store has not heard from the answer's process for STALE_SECONDS
+        except requests.exceptions.ChunkedEncodingError:
+            pytest.fail("the viewer still followed the dead answer 30 s after its worker was killed")
+        watchdog.cancel()
+        assert ending(seen) == "interrupted" and time.monotonic() - killed_at < 15
+        kept = stored_answer(client, app, cid)
+        assert kept["status"] == "interrupted" and kept["content"] == text_of(seen) and len(kept["content"]) >= 10
+        upstream.script = Script()
+        assert ending(read_events(follow(client, app, ask(client, app, cid, "again")))) == "[DONE]"
+
+
+def test_a_replay_from_the_store_never_moves_a_viewer_back():
+    from chatcore.generations import Position, replay
+
+    # The viewer read 12 answer characters from the log; the store has saved 10 of them, and more reasoning.
+    message = {"id": "g", "content": "0123456789", "reasoning": "r" * 30, "status": "streaming", "created_at": 0}
+    frame = replay(message, Position(7, 12, 20))
+    assert frame.count(b"id: ") == 1 and b"id: 0-12-30\n" in frame and b'"reasoning_content":"rrrrrrrrrr"' in frame
