@@ -34,6 +34,7 @@ log = logging.getLogger("chat")
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
 STALE_SECONDS = 10.0     # a log silent this long belongs to an instance that died: the answer is interrupted
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
+FIRST_POLL_SECONDS = 0.2  # how often a viewer without the log reads the store until the first text is there
 MERGE_SECONDS = COALESCE_SECONDS  # deltas this close to the last event wait and go out merged, as on /v1
 LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; later ones replay from the store
 RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
@@ -385,7 +386,9 @@ class Run:
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
         self.reader = None  # under gevent, the greenlet reading the provider (Stop kills it)
-        self.saved_at = time.monotonic()  # when the store last got the answer so far
+        # When the store last got the answer so far; "a while ago", so the first text is saved at once (viewers on
+        # a worker without the log see it then, not a second later).
+        self.saved_at = time.monotonic() - SAVE_SECONDS
         self.saved_chars = 0
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
         self.final = False
@@ -753,7 +756,10 @@ class Generations:
                 yield frame
             else:
                 yield b": beat\n\n"
-            threading.Event().wait(SAVE_SECONDS)  # the store's partial changes at most this often
+            # The store's partial changes at most once a second, but its first text is saved at once: until it
+            # is there, look more often (the first token is what a person waits for).
+            started = message["content"] or message.get("reasoning")
+            threading.Event().wait(SAVE_SECONDS if started else FIRST_POLL_SECONDS)
 
     def _interrupt(self, user_id, gid, position, only_report=False):
         """Its instance died: keep the answer as far as the log has it, marked interrupted; replay the rest."""
