@@ -8,8 +8,14 @@ cost per upstream chunk (the slope between the two) and a cost per answer (the r
 Resume latency: with one long answer running, GET …/events with a Last-Event-ID some events back
 (a reload), timed until the first text arrives; R times, median and p99.
 
-    python -m bench generations            # N = 100
+Held streams: H answers (~8 s each, the concurrency benchmark's pace) all started in the same instant and held
+open together, through /v1 (the same-run baseline), then POST …/messages + GET …/events with the log in memory and
+in Redis; errors, wrong answers, and the first-token delay (from the first request sent to the first text read,
+so the /api path pays its two requests) p50 and p99.
+
+    python -m bench generations            # N = 100, H = 500
     BENCH_STREAMS=300 python -m bench generations
+    python -m bench.generations held       # the held streams alone (BENCH_HELD=1000 for more)
 """
 
 import asyncio
@@ -24,8 +30,9 @@ import redis
 import requests
 
 from bench.common import median, percentile, print_table
-from bench.concurrency import Sampler, _split, parse_answer
+from bench.concurrency import Sampler, busy_seconds
 from testkit.gunicorn_app import ROOT, GunicornApp
+from testkit.load import FIRST_CONTENT, _split, one_stream, parse_answer
 from testkit.upstream import free_port
 from testkit.waiting import wait_until
 
@@ -34,6 +41,7 @@ CHUNK_CHARS, DELAY, REPEAT = 8, 0.02, 5
 PADDING = {"short": "", "long": "x" * 244}
 RAMP = 2.0
 RESUMES = 50
+HELD_CHUNK_CHARS, HELD_DELAY, HELD_REPEAT = 8, 0.1, 15  # ~630 characters over ~8 s: every stream stays open
 
 
 async def _http(host, port, method, path, body=None, headers=""):
@@ -125,24 +133,124 @@ def resume_latencies(app, conversation_id):
     return latencies
 
 
-def main():
-    """Measure the three paths with the same N streams, then resume latency; print the tables."""
-    n = int(os.environ.get("BENCH_STREAMS", "100"))
+def held_answer(question):
+    """What the held streams' upstream answers to `question`."""
+    return f"Answer to: {question} (saw 0 earlier messages)" * HELD_REPEAT
+
+
+async def held_api_stream(url, conversation_id, question, open_streams):
+    """The /api path for one held stream: POST, then read the events; returns (first-token s, raw events, error)."""
+    host, port, _ = _split(url + "/x")
+    started = time.perf_counter()
+    open_streams["now"] += 1
+    open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
+    first, received = None, bytearray()
+    try:
+        raw = await _http(host, port, "POST", f"/api/conversations/{conversation_id}/messages",
+                          {"content": question, "model": "scripted"})
+        head, _, body = raw.partition(b"\r\n\r\n")
+        if b" 202 " not in head.split(b"\r\n")[0]:
+            return None, raw, head.split(b"\r\n")[0].decode()
+        gid = json.loads(body)["generation_id"]
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET /api/generations/{gid}/events HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            received += data
+            if first is None and FIRST_CONTENT.search(received):
+                first = time.perf_counter() - started
+        writer.close()
+    except OSError as exc:
+        return first, bytes(received), type(exc).__name__
+    finally:
+        open_streams["now"] -= 1
+    return first, bytes(received), None
+
+
+def held(env, redis_url, n):
+    """N streams started in the same instant on each path (each its own gunicorn); one table row per path."""
+    rows = []
+    for name, extra in (("/v1 (baseline)", {}), ("/api, memory log", {}), ("/api, Redis log", {"REDIS_URL": redis_url})):
+        with GunicornApp({**env, **extra, "MAX_CONCURRENT_ANSWERS": str(n + 1)}) as app:
+            session = requests.Session()
+            conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"] for _ in range(n)]
+            questions = [f"h{i:05d}" for i in range(n)]
+
+            async def streams(count):
+                open_streams = {"now": 0, "peak": 0}
+                if name.startswith("/v1"):
+                    tasks = [one_stream(f"{app.url}/v1/chat/completions", questions[i], 0, open_streams)
+                             for i in range(count)]
+                else:
+                    tasks = [held_api_stream(app.url, conversations[i], questions[i], open_streams)
+                             for i in range(count)]
+                return await asyncio.gather(*tasks), open_streams["peak"]
+
+            asyncio.run(streams(10))  # warm-up: imports, pools
+            with Sampler(app.process.pid) as sampler:
+                cpu_before, machine_before, started = sampler.cpu_seconds(), busy_seconds(), time.perf_counter()
+                results, peak = asyncio.run(streams(n))
+                elapsed = time.perf_counter() - started
+                cpu = sampler.cpu_seconds() - cpu_before
+                machine = busy_seconds() - machine_before
+        errors = [error for _, _, error in results if error]
+        wrong = sum(1 for i, (_, raw, error) in enumerate(results)
+                    if not error and parse_answer(raw) != (held_answer(questions[i]), None))
+        firsts = [first * 1000 for first, _, _ in results if first is not None]
+        rows.append([name, peak, len(errors), wrong, f"{median(firsts):.0f}", f"{percentile(firsts, 99):.0f}",
+                     f"{max(firsts):.0f}", f"{cpu:.1f}", f"{(machine - cpu) / elapsed * 100:.0f}%"])
+        if errors:
+            print(f"{name} errors:", sorted(set(errors))[:5])
+    return rows
+
+
+def print_held(rows, n):
+    """The held-streams table."""
+    print_table(f"{n} streams started in the same instant and held open (~{HELD_REPEAT * 42} characters over "
+                f"~8 s each), gunicorn shipped config; first token in ms", rows,
+                ["path", "peak open", "errors", "wrong answers", "p50", "p99", "max", "worker CPU s",
+                 "everything else (% of a core)"])
+
+
+def start_servers(chunk_chars, delay, repeat):
+    """The lean upstream and a redis-server, each in its own process; returns (upstream URL, redis URL, processes)."""
     upstream_port, redis_port = free_port(), free_port()
     upstream = subprocess.Popen([sys.executable, "-m", "bench.lean_upstream", str(upstream_port), "--chunk-chars",
-                                 str(CHUNK_CHARS), "--delay", str(DELAY), "--repeat", str(REPEAT)],
+                                 str(chunk_chars), "--delay", str(delay), "--repeat", str(repeat)],
                                 cwd=ROOT, stdout=subprocess.PIPE)
     upstream.stdout.readline()  # it prints its address once it listens
     redis_server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(redis_port),
                                      "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                                     stdout=subprocess.DEVNULL)
     wait_until(redis.Redis(port=redis_port).ping, 10, "redis-server", ignore=(redis.ConnectionError,))
-    env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-           "MODELS": "scripted", "RATE_LIMIT": "", "MAX_CONCURRENT_ANSWERS": str(n + 1)}
+    return f"http://127.0.0.1:{upstream_port}/v1", f"redis://127.0.0.1:{redis_port}", (upstream, redis_server)
+
+
+def main_held():
+    """The held streams alone."""
+    n = int(os.environ.get("BENCH_HELD", "500"))
+    upstream_url, redis_url, processes = start_servers(HELD_CHUNK_CHARS, HELD_DELAY, HELD_REPEAT)
+    try:
+        rows = held({"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": upstream_url, "MODELS": "scripted",
+                     "RATE_LIMIT": ""}, redis_url, n)
+    finally:
+        for process in processes:
+            process.terminate()
+    print_held(rows, n)
+
+
+def main():
+    """Measure the three paths with the same N streams, then resume latency, then held streams; print the tables."""
+    n = int(os.environ.get("BENCH_STREAMS", "100"))
+    upstream_url, redis_url, processes = start_servers(CHUNK_CHARS, DELAY, REPEAT)
+    env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": upstream_url, "MODELS": "scripted", "RATE_LIMIT": "",
+           "MAX_CONCURRENT_ANSWERS": str(n + 1)}
     rows, latencies = [], {}
     try:
         for name, extra in (("/v1 (today)", {}), ("generations, memory log", {}),
-                            ("generations, Redis log", {"REDIS_URL": f"redis://127.0.0.1:{redis_port}"})):
+                            ("generations, Redis log", {"REDIS_URL": redis_url})):
             with GunicornApp({**env, **extra}) as app:
                 session = requests.Session()
                 conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"]
@@ -157,8 +265,8 @@ def main():
                 if path != "v1":
                     latencies[name] = resume_latencies(app, conversations[n])
     finally:
-        upstream.terminate()
-        redis_server.terminate()
+        for process in processes:
+            process.terminate()
     print_table(f"{n} short, then {n} long answers started over {RAMP:.0f} s each, {CHUNK_CHARS}-character chunks, "
                 f"gunicorn shipped config (worker CPU)", rows,
                 ["path", "errors", "wrong answers", "CPU s short / long", "chunks short / long", "µs per chunk",
@@ -166,7 +274,8 @@ def main():
     print_table(f"Resume latency: reconnect with Last-Event-ID a few events back, {RESUMES} times (ms to first text)",
                 [[name, f"{median(v):.1f}", f"{percentile(v, 99):.1f}"] for name, v in latencies.items()],
                 ["log", "median", "p99"])
+    main_held()
 
 
 if __name__ == "__main__":
-    main()
+    main_held() if sys.argv[1:] == ["held"] else main()

@@ -27,12 +27,14 @@ from .providers.base import Finish
 from .service import COALESCE_SECONDS, DONE_EVENT, ChatService, sse_event
 from .service import _json  # the shared compact encoder (json.dumps with options builds one per call)
 from .store import conversations
+from .store.engine import now_ms
 
 log = logging.getLogger("chat")
 
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
 STALE_SECONDS = 10.0     # a log silent this long belongs to an instance that died: the answer is interrupted
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
+FIRST_POLL_SECONDS = 0.2  # how often a viewer without the log reads the store until the first text is there
 MERGE_SECONDS = COALESCE_SECONDS  # deltas this close to the last event wait and go out merged, as on /v1
 LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; later ones replay from the store
 RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
@@ -97,6 +99,12 @@ INTERRUPTED = ended("interrupted", "The answer was interrupted; the part receive
 FAILED = ended("generation_failed", "The answer failed.")
 
 
+def log_unavailable() -> ChatError:
+    """Redis (the generations' log) cannot be reached: nothing was stored, asking again later may work."""
+    return ChatError(503, "log_unavailable", "The answer log is unavailable; nothing was stored. Try again shortly.",
+                     error_type="server_error", retry_after=5)
+
+
 class Chunks:
     """The OpenAI chunk events of one answer (the constant envelope encoded once)."""
 
@@ -139,7 +147,10 @@ def replay(message, position, after=None) -> bytes:
     chunks = Chunks(message["id"], message.get("model") or "", created=message["created_at"] // 1000)
     content, reasoning = message["content"], message.get("reasoning") or ""
     out = b""
-    after = (after or Position(0, len(content), len(reasoning))).event_id().encode()
+    # A viewer ahead of the store in one text (it read the log) keeps its count there: resuming from this id
+    # must not send those characters again.
+    after = (after or Position(0, max(len(content), position.content),
+                               max(len(reasoning), position.reasoning))).event_id().encode()
     for key, text in (("reasoning_content", reasoning[position.reasoning:]), ("content", content[position.content:])):
         if text:
             out += b"id: " + after + b"\n" + chunks.text(key, text)
@@ -155,6 +166,7 @@ class MemoryBackend:
     """Logs, cancel requests and running counts in this process (one instance, one worker, or sticky viewers)."""
 
     shared = False
+    errors = ()  # nothing here fails for want of a server
 
     def __init__(self):
         self._logs = {}         # gid -> _MemoryLog
@@ -256,6 +268,7 @@ class RedisBackend:
         import redis  # only when REDIS_URL is set
 
         self.redis = redis.Redis.from_url(url)
+        self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
         self.on_cancel = None
         self._listening = None  # pid of the process whose listener runs
 
@@ -373,7 +386,9 @@ class Run:
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
         self.reader = None  # under gevent, the greenlet reading the provider (Stop kills it)
-        self.saved_at = time.monotonic()  # when the store last got the answer so far
+        # When the store last got the answer so far; "a while ago", so the first text is saved at once (viewers on
+        # a worker without the log see it then, not a second later).
+        self.saved_at = time.monotonic() - SAVE_SECONDS
         self.saved_chars = 0
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
         self.final = False
@@ -434,29 +449,42 @@ class Generations:
         limits = self.limits(user_id)
         quotas.reserve(self.db, user_id, request.model, limits, event_id=gid)
         limit = limits.concurrent_answers or self.max_per_user
-        if not self.backend.reserve(user_id, gid, limit):
+        try:
+            reserved = self.backend.reserve(user_id, gid, limit)
+        except self.backend.errors as exc:
+            quotas.release(self.db, gid)
+            raise log_unavailable() from exc
+        if not reserved:
             quotas.release(self.db, gid)
             raise ChatError(429, "too_many_answers", f"Too many answers at once (your limit is {limit}); wait for "
                             "one to finish or stop it.", error_type="rate_limit_error")
-        added = None
         try:
+            # The log first, the store last: if either fails, nothing of the turn is stored.
+            run = Run(gid, user_id, request)
+            self._ensure_background()
+            self._append(run, "beat", b"")  # the log exists before anyone is told about it
             added = conversations.add_messages(self.db, user_id, conversation_id, [
                 {"role": "user", "content": request.messages[-1]["content"]},
                 {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid])
             if added is None:
                 raise not_found()  # deleted between the read and the write
-            run = Run(gid, user_id, request)
-            self._ensure_background()
-            self._append(run, "beat", b"")  # the log exists before anyone is told about it
-        except BaseException:
-            if added:  # stored, but its log could not be written (Redis down): it will never run
-                conversations.update_message(self.db, user_id, gid, status="error")
-            self.backend.release(user_id, gid)
-            quotas.release(self.db, gid)
+        except BaseException as exc:
+            self._abandon(user_id, gid)
+            if isinstance(exc, self.backend.errors):
+                raise log_unavailable() from exc
             raise
         self._running[gid] = run
         threading.Thread(target=self._generate, args=(run,), name="generation", daemon=True).start()
         return {"message_id": gid, "generation_id": gid, "question_id": added[0]["id"]}
+
+    def _abandon(self, user_id, gid):
+        """Undo a start that failed before its answer was stored: no count, no quota, no log left behind."""
+        try:
+            self.backend.release(user_id, gid)
+            self.backend.finish(gid)
+        except self.backend.errors:  # Redis down: its count goes stale in STALE_SECONDS and stops counting
+            pass
+        quotas.release(self.db, gid)
 
     def _append(self, run, kind, frame):
         """Add a heartbeat or the end to the run's log, after the text waiting to be merged."""
@@ -600,6 +628,8 @@ class Generations:
             fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None}
             if status:
                 fields.update(status=status, usage=usage)
+            else:  # while it runs, `alive_at` tells viewers on other workers (memory logs) that its process lives
+                fields["usage"] = {"alive_at": now_ms()}
             conversations.update_message(self.db, run.user_id, run.gid, **fields)
 
     # --- background: heartbeat and cancel ---------------------------------------------------------------
@@ -628,9 +658,11 @@ class Generations:
                 for run in runs:
                     if time.monotonic() - run.appended_at >= HEARTBEAT_SECONDS:
                         self._append(run, "beat", b"")
-                    # Text that came just before the upstream went quiet reaches the store anyway.
-                    if run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and \
-                            time.monotonic() - run.saved_at >= SAVE_SECONDS:
+                    # Text that came just before the upstream went quiet reaches the store anyway; with memory
+                    # logs a quiet answer is saved anyway every STALE_SECONDS / 2, to show its process lives.
+                    quiet_for = time.monotonic() - run.saved_at
+                    if (run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and
+                            quiet_for >= SAVE_SECONDS) or (not self.backend.shared and quiet_for >= STALE_SECONDS / 2):
                         self._save(run, status=None)
                 self.backend.refresh(runs)
                 for gid in self.backend.cancel_requests([run.gid for run in runs]):
@@ -717,7 +749,8 @@ class Generations:
 
     def _without_log(self, user_id, gid, position):
         """The log is not here: the store's answer when saved; else, with Redis, the log expired long after its
-        writer died; with memory logs, another worker runs it: follow the store's partial answer."""
+        writer died; with memory logs, another worker runs it: follow the store's partial answer until it is
+        final, or until the store has not heard from its process for STALE_SECONDS (that process died)."""
         while True:
             message = conversations.get_message(self.db, user_id, gid)
             if message is None:
@@ -725,16 +758,21 @@ class Generations:
             if message["status"] != "streaming":
                 yield replay(message, position)
                 return
-            if self.backend.shared:
+            alive_at = max(message["created_at"], (message.get("usage") or {}).get("alive_at") or 0)
+            if self.backend.shared or now_ms() - alive_at > STALE_SECONDS * 1000:
                 yield self._interrupt(user_id, gid, position)
                 return
             frame = replay(message, position)
             if frame:
-                position = Position(0, len(message["content"]), len(message.get("reasoning") or ""))
+                position = Position(0, max(len(message["content"]), position.content),
+                                    max(len(message.get("reasoning") or ""), position.reasoning))
                 yield frame
             else:
                 yield b": beat\n\n"
-            threading.Event().wait(SAVE_SECONDS)  # the store's partial changes at most this often
+            # The store's partial changes at most once a second, but its first text is saved at once: until it
+            # is there, look more often (the first token is what a person waits for).
+            started = message["content"] or message.get("reasoning")
+            threading.Event().wait(SAVE_SECONDS if started else FIRST_POLL_SECONDS)
 
     def _interrupt(self, user_id, gid, position, only_report=False):
         """Its instance died: keep the answer as far as the log has it, marked interrupted; replay the rest."""

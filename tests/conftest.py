@@ -2,16 +2,14 @@
 
 import os
 import shutil
-import subprocess
 import uuid
 
 import pytest
-import redis
 
 from testkit.app import LiveServer, build_app
 from testkit.postgres import PostgresServer, postgres_bin
-from testkit.upstream import ScriptedUpstream, free_port
-from testkit.waiting import wait_until
+from testkit.redis_server import RedisServer
+from testkit.upstream import ScriptedUpstream
 
 # dash_duo drives Debian's chromium. Nothing here skips: without a browser the page tests error out.
 if "DASH_TEST_CHROMEPATH" not in os.environ and shutil.which("chromium"):
@@ -50,17 +48,16 @@ def serve():
 
 
 @pytest.fixture
-def redis_url():
-    """A real redis-server on a free loopback port, no persistence."""
-    port = free_port()
-    process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-                                "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    wait_until(client.ping, 10, "redis-server", ignore=(redis.ConnectionError,))
-    yield f"redis://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+def redis_server():
+    """A real redis-server on a free loopback port, no persistence; the test may stop() and start() it."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The URL of a real redis-server (see redis_server)."""
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import yaml
 from config import load_settings
 from testkit.api_client import answer_text
 from testkit.app import upstream_env
+from testkit.generations import ask, ending, follow, live_events, read_events, text_of
 from testkit.gunicorn_app import ROOT, GunicornApp
 from testkit.upstream import Script, free_port
 from testkit.waiting import wait_until, wait_until_ok
@@ -227,6 +228,51 @@ def test_two_instances_share_limits_and_survive_one_dying_mid_answer(upstream, r
         upstream.script = Script()
         events, _ = stream_with_arrivals(nginx.url, nginx.cert, "retry")
         assert answer_text(events) == "Answer to: retry (saw 0 earlier messages)" and events[-1] == "[DONE]"
+
+
+def test_two_instances_behind_nginx_resume_and_stop_one_answer_from_either(upstream, redis_url, tmp_path):
+    # One store (a SQLite file in a shared DATA_DIR, so one session key too) and one Redis for the logs.
+    env = upstream_env(upstream, REDIS_URL=redis_url, DATA_DIR=str(tmp_path / "data"), TRUSTED_PROXIES="1")
+    with GunicornApp(env) as first, GunicornApp(env) as second, Nginx(tmp_path, [first.url, second.url]) as nginx:
+        through_nginx = requests.Session()
+        through_nginx.verify = str(nginx.cert)
+        through_nginx.trust_env = False  # else REQUESTS_CA_BUNDLE, when set, replaces the session's verify
+        cid = through_nginx.post(f"{nginx.url}/api/conversations", json={}).json()["id"]
+        answer = "两台 instances, one answer; 😀 " * 40
+        upstream.script = Script(reply=answer, chunk_chars=3, delay=0.02)  # ~6 s
+        gid = ask(through_nginx, nginx, cid)
+        runner = wait_for_streaming_instance([first, second], upstream)
+        other = second if runner is first else first
+        with ThreadPoolExecutor(1) as pool:
+            # A viewer through nginx that never reconnects: what the reconnecting one must add up to.
+            whole = pool.submit(lambda: read_events(follow(through_nginx, nginx, gid)))
+            # The first events from the instance that does not run the answer, the rest from the one that does.
+            head = []
+            for event in live_events(follow(requests.Session(), other, gid)):
+                head.append(event)
+                if len(head) == 10:
+                    break
+            assert upstream.requests[-1].get("finished") is None  # still running when the viewer reconnects
+            rest = read_events(follow(requests.Session(), runner, gid, head[-1][0]))
+            whole = whole.result(timeout=60)
+        assert head + rest == whole  # the same events, ids included: none lost, none twice
+        assert text_of(whole) == answer and ending(whole) == "[DONE]"
+
+        # Stop sent to the instance that does not run the answer ends it for a viewer of the one that does.
+        upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not stopped
+        gid = ask(through_nginx, nginx, cid, "stop me")
+        runner = wait_for_streaming_instance([first, second], upstream)
+        other = second if runner is first else first
+        viewer = live_events(follow(requests.Session(), runner, gid))
+        seen = [next(viewer)]
+        stopped_at = time.monotonic()
+        assert requests.post(f"{other.url}/api/generations/{gid}/cancel", timeout=10).json() == {"cancelled": True}
+        closed = upstream.wait_for_close(timeout=5)
+        assert closed is not None and closed - stopped_at < 1.0
+        seen.extend(viewer)
+        assert ending(seen) == "cancelled"
+        stored = through_nginx.get(f"{nginx.url}/api/conversations/{cid}").json()["messages"][-1]
+        assert stored["status"] == "interrupted" and stored["content"] == text_of(seen)
 
 
 def wait_for_streaming_instance(apps, upstream):

@@ -1,8 +1,10 @@
 """Server-owned generations over real sockets: ask, follow from any event id, close every viewer, stop, limits,
 other users' ids, and (with Redis) two instances sharing the log, cancel across instances and a killed one."""
 
-import json
+import itertools
 import signal
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,55 +14,11 @@ import requests
 
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
+from testkit.generations import ask, ending, follow, live_events, read_events, text_of
 from testkit.gunicorn_app import GunicornApp
+from testkit.redis_server import RedisServer
 from testkit.upstream import Script
 from testkit.waiting import wait_until
-
-
-def live_events(response):
-    """The SSE events of a response as (id or None, data) pairs, as they arrive; comments (heartbeats) are left out."""
-    event_id, data = None, []
-    for line in response.iter_lines(decode_unicode=False, delimiter=b"\n"):
-        if line.startswith(b"id: "):
-            event_id = line[4:].decode()
-        elif line.startswith(b"data: "):
-            data.append(line[6:].decode())
-        elif not line and data:
-            yield event_id, "\n".join(data)
-            event_id, data = None, []
-
-
-def read_events(response):
-    """All the SSE events of a response."""
-    return list(live_events(response))
-
-
-def text_of(events):
-    """The answer text the chunk events carry."""
-    return "".join(json.loads(data)["choices"][0]["delta"].get("content") or "" for _, data in events
-                   if data.startswith("{") and json.loads(data).get("choices"))
-
-
-def ending(events):
-    """'[DONE]', or the error code of the last event."""
-    data = events[-1][1]
-    return data if data == "[DONE]" else json.loads(data)["error"]["code"]
-
-
-def ask(session, server, conversation_id, content="hi", **fields):
-    """Ask in a conversation; returns the generation id."""
-    response = session.post(f"{server.url}/api/conversations/{conversation_id}/messages",
-                            json={"content": content, "model": "scripted", **fields})
-    assert response.status_code == 202, response.text
-    body = response.json()
-    assert body["generation_id"] == body["message_id"]
-    return body["generation_id"]
-
-
-def follow(session, server, gid, last_event_id=None, **kwargs):
-    """GET the generation's events (from `last_event_id`); the response, streaming."""
-    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-    return session.get(f"{server.url}/api/generations/{gid}/events", headers=headers, stream=True, timeout=60, **kwargs)
 
 
 def stored_answer(session, server, conversation_id):
@@ -311,6 +269,58 @@ def test_a_killed_instance_leaves_its_answer_interrupted_and_kept(upstream, serv
     assert ending(retry) == "[DONE]"
 
 
+def usage_events(env):
+    """How many answers the store has counted against quotas."""
+    import sqlalchemy as sa
+
+    from chatcore.store import create_engine
+    from chatcore.store.schema import usage_events as table
+
+    with create_engine(env["DATABASE_URL"]).connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+def refused_and_nothing_stored(session, server, cid, before):
+    """POST a question that must be refused with 503 log_unavailable, leaving the conversation as it was."""
+    response = session.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "lost?"})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "log_unavailable", response.text
+    assert response.json()["error"]["type"] == "server_error" and response.headers["Retry-After"] == "5"
+    assert "Traceback" not in response.text and "redis" not in response.text.lower()
+    assert session.get(f"{server.url}/api/conversations/{cid}").json() == before
+
+
+def test_asking_while_redis_is_down_answers_503_and_stores_nothing(upstream, serve, redis_server, tmp_path):
+    env = upstream_env(upstream, REDIS_URL=redis_server.url, **accounts(tmp_path))
+    server = serve(env)
+    alice = signed_in(server, "alice")
+    cid = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    assert ending(read_events(follow(alice, server, ask(alice, server, cid, "before")))) == "[DONE]"
+    before = alice.get(f"{server.url}/api/conversations/{cid}").json()
+    redis_server.stop()
+    refused_and_nothing_stored(alice, server, cid, before)
+    # Not even the title of a new conversation, the quota count or a request to the model.
+    fresh = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    refused_and_nothing_stored(alice, server, fresh, alice.get(f"{server.url}/api/conversations/{fresh}").json())
+    assert usage_events(env) == 1 and len(upstream.requests) == 1
+    redis_server.start()  # the same port, empty: asking works again
+    assert ending(read_events(follow(alice, server, ask(alice, server, fresh, "after")))) == "[DONE]"
+
+
+def test_a_log_redis_refuses_to_write_leaves_no_answer_count_or_quota(upstream, serve, tmp_path):
+    import redis
+
+    # Redis up, counting works, but XADD (the log) is refused: the failure comes after the count was taken.
+    with RedisServer("--user", "default", "on", "nopass", "~*", "&*", "+@all", "-xadd") as no_log:
+        env = upstream_env(upstream, REDIS_URL=no_log.url, **accounts(tmp_path))
+        server = serve(env)
+        alice = signed_in(server, "alice")
+        cid = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+        refused_and_nothing_stored(alice, server, cid, alice.get(f"{server.url}/api/conversations/{cid}").json())
+        client = redis.Redis.from_url(no_log.url)
+        assert [client.zcard(key) for key in client.keys("chat:running:*")] in ([], [0])
+        assert client.keys("chat:generation:*") == [] and usage_events(env) == 0 and upstream.requests == []
+
+
 def test_redis_logs_expire_after_the_answer_is_saved(upstream, serve, shared_store, redis_url):
     import redis
 
@@ -366,3 +376,92 @@ def test_stop_ends_an_answer_at_once_even_while_the_upstream_is_silent(upstream)
         assert ending(seen) == "cancelled" and time.monotonic() - stopped_at < 1.0
         assert stored_answer(client, app, cid)["status"] == "interrupted"
         assert upstream.wait_for_close(timeout=10) is not None  # it notices at its second write after the close
+
+
+def serving_worker(app, response):
+    """The pid of the gunicorn worker that holds a streaming response's connection."""
+    port = response.raw._connection.sock.getsockname()[1]
+    for worker in psutil.Process(app.process.pid).children():
+        if any(c.raddr and c.raddr.port == port for c in worker.net_connections("tcp")):
+            return worker.pid
+    return None
+
+
+def generating_worker(app, upstream):
+    """The pid of the gunicorn worker that holds a connection to the upstream (the one generating now)."""
+    port = int(upstream.url.split(":")[2].split("/")[0])
+    for worker in psutil.Process(app.process.pid).children():
+        if any(c.raddr and c.raddr.port == port for c in worker.net_connections("tcp")):
+            return worker.pid
+    return None
+
+
+def viewer_on(app, gid, wanted, last_event_id=None):
+    """A viewer of the answer whose connection landed on a worker `wanted(pid)` accepts: connections are spread
+    over the workers by chance, so it tries until one does."""
+    def attempt():
+        response = follow(requests.Session(), app, gid, last_event_id)
+        return response if wanted(serving_worker(app, response)) else response.close()
+
+    return wait_until(attempt, 30, "a viewer on the wanted worker")
+
+
+def test_with_memory_logs_a_viewer_on_the_other_worker_follows_the_store_to_the_end(upstream):
+    answer = "".join(f"{i:03d}字 " for i in range(200))  # 1,000 characters, ~6 s
+    upstream.script = Script(reply=answer, chunk_chars=5, delay=0.03)
+    # The shipped 2 gevent workers, no Redis: only the worker generating an answer has its log.
+    with GunicornApp(upstream_env(upstream)) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        gid = ask(client, app, cid)
+        generator = wait_until(lambda: generating_worker(app, upstream), 30, "the answer to start")
+        # A viewer on the generating worker reads a few events; then, on the other worker, a new viewer and one
+        # resuming from its last id.
+        on_generator = viewer_on(app, gid, lambda worker: worker == generator)
+        head = list(itertools.islice(live_events(on_generator), 3))
+        on_generator.close()
+        elsewhere = {"fresh": viewer_on(app, gid, lambda worker: worker != generator),
+                     "resumed": viewer_on(app, gid, lambda worker: worker != generator, head[-1][0])}
+        assert upstream.requests[-1].get("finished") is None  # they joined while the answer ran
+        fresh, resumed = (read_events(elsewhere[kind]) for kind in ("fresh", "resumed"))
+        assert text_of(fresh) == answer and ending(fresh) == "[DONE]"
+        assert text_of(head) + text_of(resumed) == answer and ending(resumed) == "[DONE]"
+        assert len([event for event in fresh if event[0]]) > 2  # it followed the partial answer, not just the end
+
+
+
+
+def test_with_memory_logs_a_killed_worker_leaves_its_answer_interrupted_for_viewers_elsewhere(upstream):
+    upstream.script = Script(reply="k" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not cut
+    with GunicornApp(upstream_env(upstream)) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        gid = ask(client, app, cid)
+        generator = wait_until(lambda: generating_worker(app, upstream), 30, "the answer to start")
+        response = viewer_on(app, gid, lambda worker: worker != generator)
+        viewer = live_events(response)
+        seen = [next(viewer) for _ in range(2)]  # partial answers from the store, a second apart
+        psutil.Process(generator).send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        # A viewer that would follow the dead answer forever: its connection is ended, so the test fails, not hangs.
+        watchdog = threading.Timer(30, response.raw._connection.sock.shutdown, [socket.SHUT_RDWR])
+        watchdog.start()
+        try:
+            seen.extend(viewer)  # ends by itself: the store has not heard from the answer's process for STALE_SECONDS
+        except requests.exceptions.ChunkedEncodingError:
+            pytest.fail("the viewer still followed the dead answer 30 s after its worker was killed")
+        watchdog.cancel()
+        assert ending(seen) == "interrupted" and time.monotonic() - killed_at < 15
+        kept = stored_answer(client, app, cid)
+        assert kept["status"] == "interrupted" and kept["content"] == text_of(seen) and len(kept["content"]) >= 10
+        upstream.script = Script()
+        assert ending(read_events(follow(client, app, ask(client, app, cid, "again")))) == "[DONE]"
+
+
+def test_a_replay_from_the_store_never_moves_a_viewer_back():
+    from chatcore.generations import Position, replay
+
+    # The viewer read 12 answer characters from the log; the store has saved 10 of them, and more reasoning.
+    message = {"id": "g", "content": "0123456789", "reasoning": "r" * 30, "status": "streaming", "created_at": 0}
+    frame = replay(message, Position(7, 12, 20))
+    assert frame.count(b"id: ") == 1 and b"id: 0-12-30\n" in frame and b'"reasoning_content":"rrrrrrrrrr"' in frame
