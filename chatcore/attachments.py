@@ -233,7 +233,7 @@ def _pdf(name, data, limits) -> dict:
     """A PDF's text, page by page, until `limits.pdf_pages` pages, `limits.chars` characters or PDF_SECONDS;
     every stream's decompression is capped, so a "PDF bomb" is refused instead of filling the memory."""
     from pypdf import PdfReader
-    from pypdf._configuration import apply_configuration
+    from pypdf import apply_configuration
     from pypdf.errors import LimitReachedError
 
     caps = {key: PDF_STREAM_BYTES for key in (
