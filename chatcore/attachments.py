@@ -2,8 +2,9 @@
 resized with Pillow, text read from text files and PDFs (pypdf), every limit a clear 400. No Flask here.
 
 A prepared attachment is what the store keeps and the page shows:
-`{"name", "kind": "image"|"text", "mime", "size"}` plus, for an image, `width`, `height` and `data_url`
-(`data:image/jpeg|png;base64,…`), and for a text file `text` and `chars` (how many characters the file had;
+`{"name", "kind": "image"|"text", "mime", "size"}` (`size`: the bytes uploaded) plus, for an image, `width`,
+`height`, `data_url` (`data:image/jpeg|png;base64,…`, what the model gets) and `thumb_url` (the same, at most
+THUMB_MAX_SIDE px), and for a text file `text` and `chars` (how many characters the file had;
 more than len(text) when it was cut), and for a PDF `pages` and `pages_read`.
 """
 
@@ -19,6 +20,7 @@ from .errors import ChatError, bad_request
 from .messages import IMAGE_TOKENS, clean_text, estimate_tokens
 
 IMAGE_MAX_SIDE = 2048     # longest side sent to a model (OpenAI's own high-detail limit)
+THUMB_MAX_SIDE = 256      # the page shows this small copy in a message; the full image is fetched on demand
 JPEG_QUALITY = 85
 # The formats Pillow may open: the common photo and screenshot ones. TIFF, PSD, EPS and the like are refused
 # (large parsers, rarely sent to a chat, and EPS would run Ghostscript).
@@ -193,16 +195,47 @@ def _image(name, data, limits) -> dict | None:
         image = image.convert("RGBA" if alpha else "RGB")
         image.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.LANCZOS)
         image.info = {}  # PNG writes an ICC profile kept in info; nothing of the original goes out
-        out = io.BytesIO()
-        if alpha:
-            image.save(out, "PNG", optimize=True)
-        else:
-            image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        thumb = image.copy()
+        thumb.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.LANCZOS)
+        mime = "image/png" if alpha else "image/jpeg"
+        full_url, thumb_url = _data_url(image, mime), _data_url(thumb, mime)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise refuse("invalid_image", f"{name} is a damaged image.") from None
-    mime = "image/png" if alpha else "image/jpeg"
     return {"name": name, "kind": "image", "mime": mime, "size": len(data), "width": image.width,
-            "height": image.height, "data_url": f"data:{mime};base64,{base64.b64encode(out.getvalue()).decode()}"}
+            "height": image.height, "data_url": full_url, "thumb_url": thumb_url}
+
+
+def _data_url(image, mime) -> str:
+    """A Pillow image encoded as PNG or JPEG in a data: URL."""
+    out = io.BytesIO()
+    if mime == "image/png":
+        image.save(out, "PNG", optimize=True)
+    else:
+        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return f"data:{mime};base64,{base64.b64encode(out.getvalue()).decode()}"
+
+
+def from_upload(contents, filenames) -> list[dict]:
+    """dcc.Upload's `contents` and `filename` (one each, or lists of them) as the files prepare() takes."""
+    if contents is None:
+        return []
+    if isinstance(contents, str):
+        contents, filenames = [contents], [filenames]
+    names = list(filenames or []) + [""] * (len(contents) - len(filenames or []))
+    return [{"name": name or "", "data": data} for data, name in zip(contents, names)]
+
+
+def summary(items) -> list[dict]:
+    """Attachments as a message list shows them: without the full image or the file's text (they can be MBs;
+    GET /api/messages/<id>/attachments/<n> serves them)."""
+    return [{key: value for key, value in item.items() if key not in ("data_url", "text")} for item in items or ()]
+
+
+def file_of(item) -> tuple[bytes, str]:
+    """(bytes, content type) of a stored attachment: the re-encoded image, or the text read from the file."""
+    if item["kind"] == "image":
+        return base64.b64decode(item["data_url"].split(",", 1)[1]), item["mime"]
+    return item["text"].encode(), "text/plain; charset=utf-8"
 
 
 def _text(name, data, limits, mime) -> dict:

@@ -110,6 +110,8 @@ def test_a_big_photo_is_resized_and_loses_its_exif():
     assert image.format == "JPEG" and image.size == (2048, 1024) == (item["width"], item["height"])
     assert not image.getexif() and "exif" not in image.info and "icc_profile" not in image.info
     assert b"PhoneMaker" not in base64.b64decode(item["data_url"].split(",", 1)[1])
+    thumb = Image.open(io.BytesIO(base64.b64decode(item["thumb_url"].split(",", 1)[1])))
+    assert thumb.format == "JPEG" and thumb.size == (256, 128)
 
 
 def test_the_exif_orientation_is_applied_before_exif_is_dropped():
@@ -206,6 +208,28 @@ def test_file_names_lose_paths_and_control_characters_and_are_capped():
     assert len(long_name) == attachments.MAX_NAME_CHARS and long_name.endswith(".md")
     [item] = prepare([{"name": "/tmp/../secret\x07notes.txt", "data": b"hello"}], LIMITS)
     assert item["name"] == "secretnotes.txt"
+
+
+def test_uploads_from_the_page_and_the_summary_it_shows():
+    url = "data:text/plain;base64,aGVsbG8="
+    assert attachments.from_upload(url, "a.txt") == [{"name": "a.txt", "data": url}]
+    assert attachments.from_upload([url, url], ["a.txt"]) == [{"name": "a.txt", "data": url}, {"name": "", "data": url}]
+    assert attachments.from_upload(None, None) == []
+    image, text = prepare([{"name": "a.png", "data": image_bytes()}, *attachments.from_upload(url, "a.txt")], LIMITS)
+    assert attachments.summary([image, text]) == [
+        {key: image[key] for key in ("name", "kind", "mime", "size", "width", "height", "thumb_url")},
+        {"name": "a.txt", "kind": "text", "mime": "text/plain", "size": 5, "chars": 5}]
+
+
+@pytest.mark.parametrize("code", ["model_without_vision", "too_many_attachments", "attachment_too_large",
+                                  "attachments_too_large", "body_too_large", "attachment_type_mismatch",
+                                  "unsupported_attachment", "empty_attachment", "invalid_attachment",
+                                  "invalid_attachments", "image_too_large", "invalid_image", "invalid_pdf",
+                                  "pdf_too_large", "pdf_encrypted", "pdf_without_text"])
+def test_every_refusal_has_a_message_in_both_languages(code):
+    from chatcore.strings import ERRORS
+
+    assert ERRORS["zh-CN"][code] and ERRORS["en-US"][code]
 
 
 def test_data_urls_and_bare_base64_decode_alike():
@@ -329,6 +353,16 @@ def test_images_and_files_reach_the_upstream_as_content_parts_and_are_stored(ups
     history = upstream.requests[-1]["body"]["messages"]
     assert history[0] == sent and history[1]["content"] == "A red square and your notes."
     assert history[2] == {"role": "user", "content": "And now?"}
+    # The files themselves, for the user only.
+    base = f"{server.url}/api/messages/{question['id']}/attachments"
+    served = alice.get(f"{base}/0")
+    assert served.status_code == 200 and served.headers["Content-Type"] == "image/jpeg"
+    assert served.content == base64.b64decode(image["data_url"].split(",", 1)[1])
+    assert served.headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in served.headers[
+        "Content-Security-Policy"]
+    assert alice.get(f"{base}/1").text == "# 笔记\nhello"
+    assert alice.get(f"{base}/2").status_code == 404
+    assert signed_in(server, "bob").get(f"{base}/0").status_code == 404
 
 
 def test_text_files_alone_are_a_string_and_title_the_conversation(upstream, app_on):
