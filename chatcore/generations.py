@@ -23,7 +23,7 @@ from typing import NamedTuple
 from . import attachments
 from .errors import ChatError, bad_request, upstream_error
 from .messages import clean_text
-from .os_thread import gevent_patched
+from .os_thread import gevent_patched, run_off_loop
 from . import quotas
 from .providers.base import Finish
 from .service import COALESCE_SECONDS, DONE_EVENT, ChatService, sse_event
@@ -422,7 +422,10 @@ class Generations:
         found = conversations.get_conversation(self.db, user_id, conversation_id, window=CONTEXT_WINDOW)
         if found is None:
             raise not_found()
-        files = attachments.prepare(body.get("attachments"), self.attachment_limits)
+        # Decoding and re-encoding images (Pillow) and reading PDFs take CPU for a while: not on the event loop.
+        uploads = body.get("attachments")
+        files = (run_off_loop if uploads else lambda function, *args: function(*args))(
+            attachments.prepare, uploads, self.attachment_limits)
         # Earlier questions take their files along: the model sees the same turn it answered.
         history = [{"role": m["role"], "content": attachments.model_content(m["content"], m.get("attachments") or [])}
                    for m in found["messages"]

@@ -388,6 +388,20 @@ def test_a_model_without_vision_is_refused_and_nothing_is_stored(upstream, app_o
     assert conversation(alice, server, cid)["messages"] == [] and upstream.requests == []
 
 
+def test_earlier_images_become_a_note_for_a_model_without_vision(upstream, app_on):
+    server, alice, cid = app_on
+    assert alice.post(f"{server.url}/api/conversations/{cid}/messages", json={
+        "content": "see", "model": "scripted", "multi_turn": True,
+        "attachments": [{"name": "a.png", "data": data_url(image_bytes(), "image/png")}]}).status_code == 202
+    finished(alice, server, cid)
+    assert alice.post(f"{server.url}/api/conversations/{cid}/messages", json={
+        "content": "and in words?", "model": "other", "multi_turn": True}).status_code == 202
+    finished(alice, server, cid)
+    history = upstream.requests[-1]["body"]["messages"]
+    assert history[0] == {"role": "user",
+                          "content": "see\n[An image was attached here; this model does not take images.]"}
+
+
 @pytest.mark.parametrize("files,code", [
     ([{"name": "x.pdf", "data": base64.b64encode(image_bytes()).decode()}], "attachment_type_mismatch"),
     ([{"name": "bomb.png", "data": base64.b64encode(png_header_only(60_000, 60_000)).decode()}], "image_too_large"),
@@ -462,3 +476,32 @@ def test_export_and_import_over_http_keep_attachments(upstream, app_on):
     copies = [c for c in alice.get(f"{server.url}/api/conversations").json()["data"] if c["id"] != cid]
     copy = conversation(alice, server, copies[0]["id"])
     assert copy["messages"][0]["attachments"][0]["kind"] == "image"
+
+
+def test_under_gevent_a_big_image_is_converted_off_the_event_loop():
+    import subprocess
+    import sys
+
+    script = """
+from gevent import monkey; monkey.patch_all()
+import io, time, gevent
+from PIL import Image
+from chatcore.attachments import Limits, prepare
+from chatcore.os_thread import run_off_loop
+out = io.BytesIO(); Image.effect_noise((6000, 4000), 60).convert("RGB").save(out, "JPEG")
+limits = Limits(50_000_000, 1, 50_000_000, 1000, 40_000_000, 1)
+ticks = []
+def tick():
+    while True:
+        ticks.append(time.monotonic()); gevent.sleep(0.005)
+ticker = gevent.spawn(tick); gevent.sleep(0.02)
+started = time.monotonic()
+[item] = run_off_loop(prepare, [{"name": "big.jpg", "data": out.getvalue()}], limits)
+took = time.monotonic() - started
+during = [t for t in ticks if t >= started]
+gaps = [b - a for a, b in zip(during, during[1:])]
+# Called on the loop, no tick runs until it is done; off the loop they go on (GIL switches every 5 ms).
+assert item["width"] == 2048 and len(during) > 5 and max(gaps, default=took) < 0.3, (took, len(during), gaps)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
