@@ -16,7 +16,7 @@ AUTH_MODES = ("none", "password", "header")
 # The provider that OPENAI_API_KEY / OPENAI_BASE_URL / MODELS describe (its models keep their bare ids).
 ENV_PROVIDER_NAME = "openai-compatible"
 AUTO_MODELS = "auto"
-PROVIDER_KEYS = {"name", "base_url", "api_key_env", "models"}
+PROVIDER_KEYS = {"name", "base_url", "api_key_env", "models", "vision"}
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # upper case, as env var names are: a key never passes
 DEFAULT_DATA_DIR = "data"  # relative to the working directory
@@ -68,6 +68,8 @@ class ProviderConfig:
     base_url: str = ""
     api_key: str = field(default="", repr=False)
     models: tuple | None = None  # None: read from the backend's /models ("auto")
+    # Which models take images: True (all: the backend decides), False (none), or a tuple of model names.
+    vision: bool | tuple = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,13 @@ class Settings:
     limit_models: tuple = ()
     redis_url: str = ""
     max_concurrent_answers: int = 3
+    # Attachments (chatcore/attachments.py): bytes as uploaded, before images are re-encoded.
+    max_attachment_bytes: int = 10 * 1024 * 1024      # one file
+    max_attachments: int = 8                          # files in one message
+    max_attachments_total_bytes: int = 20 * 1024 * 1024  # all the files of one message
+    max_attachment_chars: int = 100_000               # text kept from one file (PDF, text, code, CSV)
+    max_image_pixels: int = 40_000_000                # decompression limit: larger images are refused unread
+    max_pdf_pages: int = 200                          # pages read from one PDF; later pages are left out
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
 
@@ -159,6 +168,20 @@ def _url(env, name, default=""):
     if raw and not re.match(r"^https?://[^\s/]+", raw):
         raise ConfigError(f"{name} must start with http:// or https://, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _vision_models(env, models):
+    """VISION_MODELS for the one-provider setting: unset (all take images), 'none', or a subset of MODELS."""
+    raw = env.get("VISION_MODELS", "").strip()
+    if not raw:
+        return True
+    if raw.lower() == "none":
+        return False
+    names = tuple(m.strip() for m in raw.split(",") if m.strip())
+    unknown = [m for m in names if m not in models]
+    if unknown:
+        raise ConfigError(f"VISION_MODELS names models not in MODELS: {', '.join(unknown)} (or set it to none)")
+    return names
 
 
 def _line_of(text, table, key):
@@ -218,12 +241,17 @@ def _provider_config(table, env, fail) -> ProviderConfig:
     api_key = env.get(key_env, "").strip() if key_env else ""
     if key_env and not api_key:
         fail("api_key_env", f"the environment variable {key_env} is not set")
+    vision = table.get("vision", True)
+    if isinstance(vision, list) and all(isinstance(m, str) and m.strip() for m in vision):
+        vision = tuple(m.strip() for m in vision)
+    elif not isinstance(vision, bool):
+        fail("vision", "vision must be true, false or a list of the model names that take images")
     models = table.get("models")
     if models == AUTO_MODELS:
-        return ProviderConfig(name, base_url.rstrip("/"), api_key, None)
+        return ProviderConfig(name, base_url.rstrip("/"), api_key, None, vision)
     if not (isinstance(models, list) and models and all(isinstance(m, str) and m.strip() for m in models)):
         fail("models", 'models must be a list of model names or "auto"')
-    return ProviderConfig(name, base_url.rstrip("/"), api_key, tuple(m.strip() for m in models))
+    return ProviderConfig(name, base_url.rstrip("/"), api_key, tuple(m.strip() for m in models), vision)
 
 
 def load_settings(env=None, dotenv_path=".env") -> Settings:
@@ -267,7 +295,8 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         default_model = default_model or models[0]
         if default_model not in models:
             raise ConfigError(f"DEFAULT_MODEL {default_model!r} is not in MODELS ({', '.join(models)})")
-        providers = () if embedded else (ProviderConfig(ENV_PROVIDER_NAME, base_url, api_key, models),)
+        providers = () if embedded else (ProviderConfig(ENV_PROVIDER_NAME, base_url, api_key, models,
+                                                        _vision_models(env, models)),)
     embedded = not providers
 
     rate_limit = env.get("RATE_LIMIT", "").strip()
@@ -331,6 +360,12 @@ def load_settings(env=None, dotenv_path=".env") -> Settings:
         limit_models=tuple(m.strip() for m in env.get("LIMIT_MODELS", "").split(",") if m.strip()),
         redis_url=env.get("REDIS_URL", "").strip(),
         max_concurrent_answers=_int(env, "MAX_CONCURRENT_ANSWERS", 3),
+        max_attachment_bytes=_int(env, "MAX_ATTACHMENT_BYTES", Settings.max_attachment_bytes),
+        max_attachments=_int(env, "MAX_ATTACHMENTS", Settings.max_attachments),
+        max_attachments_total_bytes=_int(env, "MAX_ATTACHMENTS_TOTAL_BYTES", Settings.max_attachments_total_bytes),
+        max_attachment_chars=_int(env, "MAX_ATTACHMENT_CHARS", Settings.max_attachment_chars),
+        max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", Settings.max_image_pixels),
+        max_pdf_pages=_int(env, "MAX_PDF_PAGES", Settings.max_pdf_pages),
         host=env.get("HOST", "").strip() or DEFAULT_HOST,
         port=_int(env, "PORT", DEFAULT_PORT),
     )

@@ -20,8 +20,10 @@ import time
 import weakref
 from typing import NamedTuple
 
+from . import attachments
 from .errors import ChatError, bad_request, upstream_error
-from .os_thread import gevent_patched
+from .messages import clean_text
+from .os_thread import gevent_patched, run_off_loop
 from . import quotas
 from .providers.base import Finish
 from .service import COALESCE_SECONDS, DONE_EVENT, ChatService, sse_event
@@ -41,7 +43,8 @@ RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it dis
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
-POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns")
+POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns",
+               "attachments")
 _MANAGERS = weakref.WeakSet()  # every Generations of this process, for the worker's wait at shutdown
 
 
@@ -407,6 +410,7 @@ class Generations:
     def __init__(self, service, db, max_per_user, redis_url="", limits=None):
         self.service, self.db, self.max_per_user = service, db, max_per_user
         self.limits = limits or (lambda user_id: quotas.Limits())  # user id -> that user's quotas.Limits
+        self.attachment_limits = attachments.Limits.from_settings(service.settings)
         self.backend = RedisBackend(redis_url) if redis_url else MemoryBackend()
         self.backend.on_cancel = self._cancel_here
         self._running = {}  # gid -> Run, the generations this process runs
@@ -421,7 +425,8 @@ class Generations:
     # --- starting and running -------------------------------------------------------------------------
 
     def start(self, user_id, conversation_id, body) -> dict:
-        """Store the question and an empty streaming answer, start generating it, and return their ids."""
+        """Store the question (with its attachments) and an empty streaming answer, start generating it, and
+        return their ids. `body["attachments"]`: `[{"name", "data"}]`, data as base64 or a data: URL."""
         question = body.get("content")
         multi_turn = body.get("multi_turn", False)
         system_prompt = body.get("system_prompt")
@@ -432,19 +437,27 @@ class Generations:
         turns = body.get("history_turns")
         if turns is not None and (not isinstance(turns, int) or isinstance(turns, bool) or turns < 1):
             raise bad_request("invalid_history_turns", "'history_turns' must be a positive whole number.")
+        if question is None and body.get("attachments"):
+            question = ""  # files alone are a question
         window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
         found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
         if found is None:
             raise not_found()
-        history = [{"role": m["role"], "content": m["content"]} for m in found["messages"]
-                   if multi_turn and m["content"] and m["status"] in ("done", "interrupted")]
+        # Decoding and re-encoding images (Pillow) and reading PDFs take CPU for a while: not on the event loop.
+        uploads = body.get("attachments")
+        files = (run_off_loop if uploads else lambda function, *args: function(*args))(
+            attachments.prepare, uploads, self.attachment_limits)
+        # Earlier questions take their files along: the model sees the same turn it answered.
+        history = [{"role": m["role"], "content": attachments.model_content(m["content"], m.get("attachments") or [])}
+                   for m in found["messages"]
+                   if multi_turn and (m["content"] or m.get("attachments")) and m["status"] in ("done", "interrupted")]
         system = [{"role": "system", "content": system_prompt}] if system_prompt else []
         request_body = {"model": body.get("model"), "stream": True, "stream_options": {"include_usage": True},
                         "messages": [*system, *history, {"role": "user", "content": question}]}
         for field in ("temperature", "max_tokens"):
             if body.get(field) is not None:
                 request_body[field] = body[field]
-        request = self.service.prepare(request_body)  # the same validation and trimming as /v1
+        request = self.service.prepare(request_body, files)  # the same validation and trimming as /v1
         gid = conversations.new_id()
         limits = self.limits(user_id)
         quotas.reserve(self.db, user_id, request.model, limits, event_id=gid)
@@ -464,7 +477,7 @@ class Generations:
             self._ensure_background()
             self._append(run, "beat", b"")  # the log exists before anyone is told about it
             added = conversations.add_messages(self.db, user_id, conversation_id, [
-                {"role": "user", "content": request.messages[-1]["content"]},
+                {"role": "user", "content": clean_text(question), "attachments": files},
                 {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid])
             if added is None:
                 raise not_found()  # deleted between the read and the write

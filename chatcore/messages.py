@@ -14,6 +14,9 @@ KNOWN_FIELDS = {
 }
 # C0/C1 control characters except tab, newline and carriage return: they break some backends' templates.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A model's token count for one image, as the context budget counts it (OpenAI: 85 + 170 per 512 px tile, so
+# about 1,100 for a 2048×1536 image in high detail; other backends are in the same range).
+IMAGE_TOKENS = 1000
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
@@ -36,9 +39,33 @@ def estimate_tokens(text: str) -> int:
     return cjk + (len(text) - cjk + 3) // 4 + 1
 
 
+def content_text(content) -> str:
+    """The text of a message's content: the string itself, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    return "".join(part["text"] for part in content if part.get("type") == "text")
+
+
+def image_count(content) -> int:
+    """How many image parts a message's content has."""
+    return 0 if isinstance(content, str) else sum(1 for part in content if part.get("type") == "image_url")
+
+
+def content_tokens(content) -> int:
+    """Tokens of a message's content: its text, and IMAGE_TOKENS per image (never the image's base64 size)."""
+    return estimate_tokens(content_text(content)) + IMAGE_TOKENS * image_count(content)
+
+
+def without_images(content):
+    """The content with its images replaced by a short note (for a model that takes none)."""
+    if not image_count(content):
+        return content
+    return content_text(content) + "\n[An image was attached here; this model does not take images.]"
+
+
 def _message_tokens(message: dict) -> int:
     """Tokens of one message, with the few tokens chat templates add around it."""
-    return estimate_tokens(message["content"]) + 4
+    return content_tokens(message["content"]) + 4
 
 
 def clean_text(text: str) -> str:
@@ -46,8 +73,38 @@ def clean_text(text: str) -> str:
     return _CONTROL_CHARS.sub("", text)
 
 
-def parse_request(body, models, default_model, max_input_chars) -> ChatRequest:
-    """Validate an OpenAI-style request body; raise ChatError(4xx) naming the bad field."""
+def _parse_content(content, i):
+    """A message's content: a string, or OpenAI content parts. Parts with no image are joined into a string (as
+    always: backends that take only strings keep working); with images, text and image_url parts are kept."""
+    if not isinstance(content, list):
+        if not isinstance(content, str):
+            raise bad_request("invalid_messages", f"messages[{i}].content must be a string.")
+        return clean_text(content)
+    parts = []
+    for j, part in enumerate(content):
+        if not isinstance(part, dict):
+            continue  # as before: anything but a text part is left out
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            parts.append({"type": "text", "text": clean_text(part["text"])})
+        elif part.get("type") == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else None
+            if url is None:
+                continue  # as before: a part with no image is left out
+            if not isinstance(url, str) or not url.startswith(("data:image/", "https://", "http://")):
+                raise bad_request("invalid_messages", f"messages[{i}].content[{j}].image_url.url must be a "
+                                                      "data:image/… URL or an http(s) URL.")
+            detail = image.get("detail")
+            parts.append({"type": "image_url", "image_url": {"url": url} | (
+                {"detail": detail} if detail in ("auto", "low", "high") else {})})
+    if not image_count(parts):
+        return "".join(part["text"] for part in parts)
+    return parts
+
+
+def parse_request(body, models, default_model, max_input_chars, allow_empty_question=False) -> ChatRequest:
+    """Validate an OpenAI-style request body; raise ChatError(4xx) naming the bad field. `allow_empty_question`:
+    the question has files attached (they are added later), so its text may be empty."""
     if not isinstance(body, dict):
         raise bad_request("invalid_json", "The request body must be a JSON object.")
     unknown = sorted(set(body) - KNOWN_FIELDS)
@@ -67,21 +124,16 @@ def parse_request(body, models, default_model, max_input_chars) -> ChatRequest:
     for i, message in enumerate(raw_messages):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise bad_request("invalid_messages", f"messages[{i}] must have a role of {', '.join(ROLES)}.")
-        content = message.get("content")
-        if isinstance(content, list):  # OpenAI "content parts": keep the text parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-        if not isinstance(content, str):
-            raise bad_request("invalid_messages", f"messages[{i}].content must be a string.")
-        messages.append({"role": message["role"], "content": clean_text(content)})
+        messages.append({"role": message["role"], "content": _parse_content(message.get("content"), i)})
 
     question = messages[-1]
     if question["role"] != "user":
         raise bad_request("invalid_messages", "The last message must be the user's question.")
-    if not question["content"].strip():
+    text = content_text(question["content"])
+    if not text.strip() and not image_count(question["content"]) and not allow_empty_question:
         raise bad_request("empty_question", "The question is empty.")
-    if len(question["content"]) > max_input_chars:
-        raise bad_request("input_too_long",
-                          f"The question has {len(question['content'])} characters; the limit is {max_input_chars}.")
+    if len(text) > max_input_chars:
+        raise bad_request("input_too_long", f"The question has {len(text)} characters; the limit is {max_input_chars}.")
 
     stream = body.get("stream", False)
     if not isinstance(stream, bool):

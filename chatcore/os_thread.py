@@ -18,3 +18,13 @@ def start_os_thread(target, *args, name="worker"):
         get_original("_thread", "start_new_thread")(target, args)
     else:
         threading.Thread(target=target, args=args, name=name, daemon=True).start()
+
+
+def run_off_loop(function, *args):
+    """`function(*args)` on a real OS thread under gevent (the calling greenlet waits; the worker's other
+    streams go on), a plain call otherwise; returns its result or raises its exception."""
+    if gevent_patched():
+        import gevent
+
+        return gevent.get_hub().threadpool.apply(function, args)
+    return function(*args)

@@ -184,9 +184,9 @@ def counted(first, events, db, event_id, prompt_messages):
 
 def estimated_usage(prompt_messages, answer) -> dict:
     """Token usage estimated from the text (for backends that report none)."""
-    from .messages import estimate_tokens
+    from .messages import content_tokens, estimate_tokens
 
-    prompt = sum(estimate_tokens(str(m.get("content", ""))) for m in prompt_messages)
+    prompt = sum(content_tokens(m.get("content", "")) for m in prompt_messages)
     completion = estimate_tokens(answer) if answer else 0
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "estimated": True}

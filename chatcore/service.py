@@ -10,8 +10,8 @@ import time
 import uuid
 from dataclasses import replace
 
-from .errors import ChatError, upstream_error
-from .messages import parse_request, trim_to_budget, with_system_prompt
+from .errors import ChatError, bad_request, upstream_error
+from .messages import content_tokens, image_count, parse_request, trim_to_budget, with_system_prompt, without_images
 from .providers.base import Finish, Reasoning
 
 log = logging.getLogger("chat")
@@ -173,14 +173,33 @@ class ChatService:
         base = self.coalesce_seconds
         return base and max(base, min(COALESCE_MAX_SECONDS, base + characters * COALESCE_SECONDS_PER_CHARACTER))
 
-    def prepare(self, body):
-        """Validate the body and build the messages the model sees; raises ChatError on bad input."""
+    def prepare(self, body, attachments=()):
+        """Validate the body and build the messages the model sees; raises ChatError on bad input.
+
+        `attachments` (chatcore.attachments.prepare's, already checked) join the question: their text within the
+        context budget, their images as image_url parts."""
         settings = self.settings
         models = [model for model, _ in self.providers.models()]
-        request = parse_request(body, models, self.providers.default_model(), settings.max_input_chars)
+        request = parse_request(body, models, self.providers.default_model(), settings.max_input_chars,
+                                allow_empty_question=bool(attachments))
+        question = request.messages[-1]
+        if not self.providers.takes_images(request.model):
+            if image_count(question["content"]) or any(item["kind"] == "image" for item in attachments):
+                raise bad_request("model_without_vision", f"The model {request.model} does not take images: choose "
+                                                          "a model that does, or send the question without them.")
+            # Images of earlier turns (asked of another model) become a note rather than an upstream error.
+            request.messages = [{**m, "content": without_images(m["content"])} for m in request.messages]
         messages = with_system_prompt(request.messages, settings.system_prompt)
-        budget = settings.context_tokens - (request.max_tokens or settings.max_answer_tokens)
-        request.messages, request.trimmed_messages = trim_to_budget(messages, max(budget, 64))
+        budget = max(settings.context_tokens - (request.max_tokens or settings.max_answer_tokens), 64)
+        if attachments:
+            from .attachments import fixed_tokens, model_content
+
+            # The files' text gets what the system prompt, the question and its images leave of the budget
+            # (earlier turns are dropped first, by trim_to_budget).
+            used = sum(content_tokens(m["content"]) + 4 for m in messages if m["role"] == "system")
+            left = budget - used - fixed_tokens(question["content"], attachments) - 16
+            messages[-1] = {"role": "user", "content": model_content(question["content"], attachments, max(left, 0))}
+        request.messages, request.trimmed_messages = trim_to_budget(messages, budget)
         return request
 
     def stream(self, request):

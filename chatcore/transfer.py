@@ -8,6 +8,8 @@ import json
 import math
 from datetime import datetime, timezone
 
+from . import attachments
+from .errors import ChatError
 from .store.conversations import MAX_TITLE_CHARS
 
 FORMAT = "chat-app-conversations"
@@ -30,8 +32,17 @@ def _is_time(value) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
 
 
-def _check_conversation(conversation, path):
-    """Raise TransferError naming the first bad field of one conversation."""
+def attachment_limits():
+    """The attachment limits an import is checked against: the settings' defaults (an import is a file of its own,
+    not bound to one instance's environment)."""
+    from config import Settings
+
+    return attachments.Limits.from_settings(Settings())
+
+
+def _check_conversation(conversation, path, limits):
+    """Raise TransferError naming the first bad field of one conversation; returns each message's attachments,
+    checked (images re-encoded), by message index."""
     def bad(field):
         raise TransferError("import_bad_format", f"{path}.{field}")
 
@@ -46,6 +57,7 @@ def _check_conversation(conversation, path):
             bad(field)
     if not isinstance(conversation.get("messages"), list):
         bad("messages")
+    checked = {}
     for j, message in enumerate(conversation["messages"]):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             bad(f"messages[{j}].role")
@@ -55,6 +67,12 @@ def _check_conversation(conversation, path):
             bad(f"messages[{j}].status")
         if not isinstance(message.get("reasoning", ""), str):
             bad(f"messages[{j}].reasoning")
+        if message.get("attachments") is not None:
+            try:
+                checked[j] = attachments.check_stored(message["attachments"], limits)
+            except ChatError as exc:
+                raise TransferError("import_bad_format", f"{path}.messages[{j}].attachments: {exc.message}") from None
+    return checked
 
 
 def parse_export(text) -> list[dict]:
@@ -75,24 +93,27 @@ def parse_export(text) -> list[dict]:
         raise TransferError("import_empty")
     if len(items) > MAX_CONVERSATIONS:
         raise TransferError("import_bad_format", f"more than {MAX_CONVERSATIONS} conversations")
-    for i, conversation in enumerate(items):
-        _check_conversation(conversation, f"conversations[{i}]")
-    return [_stored_form(c) for c in items]
+    limits = attachment_limits()
+    checked = [_check_conversation(conversation, f"conversations[{i}]", limits) for i, conversation in enumerate(items)]
+    return [_stored_form(c, files) for c, files in zip(items, checked)]
 
 
-def _stored_form(conversation) -> dict:
-    """An imported conversation in the store's shape (an unfinished answer is kept and marked interrupted)."""
-    def message(m):
+def _stored_form(conversation, files) -> dict:
+    """An imported conversation in the store's shape (an unfinished answer is kept and marked interrupted), with
+    the checked attachments `files` (by message index)."""
+    def message(j, m):
         status = "interrupted" if m.get("status") == "streaming" else m.get("status", "done")
         stats = m.get("stats") if isinstance(m.get("stats"), dict) else {}
         return {"role": m["role"], "content": m["content"], "status": status, "reasoning": m.get("reasoning") or None,
                 "model": stats.get("model") if isinstance(stats.get("model"), str) else None,
-                "usage": stats.get("usage") if isinstance(stats.get("usage"), dict) else None}
+                "usage": stats.get("usage") if isinstance(stats.get("usage"), dict) else None,
+                "attachments": files.get(j)}
 
     # A title the store would refuse is shortened, so a checked file always imports whole.
     title = " ".join(conversation["title"].split())[:MAX_TITLE_CHARS]
     return {"id": conversation["id"], "title": title, "createdAt": conversation.get("createdAt"),
-            "updatedAt": conversation.get("updatedAt"), "messages": [message(m) for m in conversation["messages"]]}
+            "updatedAt": conversation.get("updatedAt"),
+            "messages": [message(j, m) for j, m in enumerate(conversation["messages"])]}
 
 
 def export_document(conversations, now: datetime | None = None) -> dict:
@@ -103,6 +124,8 @@ def export_document(conversations, now: datetime | None = None) -> dict:
         out = {"role": m["role"], "content": m["content"], "status": m["status"]}
         if m.get("reasoning"):
             out["reasoning"] = m["reasoning"]
+        if m.get("attachments"):
+            out["attachments"] = m["attachments"]
         if m.get("model") or m.get("usage"):
             out["stats"] = {"model": m.get("model"), "usage": m.get("usage")}
         return out

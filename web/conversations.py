@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Response, jsonify, request
 
-from chatcore import quotas, transfer
+from chatcore import attachments, quotas, transfer
 from chatcore.errors import ChatError, bad_request
 from chatcore.export import conversation_to_markdown, export_filename
 from chatcore.store import conversations, shares, usage, users
@@ -84,6 +84,23 @@ def create_blueprint(auth):
         if not conversations.delete_conversation(db, user["id"], conversation_id):
             raise not_found()
         return jsonify({"deleted": True})
+
+    @bp.get("/api/messages/<message_id>/attachments/<int:index>")
+    def attachment(message_id, index):
+        """One attachment of one of the user's messages: the re-encoded image, or the text read from the file."""
+        user = auth.require()
+        message = conversations.get_message(db, user["id"], message_id)
+        files = (message or {}).get("attachments") or []
+        if not 0 <= index < len(files):
+            raise not_found()
+        data, content_type = attachments.file_of(files[index])
+        response = Response(data, content_type=content_type)
+        # Shown in the page (never run: nosniff, and a sandbox for anything opened on its own); ids never change.
+        response.headers["Content-Disposition"] = "inline"
+        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
+        response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     @bp.get("/api/conversations/<conversation_id>/export")
     def export_conversation(conversation_id):

@@ -5,12 +5,14 @@ from flask import Blueprint, Response, jsonify, request
 
 from chatcore.errors import ChatError
 from chatcore.generations import POST_FIELDS
-from web.api import error_response, json_body
+from web.api import MAX_BODY_BYTES, error_response, json_body
 
 
 def create_blueprint(auth, generations):
     """The routes over one Generations, for the user `auth` resolves."""
     bp = Blueprint("generations", __name__)
+    # A question may carry its files as base64: room for all of them, plus the usual body.
+    max_bytes = generations.attachment_limits.request_bytes(MAX_BODY_BYTES)
 
     @bp.errorhandler(ChatError)
     def chat_error(exc):
@@ -21,6 +23,10 @@ def create_blueprint(auth, generations):
     def ask(conversation_id):
         """Store the question, start its answer on the server, answer 202 with the ids at once."""
         user = auth.require()
+        # Refused by its declared size before it is read (and a chunked body is cut at the same size).
+        if (request.content_length or 0) > max_bytes:
+            raise ChatError(413, "body_too_large", f"The request body is over {max_bytes // 2**20} MB.")
+        request.max_content_length = max_bytes
         return jsonify(generations.start(user["id"], conversation_id, json_body(POST_FIELDS))), 202
 
     @bp.get("/api/generations/<gid>/events")

@@ -38,5 +38,5 @@ def build_providers(settings):
         provider = build_embedded(settings)
         return ProviderSet([ProviderEntry(provider.name, provider, settings.models)], settings.default_model)
     entries = [ProviderEntry(p.name, OpenAICompatibleProvider(p.api_key, p.base_url, settings.request_timeout, p.name),
-                             p.models) for p in settings.providers]
+                             p.models, p.vision) for p in settings.providers]
     return ProviderSet(entries, settings.default_model, prefixed=bool(settings.providers_file))

@@ -21,6 +21,7 @@ class Provider:
     """A model backend. Subclasses build their client lazily, on the first request, never at import."""
 
     name = "base"
+    vision = True  # takes images (OpenAI image_url parts); a providers file can say otherwise per model
 
     def stream(self, request):
         """Yield str answer deltas and Reasoning deltas, then exactly one Finish. Closing stops generation."""

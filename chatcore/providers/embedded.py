@@ -88,6 +88,7 @@ class EmbeddedProvider(Provider):
     """
 
     name = "embedded"
+    vision = False  # the shipped GGUFs are text-only models
 
     def __init__(self, locate, context_tokens, max_answer_tokens, sampling, threads=None):
         self._locate = locate  # returns the checked GGUF path or raises ModelFileError

@@ -17,9 +17,11 @@ RETRY_SECONDS = 30.0
 class ProviderEntry:
     """One provider with its model list: fixed in the settings, or read from the backend ("auto")."""
 
-    def __init__(self, name, provider, models=None):
+    def __init__(self, name, provider, models=None, vision=None):
         self.name = name
         self.provider = provider
+        # True/False for every model, or the names of those that take images; unset: what the provider can do.
+        self.vision = getattr(provider, "vision", True) if vision is None else vision
         self.auto = models is None
         self.models = tuple(models or ())
         self.state = "starting" if self.auto else "ok"
@@ -53,6 +55,10 @@ class ProviderEntry:
             self.state, wait = "unavailable", RETRY_SECONDS
         with self._lock:
             self._next_read, self._reading = monotonic() + wait, False
+
+    def takes_images(self, model) -> bool:
+        """Whether this provider's `model` (the backend's own name) takes images."""
+        return model in self.vision if isinstance(self.vision, tuple) else bool(self.vision)
 
     def health(self):
         """This provider's state for /healthz: name, status and how many models it offers (no URL, no key)."""
@@ -92,13 +98,23 @@ class ProviderSet:
         models = self.models()
         return self._default or (models[0][0] if models else "")
 
-    def resolve(self, model_id):
-        """(provider, the backend's own model name) for an offered id; a 404 ChatError otherwise."""
+    def _find(self, model_id):
+        """(entry, the backend's own model name) for an offered id; a 404 ChatError otherwise."""
         for entry in self.entries:
             for model in entry.models:
                 if self._id(entry, model) == model_id:
-                    return entry.provider, model
+                    return entry, model
         raise ChatError(404, "model_not_found", f"Model {model_id!r} is not offered here.")
+
+    def resolve(self, model_id):
+        """(provider, the backend's own model name) for an offered id; a 404 ChatError otherwise."""
+        entry, model = self._find(model_id)
+        return entry.provider, model
+
+    def takes_images(self, model_id) -> bool:
+        """Whether the offered model takes images (the providers file's `vision`; never the embedded model)."""
+        entry, model = self._find(model_id)
+        return entry.takes_images(model)
 
     def health(self):
         """(can serve, per-provider states): serving while at least one provider is ok."""

@@ -60,6 +60,8 @@ def _message(row) -> dict:
     out = {key: row[key] for key in ("id", "seq", "role", "content", "status", "model", "usage", "created_at")}
     if row["reasoning"]:
         out["reasoning"] = row["reasoning"]
+    if row["attachments"]:
+        out["attachments"] = row["attachments"]
     return out
 
 
@@ -141,7 +143,7 @@ def _insert_message(connection, user_id, conversation_id, seq, message, now, mes
     row = {"id": message_id or new_id(), "conversation_id": conversation_id, "user_id": user_id, "seq": seq,
            "role": message["role"], "content": message.get("content", ""), "reasoning": message.get("reasoning"),
            "status": message.get("status", "done"), "model": message.get("model"), "usage": message.get("usage"),
-           "created_at": message.get("created_at") or now}
+           "attachments": message.get("attachments") or None, "created_at": message.get("created_at") or now}
     if row["role"] not in ROLES or row["status"] not in STATUSES:
         raise ConversationError("role or status is not one the store knows")
     connection.execute(messages.insert().values(**row))
@@ -167,7 +169,9 @@ def add_messages(db, user_id, conversation_id, new_messages, ids=()) -> list[dic
         added = [_insert_message(connection, user_id, conversation_id, seq + i, m, now, message_id)
                  for i, (m, message_id) in enumerate(itertools.zip_longest(new_messages, ids[:len(new_messages)]))]
         values = {"updated_at": now}
-        first_question = next((m["content"] for m in new_messages if m["role"] == "user"), "")
+        # A question of files alone is titled by its first file's name.
+        first_question = next((m["content"] or (m.get("attachments") or [{}])[0].get("name", "")
+                               for m in new_messages if m["role"] == "user"), "")
         if not row.title and first_question:
             values["title"] = auto_title(first_question)
         connection.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))

@@ -13,7 +13,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 _MIGRATION_LOCK = 72_270_011  # any fixed number: a Postgres advisory lock every instance agrees on
 # The newest migration's revision (a test checks it is Alembic's head). A database already there is left alone
 # without importing Alembic, which would cost every worker tens of MB.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 
 class StoreUnavailable(RuntimeError):

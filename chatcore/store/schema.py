@@ -63,6 +63,8 @@ messages = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, default="done"),
     sa.Column("model", sa.String(200)),
     sa.Column("usage", sa.JSON),
+    # Files of a question (chatcore/attachments.py's prepared form); NULL when none.
+    sa.Column("attachments", sa.JSON),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     sa.Index("ix_messages_user", "user_id"),
