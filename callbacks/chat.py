@@ -7,6 +7,7 @@ ends, chat.js sets `chat-done` and the conversation is drawn again from the stor
 import time
 
 from dash import ClientsideFunction, Input, Output, State, no_update
+from werkzeug.exceptions import NotFound
 
 from callbacks.page import PREFERENCE_STATES, notice, preferences_from
 from chatcore import turns
@@ -34,10 +35,8 @@ def register(app, page):
     )
     def show(current, _done, markdown, dark):
         """Draw the current conversation's last messages; an answer still streaming is followed by chat.js."""
-        user_id, current = page.user_id(), current or {}
-        window = current.get("window") or WINDOW
-        found = current.get("id") and user_id and conversations.get_conversation(
-            page.db, user_id, current["id"], window=window)
+        current = current or {}
+        found = page.conversation(current.get("id"), window=current.get("window") or WINDOW)
         strings = page.strings
         if not found:
             return [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN
@@ -68,11 +67,10 @@ def register(app, page):
         if len(question) > page.settings.max_input_chars:
             text = strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars)
             return no_update, no_update, no_update, notice("error", text)
-        cid = (current or {}).get("id")
-        found = cid and conversations.get_conversation(page.db, user_id, cid, window=1)
+        found = page.conversation((current or {}).get("id"), window=1)
         if found and turns.streaming(found["messages"]):
             return no_update, no_update, no_update, notice("warning", strings["stillAnswering"])
-        cid, error = turns.ask(page.generations, page.db, user_id, cid if found else None, question,
+        cid, error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
                                preferences_from(values), edit_seq=(edit or {}).get("seq"))
         if cid is None:
             return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"])
@@ -85,8 +83,9 @@ def register(app, page):
         if stream and user_id:
             try:
                 page.generations.cancel(user_id, stream["gid"])
-            except ChatError:
-                pass  # already finished, or not this user's: nothing to stop
+            except ChatError as exc:
+                if exc.status == 404:
+                    raise NotFound() from None  # not this user's
 
     @app.callback(
         Output("chat-current", "data", allow_duplicate=True), Output("chat-input", "value", allow_duplicate=True),
@@ -97,12 +96,12 @@ def register(app, page):
     )
     def act(action, current, *values):
         """Copy, retry/regenerate, edit or delete the message chat.js says was clicked."""
-        user_id, cid = page.user_id(), (current or {}).get("id")
-        found = user_id and cid and conversations.get_conversation(page.db, user_id, cid)
+        user_id, found = page.user_id(), page.conversation((current or {}).get("id"))
         kind, seq = (action or {}).get("action"), (action or {}).get("seq")
         msg = found and next((m for m in found["messages"] if m["seq"] == seq), None)
         if not msg:
-            return (no_update,) * 5
+            raise NotFound()
+        cid = found["id"]
         if kind == "copy":
             return no_update, no_update, no_update, {"text": msg["content"], "t": time.time()}, no_update
         if turns.streaming(found["messages"]):

@@ -95,8 +95,7 @@ def register(app, page):
     )
     def confirm(pending):
         """Open the rename or delete dialog for the conversation chat.js says was clicked (only the user's own)."""
-        user_id = page.user_id()
-        found = user_id and conversations.get_conversation(page.db, user_id, (pending or {}).get("id"), window=1)
+        found = page.conversation((pending or {}).get("id"), window=1)
         if not found:
             return no_update, no_update, no_update, no_update
         title = found["title"] or page.strings["newChat"]
@@ -112,13 +111,11 @@ def register(app, page):
     )
     def rename(_ok, title, pending, current):
         """Rename the pending conversation."""
-        user_id = page.user_id()
+        found = page.conversation((pending or {}).get("id"), window=1)
         try:
-            renamed = user_id and conversations.rename_conversation(page.db, user_id, pending["id"], (title or "").strip())
+            conversations.rename_conversation(page.db, page.user_id(), found["id"], (title or "").strip())
         except conversations.ConversationError as exc:
             return no_update, notice("error", str(exc)), no_update
-        if not renamed:
-            return no_update, no_update, no_update
         same = pending["id"] == (current or {}).get("id")
         return time.time(), no_update, bump(current) if same else no_update
 
@@ -129,7 +126,7 @@ def register(app, page):
     )
     def delete(_ok, pending, current):
         """Delete the pending conversation (its answer, if one is being written, is stopped first)."""
-        return forget(pending["id"], current)
+        return forget((pending or {}).get("id"), current)
 
     @app.callback(
         Output("conv-changed", "data", allow_duplicate=True), Output("chat-current", "data", allow_duplicate=True),
@@ -141,8 +138,7 @@ def register(app, page):
 
     def forget(cid, current):
         """Delete a conversation of the user's; the screen moves to a new chat if it was shown."""
-        user_id = page.user_id()
-        found = user_id and cid and conversations.get_conversation(page.db, user_id, cid, window=1)
+        user_id, found = page.user_id(), page.conversation(cid, window=1)
         if not found:
             return no_update, no_update
         for msg in found["messages"]:
@@ -165,7 +161,7 @@ def register(app, page):
         if not user_id:
             return no_update
         if ctx.triggered_id == "export-json":
-            found = (current or {}).get("id") and conversations.get_conversation(page.db, user_id, current["id"])
+            found = page.conversation((current or {}).get("id"))
             return download(transfer.export_document([found]), "chat") if found else no_update
         every = [conversations.get_conversation(page.db, user_id, c["id"])
                  for c in conversations.list_conversations(page.db, user_id, limit=transfer.MAX_CONVERSATIONS)]

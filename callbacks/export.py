@@ -5,7 +5,6 @@ from datetime import datetime
 from dash import Input, Output, State, dcc, no_update
 
 from chatcore.export import conversation_to_markdown, export_filename
-from chatcore.store import conversations
 
 
 def register(app, page):
@@ -15,8 +14,7 @@ def register(app, page):
                   State("chat-current", "data"), prevent_initial_call=True)
     def export_markdown(_clicks, current):
         """The current conversation (title, model, messages) as a Markdown file; an empty one gives nothing."""
-        user_id, cid = page.user_id(), (current or {}).get("id")
-        found = user_id and cid and conversations.get_conversation(page.db, user_id, cid)
+        found = page.conversation((current or {}).get("id"))
         if not found or not found["messages"]:
             return no_update
         now = datetime.now()

@@ -4,7 +4,9 @@ import time
 
 import feffery_antd_components as fac
 from dash import State
+from werkzeug.exceptions import NotFound
 
+from chatcore.store import conversations
 from chatcore.strings import ERRORS, STRINGS
 from components.message_list import View
 from components.settings import CONTROLS
@@ -26,6 +28,17 @@ class Page:
         """The signed-in user's id for this callback's request, or None (no access code yet, signed out)."""
         user = self.auth.resolve()
         return user["id"] if user else None
+
+    def conversation(self, cid, window=None):
+        """The signed-in user's conversation `cid` (None when `cid` is None). Anyone else's, a deleted one or an id
+        that is not one answers 404, as the /api routes do: a callback called by hand learns nothing."""
+        if not cid:
+            return None
+        user_id = self.user_id()
+        found = user_id and conversations.get_conversation(self.db, user_id, cid, window=window)
+        if not found:
+            raise NotFound()
+        return found
 
     @property
     def strings(self):

@@ -1,6 +1,5 @@
 """Browser tests of the failure paths: upstream faults, bad input, hostile answers, closing the tab."""
 
-import time
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException

@@ -25,6 +25,7 @@ from chatcore.model_file import assembled_path
 from chatcore.providers import Finish, build_embedded
 from config import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS, EmbeddedModel, load_settings
 from testkit.app import build_app
+from testkit.browser import committed_history
 from testkit.gunicorn_app import MODEL_DATA_DIR, GunicornApp
 from testkit.waiting import wait_until
 
