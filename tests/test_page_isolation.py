@@ -1,0 +1,98 @@
+"""The chat page's callbacks, called by hand through /_dash-update-component as another signed-in user would: every
+one that takes a conversation, message or generation id answers 404 for someone else's id and changes nothing."""
+
+import json
+
+import pytest
+
+from chatcore.store import conversations, create_engine, users
+from testkit.accounts import accounts, signed_in
+from testkit.app import upstream_env
+
+
+def callback_request(app, changed, values, output=""):
+    """The JSON body Dash's renderer sends when `changed` fires the callback (the one whose outputs include
+    `output`, when several callbacks share that input)."""
+    key, spec = next((k, v) for k, v in app.callback_map.items()
+                     if changed in {f"{i['id']}.{i['property']}" for i in v["inputs"]} and output in k)
+
+    def props(items):
+        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                for i in items]
+
+    outputs = [dict(zip(("id", "property"), part.rsplit(".", 1))) for part in key.strip(".").split("...")
+               if "." in part]
+    return {"output": key, "outputs": outputs if len(outputs) != 1 else outputs[0],
+            "inputs": props(spec["inputs"]), "state": props(spec["state"]), "changedPropIds": [changed]}
+
+
+@pytest.fixture
+def two_users(tmp_path, serve, upstream):
+    """An AUTH=password app with alice (one answered conversation) and bob, both signed in."""
+    env = accounts(tmp_path)
+    server = serve(upstream_env(upstream, **env))
+    alice, bob = signed_in(server, "alice"), signed_in(server, "bob")
+    cid = alice.post(f"{server.url}/api/conversations", json={"title": "alice's secret"}).json()["id"]
+    alice.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "private question"})
+    db = create_engine(env["DATABASE_URL"])
+    return server, alice, bob, cid, db
+
+
+READ_ONLY = {"draw the conversation", "copy a message", "rename dialog", "export JSON", "export Markdown"}
+
+
+def snapshot(db, cid):
+    """Everything stored of alice's conversation, to check nothing changed."""
+    return conversations.get_conversation(db, users.find_user(db, "alice")["id"], cid)
+
+
+def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_users):
+    server, alice, bob, cid, db = two_users
+    found = alice.get(f"{server.url}/api/conversations/{cid}").json()
+    while found["messages"][-1]["status"] == "streaming":  # the scripted answer takes a moment
+        found = alice.get(f"{server.url}/api/conversations/{cid}").json()
+    answer = found["messages"][-1]
+    before = snapshot(db, cid)
+    current = {"id": cid, "window": 64}
+    calls = {  # name: (the prop that changed, the values the callback is given, an output naming it)
+        "draw the conversation": ("chat-current.data", {"chat-current.data": current}, "chat-messages"),
+        "ask in it": ("chat-send.nClicks", {"chat-send.nClicks": 1, "chat-input.value": "hi",
+                                            "chat-current.data": current}, ""),
+        "message action": ("msg-action.data", {"msg-action.data": {"action": "delete", "seq": answer["seq"]},
+                                               "chat-current.data": current}, ""),
+        "copy a message": ("msg-action.data", {"msg-action.data": {"action": "copy", "seq": answer["seq"]},
+                                               "chat-current.data": current}, ""),
+        "rename dialog": ("conv-pending.data", {"conv-pending.data": {"id": cid, "action": "rename"}}, ""),
+        "rename": ("conv-rename-modal.okCounts", {"conv-rename-modal.okCounts": 1, "conv-rename-input.value": "pwned",
+                                                  "conv-pending.data": {"id": cid}}, ""),
+        "delete": ("conv-delete-modal.okCounts", {"conv-delete-modal.okCounts": 1, "conv-pending.data": {"id": cid}},
+                   ""),
+        "clear": ("clear-conversation.nClicks", {"clear-conversation.nClicks": 1, "chat-current.data": current}, ""),
+        "export JSON": ("export-json.nClicks", {"export-json.nClicks": 1, "chat-current.data": current}, ""),
+        "export Markdown": ("export-markdown.nClicks", {"export-markdown.nClicks": 1, "chat-current.data": current},
+                            ""),
+        "stop": ("chat-stop.nClicks", {"chat-stop.nClicks": 1, "chat-stream.data": {"gid": answer["id"]}}, ""),
+    }
+    for name, (changed, values, output) in calls.items():
+        body = callback_request(server.app, changed, values, output)
+        response = bob.post(f"{server.url}/_dash-update-component", json=body)
+        assert response.status_code == 404, (name, response.status_code, response.text[:200])
+        assert "secret" not in response.text and "private" not in response.text, name
+        assert snapshot(db, cid) == before, name
+        if name in READ_ONLY:  # the owner gets an answer from the same call: only the id was refused
+            assert alice.post(f"{server.url}/_dash-update-component", json=body).status_code == 200, name
+
+
+def test_the_owner_can_do_what_the_other_user_cannot(two_users):
+    server, alice, bob, cid, db = two_users
+    body = callback_request(server.app, "chat-current.data", {"chat-current.data": {"id": cid, "window": 64}},
+                            "chat-messages")
+    mine = alice.post(f"{server.url}/_dash-update-component", json=body)
+    assert mine.status_code == 200 and "private question" in mine.text
+    assert bob.post(f"{server.url}/_dash-update-component", json=body).status_code == 404
+    # A made-up id and a non-id are the same 404 (nothing says which ids exist).
+    for other in ("0" * 32, "../../etc/passwd", 42):
+        body["inputs"][0]["value"] = {"id": other, "window": 64}
+        response = alice.post(f"{server.url}/_dash-update-component", json=body)
+        assert response.status_code == 404, other
+    assert json.loads(mine.text)["response"]["chat-title"]["children"] == "alice's secret"
