@@ -25,9 +25,10 @@ def limits_and_left(auth, user_id, strings):
 
 
 def register(app, auth, current_language):
-    """Re-render the line after every answer (the page load renders it in the layout)."""
+    """Re-render the line whenever the conversation is drawn (after every answer; the page load renders it in the
+    layout)."""
 
-    @app.callback(Output("usage-left", "children"), Input("chat-done", "data"), prevent_initial_call=True)
+    @app.callback(Output("usage-left", "children"), Input("chat-shown", "data"), prevent_initial_call=True)
     def show_left(_refreshed):
         """The signed-in user's remaining messages or tokens."""
         user = auth.resolve()
