@@ -1,15 +1,16 @@
-"""The settings a browser starts with are the same in Python (components/settings.py) and in assets/chat.js."""
+"""A user's settings: the defaults until changed, their saved values after, and only a model that is offered."""
 
-import json
-import re
-from pathlib import Path
-
-from components.settings import DEFAULTS
-
-CHAT_JS = Path(__file__).resolve().parent.parent / "assets" / "chat.js"
+from components.settings import CONTROLS, DEFAULTS, preferences
 
 
-def test_chat_js_starts_from_the_python_defaults():
-    source = re.search(r"const DEFAULT_SETTINGS = \{(.*?)\};", CHAT_JS.read_text(encoding="utf-8"), re.S).group(1)
-    js = dict(re.findall(r"(\w+): ([^,]+)", source))
-    assert {name: json.loads(js[name].replace("'", '"')) for name in DEFAULTS} == DEFAULTS
+def test_a_new_user_starts_from_the_defaults_with_the_default_model():
+    assert preferences({}, ["a", "b"], "b") == {**DEFAULTS, "model": "b"}
+
+
+def test_saved_settings_win_and_unknown_keys_or_a_model_no_longer_offered_are_dropped():
+    saved = {"temperature": 0.2, "theme": "dark", "model": "gone", "extra": 1}
+    assert preferences(saved, ["a"], "a") == {**DEFAULTS, "temperature": 0.2, "theme": "dark", "model": "a"}
+
+
+def test_every_setting_has_a_control_on_the_page():
+    assert set(CONTROLS) == set(DEFAULTS)
