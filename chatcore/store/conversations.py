@@ -206,13 +206,23 @@ def update_message(db, user_id, message_id, only_if_status=None, **fields) -> bo
 
 def delete_messages_from(db, user_id, conversation_id, seq) -> bool:
     """Delete the messages at `seq` and after (edit and resend, retry); False if not the user's."""
+    return _delete_messages(db, user_id, conversation_id, messages.c.seq >= seq)
+
+
+def delete_messages(db, user_id, conversation_id, seqs) -> bool:
+    """Delete the messages at these positions (a turn deleted from the page); False if not the user's."""
+    return _delete_messages(db, user_id, conversation_id, messages.c.seq.in_(list(seqs)))
+
+
+def _delete_messages(db, user_id, conversation_id, which) -> bool:
+    """Delete the conversation's messages matching `which`, in one transaction; False if not the user's."""
     if not is_id(conversation_id):
         return False
     with db.begin() as connection:
         if connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first() is None:
             return False
         connection.execute(messages.delete().where(messages.c.conversation_id == conversation_id,
-                                                   messages.c.user_id == user_id, messages.c.seq >= seq))
+                                                   messages.c.user_id == user_id, which))
         connection.execute(conversations.update().where(conversations.c.id == conversation_id)
                            .values(updated_at=now_ms()))
     return True
@@ -243,16 +253,3 @@ def import_conversation(db, user_id, conversation) -> str | None:
             _insert_message(connection, user_id, conversation_id, seq, message, now)
     return conversation_id
 
-
-def delete_messages(db, user_id, conversation_id, seqs) -> bool:
-    """Delete the messages at these positions (a turn deleted from the page); False if not the user's."""
-    if not is_id(conversation_id):
-        return False
-    with db.begin() as connection:
-        if connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first() is None:
-            return False
-        connection.execute(messages.delete().where(messages.c.conversation_id == conversation_id,
-                                                   messages.c.user_id == user_id, messages.c.seq.in_(list(seqs))))
-        connection.execute(conversations.update().where(conversations.c.id == conversation_id)
-                           .values(updated_at=now_ms()))
-    return True
