@@ -33,7 +33,7 @@ from chatcore.generations import Generations
 from chatcore.providers import build_providers
 from chatcore.service import ChatService
 from chatcore.store import conversations, create_engine, migrate, sqlite_url, users
-from chatcore.strings import LANG_COOKIE, STRINGS, pick_language
+from chatcore.strings import ERRORS, LANG_COOKIE, STRINGS, pick_language
 from components import access_code, conversation_list, header, input_bar, login, message_list
 from components import admin as admin_page
 from components import usage_charts
@@ -84,6 +84,7 @@ def page_config(settings, lang, prefix, markdown_bundle):
     strings = STRINGS[lang]
     return {
         "strings": {key: strings[key] for key in ("copied", "copyFailed", "imported", "thinking", "thoughtFor")},
+        "errors": {key: ERRORS[lang][key] for key in ("default", "store_unavailable", "not_signed_in")},
         "markdownBundle": markdown_bundle,
         "prefix": prefix,
         "langUrl": f"{prefix}lang/",
@@ -106,7 +107,8 @@ def create_app(settings=None):
     migrate(db)
     auth = web_auth.Auth(settings, db)
 
-    app = dash.Dash(__name__, compress=True, update_title=None)
+    page = None  # the chat page's callbacks' shared state (below, once the generations exist)
+    app = dash.Dash(__name__, compress=True, update_title=None, on_error=lambda error: page.failed(error))
     title_in_visitor_language(app)
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes

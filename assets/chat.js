@@ -188,6 +188,20 @@
     local(MIGRATED, '1');
   }
 
+  /* A callback the server could not run at all (the store is down, a bug) says so; Dash itself only logs it.
+   * A 404 is another user's id or a deleted conversation: nothing to say. */
+  const dashFetch = window.fetch;
+  window.fetch = async function (resource, options) {
+    const response = await dashFetch.call(this, resource, options);
+    if (!response.ok && response.status !== 404 && String(resource).includes('_dash-update-component') && state.config) {
+      response.clone().json().catch(() => ({})).then((body) => {
+        const code = (body.error || {}).code;
+        notify('error', state.config.errors[code] || state.config.errors.default);
+      });
+    }
+    return response;
+  };
+
   /* ---------- entry points for clientside callbacks ---------- */
 
   const chat = {

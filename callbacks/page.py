@@ -3,10 +3,13 @@
 import time
 
 import feffery_antd_components as fac
-from dash import State
-from werkzeug.exceptions import NotFound
+import logging
 
-from chatcore.store import conversations
+import sqlalchemy as sa
+from dash import State, set_props
+from werkzeug.exceptions import HTTPException, NotFound
+
+from chatcore.store import StoreUnavailable, conversations
 from chatcore.strings import ERRORS, STRINGS
 from components.message_list import View
 from components.settings import CONTROLS
@@ -39,6 +42,19 @@ class Page:
         if not found:
             raise NotFound()
         return found
+
+    def failed(self, error):
+        """A callback raised: a 404 stays a 404; a store that is down, or a bug, becomes a toast (logged, never
+        shown as a trace). Dash calls this for every callback of the page (its `on_error`)."""
+        if isinstance(error, HTTPException):
+            raise error
+        down = isinstance(error, (StoreUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError))
+        if down:
+            logging.getLogger("chat").error("database unavailable in a page callback: %s", type(error).__name__)
+        else:
+            logging.getLogger("chat").error("page callback failed", exc_info=error)
+        set_props("global-message", {"children": notice("error", self.view().errors[
+            "store_unavailable" if down else "default"])})
 
     @property
     def strings(self):

@@ -287,6 +287,7 @@ PRESETS = {
 ERRORS = {
     "zh-CN": {
         "default": "出错了，请稍后重试。",
+        "store_unavailable": "对话存储暂时不可用，没有做任何修改；请稍后再试。",
         "network_error": "网络连接失败，请检查网络后重试。",
         "stream_interrupted": "连接中断，回答不完整。",
         "empty_answer": "模型返回了空回答。",
@@ -336,6 +337,7 @@ ERRORS = {
     },
     "en-US": {
         "default": "Something went wrong; please try again.",
+        "store_unavailable": "The conversation store is unavailable right now; nothing was changed. Try again shortly.",
         "network_error": "Network error; check your connection and retry.",
         "stream_interrupted": "The connection was cut; the answer is incomplete.",
         "empty_answer": "The model returned an empty answer.",

@@ -5,6 +5,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
+from chatcore.strings import ERRORS
 from testkit.app import build_app
 from testkit.browser import (answer_text, answers, committed_history, start, toast, type_and_send, wait_for_answer,
                                         wait_until)
@@ -127,3 +128,25 @@ def test_leaving_mid_answer_lets_the_server_finish_and_keep_it(dash_duo, upstrea
     driver.get(dash_duo.server_url)
     assert answer_text(wait_for_answer(dash_duo, 0)) == reply
     assert len(upstream.requests) == 1  # one generation, read to its end by the server
+
+
+def test_a_store_that_goes_away_is_said_on_the_page_and_the_question_stays(dash_duo, upstream, postgres):
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(postgres.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text("CREATE DATABASE page_down_test"))
+    admin.dispose()
+    start(dash_duo, upstream, DATABASE_URL=postgres.url.rsplit("/", 1)[0] + "/page_down_test")
+    type_and_send(dash_duo, "before")
+    wait_for_answer(dash_duo, 0)
+    postgres.stop()
+    try:
+        type_and_send(dash_duo, "while it is down")
+        wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["store_unavailable"] in toast(d), message="no message")
+        assert dash_duo.find_element("#chat-input").get_attribute("value") == "while it is down"
+        assert "Traceback" not in dash_duo.driver.page_source
+    finally:
+        postgres.start()
+    dash_duo.find_element("#chat-send").click()
+    assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: while it is down (saw 2 earlier messages)"

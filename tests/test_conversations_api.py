@@ -8,6 +8,7 @@ import requests
 
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
+from testkit.page_calls import callback_request
 
 @pytest.fixture
 def two_users(upstream, serve, tmp_path):
@@ -156,6 +157,11 @@ def test_a_database_that_goes_away_is_reported_and_nothing_is_half_written(upstr
         assert "Traceback" not in failed.text and "psycopg" not in failed.text
         health = requests.get(f"{server.url}/healthz")
         assert health.status_code == 503 and health.json()["store"] == "unavailable"
+        # The page's callbacks get the same answer (chat.js shows it as a toast), with no trace.
+        page = alice.post(f"{server.url}/_dash-update-component", json=callback_request(
+            server.app, "conv-changed.data", {"conv-changed.data": 1}, "conv-list"))
+        assert page.status_code == 503 and page.json()["error"]["code"] == "store_unavailable"
+        assert "Traceback" not in page.text and "psycopg" not in page.text
     finally:
         postgres.start()
     titles = [c["title"] for c in alice.get(f"{server.url}/api/conversations").json()["data"]]
