@@ -3,7 +3,8 @@
 import importlib
 import sys
 
-ALL = ["streaming", "first_token_visible", "concurrency", "generations", "wire_bytes", "first_load", "long_conversation",
+ALL = ["streaming", "first_token_visible", "resume", "concurrency", "generations", "wire_bytes", "first_load",
+       "long_conversation",
        "embedded_model", "store", "admin_charts"]
 
 for name in sys.argv[1:] or ALL:
