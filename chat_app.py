@@ -79,13 +79,14 @@ def defer_bundle(app, library):
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, lang, prefix, markdown_bundle):
+def page_config(settings, lang, prefix, markdown_bundle, has_answers):
     """What chat.js needs, sent once per page load: a few strings, the Markdown bundle and the routes it reads."""
     strings = STRINGS[lang]
     return {
         "strings": {key: strings[key] for key in ("copied", "copyFailed", "imported", "thinking", "thoughtFor")},
         "errors": {key: ERRORS[lang][key] for key in ("default", "store_unavailable", "not_signed_in")},
         "markdownBundle": markdown_bundle,
+        "markdownNow": has_answers,  # a conversation is on screen: fetch fmc at once, not when the page is idle
         "prefix": prefix,
         "langUrl": f"{prefix}lang/",
         "lang": lang,
@@ -130,6 +131,7 @@ def create_app(settings=None):
         prefs = settings_drawer.preferences(users.get_settings(db, signed_in["id"]) if signed_in else {},
                                             models, providers.default_model())
         latest = conversations.list_conversations(db, signed_in["id"], limit=1) if signed_in else []
+        current_id = latest[0]["id"] if latest else None
         return fac.AntdConfigProvider(
             id="app-theme",  # the theme callback switches its algorithm between light and dark
             locale=lang.lower(),
@@ -139,7 +141,8 @@ def create_app(settings=None):
                 className="chat-shell",
                 lang=lang,
                 children=[
-                    conversation_list.render(strings),
+                    conversation_list.render(strings, conversation_list.items(
+                        db, signed_in and signed_in["id"], current_id, "", strings)),
                     html.Div(id="conv-backdrop", className="chat-backdrop"),
                     html.Div(className="chat-layout", children=[
                         header.render(strings, prefs["multiTurn"], user),
@@ -151,8 +154,7 @@ def create_app(settings=None):
                                                               and auth.mode == "none")),
                     *conversation_list.dialogs(strings),
                     # The conversation on screen ({id, window}); the page opens on the latest one.
-                    dcc.Store(id="chat-current", data={"id": latest[0]["id"] if latest else None,
-                                                       "window": message_list.WINDOW}),
+                    dcc.Store(id="chat-current", data={"id": current_id, "window": message_list.WINDOW}),
                     dcc.Store(id="chat-shown"),  # what is drawn: {id, updated_at, live}
                     dcc.Store(id="chat-stream"),  # the generation chat.js follows: {gid, seq, cid}
                     dcc.Store(id="chat-done"),  # set by chat.js when it ends
@@ -161,7 +163,8 @@ def create_app(settings=None):
                     dcc.Store(id="msg-action"),  # {action, seq}: a message button chat.js saw clicked
                     dcc.Store(id="chat-markdown", data=False),  # fmc's bundle is loaded (set by chat.js)
                     dcc.Store(id="chat-dark", data=False),
-                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix, markdown_bundle)),
+                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix, markdown_bundle,
+                                                                 current_id is not None)),
                     # Other browsers of the same user: a change there shows here within a few seconds.
                     dcc.Interval(id="chat-sync", interval=SYNC_SECONDS * 1000),
                     dcc.Download(id="export-download"),

@@ -207,7 +207,9 @@
   const chat = {
     init: function (config) {
       state.config = config;
-      loadMarkdown();
+      // A new visitor's first screen has no answers: fmc is fetched once the page is idle, before the first one.
+      if (config.markdownNow || !window.requestIdleCallback) loadMarkdown();
+      else requestIdleCallback(loadMarkdown, {timeout: 2000});
       moveToServer();
       if (window.matchMedia) {
         window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
@@ -233,7 +235,7 @@
       const id = shown && shown.id;
       const changed = id !== state.shownId;
       state.shownId = id;
-      loadMarkdown();  // if it failed to load before, try again
+      if (id) loadMarkdown();  // answers on screen: load it now (again, if it failed before)
       requestAnimationFrame(() => scrollToEnd(changed));
     },
     copy: async function (data) {

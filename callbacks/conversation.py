@@ -6,35 +6,17 @@ import json
 import time
 from datetime import datetime
 
-from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, no_update
 
 from callbacks.chat import bump
 from callbacks.page import notice
 from chatcore import transfer
 from chatcore.errors import ChatError
 from chatcore.store import conversations
-from components.conversation_list import LIST_LIMIT
+from components import conversation_list
 from components.message_list import WINDOW
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
-
-
-def list_items(items, current_id, strings, searching):
-    """The list items (`.conv-item[data-id]`; chat.js turns their clicks into `conv-pick` / `conv-pending`)."""
-    def item(c):
-        title = c["title"] or strings["newChat"]
-        active = " conv-item--active" if c["id"] == current_id else ""
-        return html.Div([
-            html.Div(title, className="conv-item-title"),
-            html.Div([html.Button(className=f"chat-icon-button chat-icon-{icon} conv-{kind}", title=strings[label],
-                                  **{"aria-label": strings[label], "data-id": c["id"]})
-                      for kind, icon, label in (("rename", "edit", "rename"), ("delete", "delete", "delete"))],
-                     className="conv-item-actions"),
-        ], className="conv-item" + active, title=title, **{"data-id": c["id"]})
-
-    if not items:
-        return [html.Div(strings["noMatches" if searching else "noConversations"], className="conv-empty")]
-    return [item(c) for c in items]
 
 
 def download(document, prefix):
@@ -51,17 +33,13 @@ def register(app, page):
         Output("conv-list", "children"), Output("conv-list-sig", "data"),
         Input("chat-current", "data"), Input("chat-done", "data"), Input("conv-search", "debounceValue"),
         Input("chat-sync", "n_intervals"), Input("conv-changed", "data"), State("conv-list-sig", "data"),
+        prevent_initial_call=True,  # the page load draws it (components/conversation_list.py)
     )
     def show_list(current, _done, query, _tick, _changed, shown):
         """The user's conversations, newest first (matching the search when there is one); unchanged → no update."""
-        user_id = page.user_id()
-        items = conversations.list_conversations(page.db, user_id, (query or "").strip(), limit=LIST_LIMIT) \
-            if user_id else []
-        current_id = (current or {}).get("id")
-        signature = [current_id, query, [(c["id"], c["title"], c["updated_at"]) for c in items]]
-        if signature == shown:
-            return no_update, no_update
-        return list_items(items, current_id, page.strings, bool(query)), signature
+        children, signature = conversation_list.items(page.db, page.user_id(), (current or {}).get("id"), query,
+                                                      page.strings)
+        return (no_update, no_update) if signature == shown else (children, signature)
 
     @app.callback(
         Output("chat-current", "data", allow_duplicate=True), Input("chat-sync", "n_intervals"),

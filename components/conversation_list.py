@@ -3,10 +3,37 @@
 import feffery_antd_components as fac
 from dash import dcc, html
 
+from chatcore.store import conversations
+
 LIST_LIMIT = 200  # the newest conversations listed; search finds the others
 
-def render(strings):
-    """New chat, search and the list (drawn from the store by callbacks/conversation.py)."""
+
+def items(db, user_id, current_id, query, strings):
+    """(the list items, a signature of what they show) for the user's conversations, newest first, matching the
+    search when there is one. Items are `.conv-item[data-id]`; chat.js turns their clicks into `conv-pick` and
+    `conv-pending`. An unchanged signature means the list need not be sent again."""
+    query = (query or "").strip()
+    found = conversations.list_conversations(db, user_id, query, limit=LIST_LIMIT) if user_id else []
+    signature = [current_id, query, [(c["id"], c["title"], c["updated_at"]) for c in found]]
+    if not found:
+        return [html.Div(strings["noMatches" if query else "noConversations"], className="conv-empty")], signature
+
+    def item(c):
+        """One conversation: its title, rename and delete."""
+        title = c["title"] or strings["newChat"]
+        active = " conv-item--active" if c["id"] == current_id else ""
+        return html.Div([
+            html.Div(title, className="conv-item-title"),
+            html.Div([html.Button(className=f"chat-icon-button chat-icon-{icon} conv-{kind}", title=strings[label],
+                                  **{"aria-label": strings[label], "data-id": c["id"]})
+                      for kind, icon, label in (("rename", "edit", "rename"), ("delete", "delete", "delete"))],
+                     className="conv-item-actions"),
+        ], className="conv-item" + active, title=title, **{"data-id": c["id"]})
+
+    return [item(c) for c in found], signature
+
+def render(strings, listed):
+    """New chat, search and the list; `listed` is items()' result for the page load (callbacks redraw it)."""
     return html.Aside(
         id="conv-sider",
         className="chat-sider",
@@ -15,8 +42,8 @@ def render(strings):
             fac.AntdButton(strings["newChat"], id="conv-new", block=True, icon=fac.AntdIcon(icon="antd-plus")),
             fac.AntdInput(id="conv-search", placeholder=strings["searchPlaceholder"], allowClear=True,
                           debounceWait=150, className="conv-search"),
-            html.Nav(id="conv-list", className="conv-list", children=[]),
-            dcc.Store(id="conv-list-sig"),  # what the list shows now: an unchanged list is not sent again
+            html.Nav(id="conv-list", className="conv-list", children=listed[0]),
+            dcc.Store(id="conv-list-sig", data=listed[1]),  # what the list shows: an unchanged list is not sent again
             dcc.Store(id="conv-pick"),  # {id}: the item chat.js saw clicked
             dcc.Store(id="conv-pending"),  # {id, action}: the item whose rename or delete was clicked
             dcc.Store(id="conv-changed"),  # bumped when a rename, delete or import changed the list
