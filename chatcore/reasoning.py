@@ -64,3 +64,22 @@ class ThinkSplitter:
         if not held:
             return []
         return [Reasoning(held)] if self._state == "think" else [held]
+
+
+def split_thinking(deltas):
+    """A provider's deltas, with reasoning in a leading think tag of the answer text split out as Reasoning (the
+    same for every provider: Ollama, llama.cpp and the embedded model put it there). Closing this closes `deltas`."""
+    from .providers.base import Finish
+
+    splitter = ThinkSplitter()
+    try:
+        for item in deltas:
+            if type(item) is str:  # answer text (Reasoning is a str subclass: already split)
+                yield from splitter.feed(item)
+                continue
+            if isinstance(item, Finish):
+                yield from splitter.finish()
+            yield item
+        yield from splitter.finish()
+    finally:
+        deltas.close()  # on Stop: the provider closes its upstream request (or its model stops) now

@@ -13,6 +13,7 @@ from dataclasses import replace
 from .errors import ChatError, bad_request, upstream_error
 from .messages import content_tokens, image_count, parse_request, trim_to_budget, with_system_prompt, without_images
 from .providers.base import Finish, Reasoning
+from .reasoning import split_thinking
 
 log = logging.getLogger("chat")
 
@@ -203,10 +204,11 @@ class ChatService:
         return request
 
     def stream(self, request):
-        """The stream of the provider that offers the request's model (not started until read)."""
+        """The stream of the provider that offers the request's model (not started until read), its thinking split
+        from its answer whichever form the provider sends it in."""
         provider, model = self.providers.resolve(request.model)
         # The provider gets the backend's own name for the model; answers keep the id the client asked for.
-        return provider.stream(replace(request, model=model))
+        return split_thinking(provider.stream(replace(request, model=model)))
 
     def start(self, request):
         """Start the provider stream and wait for its first item, so early failures become HTTP errors."""

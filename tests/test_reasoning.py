@@ -50,3 +50,29 @@ def test_reasoning_is_emitted_as_it_arrives():
     assert splitter.feed("<think>first ") == [Reasoning("first ")]
     assert splitter.feed("second</") == [Reasoning("second")]
     assert splitter.feed("think>Answer") == ["Answer"]
+
+
+def test_every_providers_stream_is_split_the_same_way_and_closing_it_closes_the_provider():
+    from chatcore.providers.base import Finish
+    from chatcore.reasoning import split_thinking
+
+    closed = []
+
+    def provider():
+        """A provider's deltas, as the embedded model sends them: the think tag split across pieces."""
+        try:
+            yield from ["<th", "ink>plan", " it</thi", "nk>\n\nThe answer", " goes on"]
+            yield Finish("stop")
+        finally:
+            closed.append(True)
+
+    items = list(split_thinking(provider()))
+    assert items[-1] == Finish("stop") and closed == [True]
+    assert [(type(i).__name__, str(i)) for i in items[:-1]] == [
+        ("Reasoning", "plan"), ("Reasoning", " it"), ("str", "The answer"), ("str", " goes on")]
+    # Stop: closing the split stream mid-answer closes the provider's at once (its upstream request ends).
+    closed.clear()
+    stream = split_thinking(provider())
+    next(stream)
+    stream.close()
+    assert closed == [True]

@@ -4,7 +4,6 @@ import json
 import threading
 
 from ..errors import ChatError, from_upstream_exception, upstream_error
-from ..reasoning import ThinkSplitter
 from .base import Finish, Provider, Reasoning
 
 # Where backends put the reasoning in a stream delta: DeepSeek, Qwen/DashScope and vLLM; OpenRouter and some vLLM.
@@ -68,7 +67,7 @@ class OpenAICompatibleProvider(Provider):
             response = self._get_client().chat.completions.with_streaming_response.create(**kwargs).__enter__()
         except Exception as exc:  # the SDK raises many types; all become a safe ChatError
             raise from_upstream_exception(exc) from exc
-        reason, usage, splitter = None, None, ThinkSplitter()
+        reason, usage = None, None
         try:
             for line in _lines(response.http_response.iter_bytes()):
                 if not line.startswith(b"data:"):
@@ -87,7 +86,7 @@ class OpenAICompatibleProvider(Provider):
                     if isinstance(reasoning, str):
                         yield Reasoning(reasoning)
                     if delta.get("content"):
-                        yield from splitter.feed(delta["content"])
+                        yield delta["content"]  # a leading think tag is split by the service
                     reason = choice.get("finish_reason") or reason
         except (GeneratorExit, ChatError):
             raise
@@ -96,7 +95,6 @@ class OpenAICompatibleProvider(Provider):
         finally:
             # Closing the HTTP response ends generation (and billing) on the backend when the user stops.
             response.close()
-        yield from splitter.finish()
         # A stream cut before [DONE] can end like a normal one: a missing finish_reason tells us.
         yield Finish(reason, usage)
 
