@@ -42,3 +42,39 @@ def test_the_first_visitor_creates_the_admin_account_in_the_page(dash_duo, upstr
     dash_duo.find_element("#login-password").send_keys("-but-now-long-enough")
     dash_duo.find_element("#login-submit").click()
     dash_duo.wait_for_text_to_equal("#account-name", "mum")
+
+
+def test_two_people_in_two_browsers_each_see_only_their_own(dash_duo, upstream, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from testkit.browser import answer_text, browser, fetch_json
+
+    dash_duo.start_server(build_app(upstream_env(upstream, **accounts(tmp_path))))
+    fill_in(dash_duo, "alice", PASSWORD["alice"])
+    dash_duo.wait_for_text_to_equal("#account-name", "alice")
+    type_and_send(dash_duo, "alice's private question")
+    assert answer_text(wait_for_answer(dash_duo, 0)).startswith("Answer to: alice's private question")
+    alices = fetch_json(dash_duo, "/api/conversations")["data"][0]["id"]
+
+    bob = browser()
+    try:
+        bob.get(dash_duo.server_url)
+        WebDriverWait(bob, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#login-username"))
+        bob.find_element(By.CSS_SELECTOR, "#login-username").send_keys("bob")
+        bob.find_element(By.CSS_SELECTOR, "#login-password").send_keys(PASSWORD["bob"])
+        bob.find_element(By.CSS_SELECTOR, "#login-submit").click()
+        WebDriverWait(bob, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#account-name"))
+        WebDriverWait(bob, 15).until(lambda d: d.find_element(By.CSS_SELECTOR, "#conv-list").text == ZH["noConversations"])
+        # Bob's page asked to show alice's conversation (as a crafted click would): nothing of it appears.
+        bob.execute_script("window.dash_clientside.set_props('conv-pick', {data: {id: arguments[0], at: 1}})", alices)
+        WebDriverWait(bob, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chat-input"))
+        assert "alice" not in bob.find_element(By.CSS_SELECTOR, "#chat-messages").text
+        assert "alice's private" not in bob.page_source
+        status = bob.execute_async_script(
+            "fetch(`/api/conversations/${arguments[0]}`).then((r) => arguments[1](r.status))", alices)
+        assert status == 404
+    finally:
+        bob.quit()
+    # Alice still has hers, untouched.
+    assert [c["id"] for c in fetch_json(dash_duo, "/api/conversations")["data"]] == [alices]
