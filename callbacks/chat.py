@@ -1,12 +1,12 @@
 """The conversation on screen: draw it from the store, ask, stop, and the per-message actions.
 
 Answers stream into the page through assets/chat.js (it follows the generation named in `chat-stream`); when one
-ends, chat.js sets `chat-done` and the conversation is drawn again from the store.
+ends, chat.js sets `chat-done` and the finished answer is drawn from the store in place of the live one.
 """
 
 import time
 
-from dash import ClientsideFunction, Input, Output, State, no_update
+from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 from werkzeug.exceptions import NotFound
 
 from callbacks.page import PREFERENCE_STATES, notice, preferences_from
@@ -16,6 +16,9 @@ from chatcore.store import conversations
 from components.message_list import WINDOW
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "inline-flex"}
+# What every drawing of the conversation also sets: the answer chat.js follows, what is drawn, Send and Stop.
+STATUS = [Output("chat-stream", "data", allow_duplicate=True), Output("chat-shown", "data", allow_duplicate=True),
+          Output("chat-send", "disabled", allow_duplicate=True), Output("chat-stop", "style", allow_duplicate=True)]
 
 
 def bump(current, **changes):
@@ -23,17 +26,23 @@ def bump(current, **changes):
     return {"window": WINDOW, **(current or {}), **changes, "v": time.time()}
 
 
+def status(found, live, markdown, count):
+    """The STATUS values for `found` drawn with `count` messages, its answer `live` (or None) still streaming."""
+    stream = live and {"gid": live["id"], "seq": live["seq"], "cid": found["id"], "markdown": bool(markdown)}
+    shown = {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live), "count": count}
+    return stream, shown, bool(live), SHOWN if live else HIDDEN
+
+
 def register(app, page):
     """The chat area's callbacks."""
 
     @app.callback(
         Output("chat-messages", "children"), Output("chat-welcome", "hidden"), Output("chat-earlier", "hidden"),
-        Output("chat-earlier", "children"), Output("chat-title", "children"), Output("chat-stream", "data"),
-        Output("chat-shown", "data"), Output("chat-send", "disabled"), Output("chat-stop", "style"),
-        Input("chat-current", "data"), Input("chat-done", "data"), Input("chat-markdown", "data"),
-        Input("chat-dark", "data"),
+        Output("chat-earlier", "children"), Output("chat-title", "children"), *STATUS,
+        Input("chat-current", "data"), Input("chat-markdown", "data"), Input("chat-dark", "data"),
+        prevent_initial_call="initial_duplicate",
     )
-    def show(current, _done, markdown, dark):
+    def show(current, markdown, dark):
         """Draw the current conversation's last messages; an answer still streaming is followed by chat.js."""
         current = current or {}
         found = page.conversation(current.get("id"), window=current.get("window") or WINDOW)
@@ -41,40 +50,70 @@ def register(app, page):
         if not found:
             return [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN
         messages = found["messages"]
-        live = turns.streaming(messages)
-        stream = live and {"gid": live["id"], "seq": live["seq"], "cid": found["id"], "markdown": bool(markdown)}
         earlier = found["message_count"] - len(messages)
         return (page.view(bool(markdown), bool(dark)).messages(messages), bool(messages), earlier <= 0,
-                strings["loadEarlier"].format(n=min(earlier, WINDOW)), found["title"] or strings["title"], stream,
-                {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live)}, bool(live),
-                SHOWN if live else HIDDEN)
+                strings["loadEarlier"].format(n=min(earlier, WINDOW)), found["title"] or strings["title"],
+                *status(found, turns.streaming(messages), markdown, len(messages)))
 
     @app.callback(
         Output("chat-input", "value"), Output("chat-current", "data", allow_duplicate=True),
         Output("chat-edit", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
+        Output("chat-messages", "children", allow_duplicate=True), Output("chat-welcome", "hidden", allow_duplicate=True),
+        *STATUS,
         Input("chat-send", "nClicks"), State("chat-input", "value"), State("chat-current", "data"),
-        State("chat-edit", "data"), *PREFERENCE_STATES,
+        State("chat-edit", "data"), State("chat-shown", "data"), State("chat-markdown", "data"),
+        State("chat-dark", "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
-    def send(_clicks, value, current, edit, *values):
-        """Ask the typed question (an edited one replaces itself and what followed); the box keeps it on refusal."""
-        strings, user_id = page.strings, page.user_id()
+    def send(_clicks, value, current, edit, shown, markdown, dark, *values):
+        """Ask the typed question (an edited one replaces itself and what followed); the box keeps it on refusal.
+
+        The new turn is appended to what is drawn (a long conversation is not drawn again); a new chat or an
+        edited question draws the conversation anew."""
+        strings, user_id, unchanged = page.strings, page.user_id(), (no_update,) * 6
         question = (value or "").strip()
         if user_id is None:
-            return no_update, no_update, no_update, notice("error", page.view().errors["not_signed_in"])
+            return no_update, no_update, no_update, notice("error", page.view().errors["not_signed_in"]), *unchanged
         if not question:
-            return no_update, no_update, no_update, notice("warning", strings["emptyQuestion"])
+            return no_update, no_update, no_update, notice("warning", strings["emptyQuestion"]), *unchanged
         if len(question) > page.settings.max_input_chars:
             text = strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars)
-            return no_update, no_update, no_update, notice("error", text)
+            return no_update, no_update, no_update, notice("error", text), *unchanged
         found = page.conversation((current or {}).get("id"), window=1)
         if found and turns.streaming(found["messages"]):
-            return no_update, no_update, no_update, notice("warning", strings["stillAnswering"])
-        cid, error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
-                               preferences_from(values), edit_seq=(edit or {}).get("seq"))
+            return no_update, no_update, no_update, notice("warning", strings["stillAnswering"]), *unchanged
+        edit_seq = (edit or {}).get("seq")
+        cid, _error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
+                                preferences_from(values), edit_seq=edit_seq)
         if cid is None:
-            return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"])
-        return "", bump(current, id=cid), None, no_update
+            return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"]), *unchanged
+        count = (shown or {}).get("count")
+        if not found or edit_seq is not None or (shown or {}).get("id") != cid or count is None:
+            return "", bump(current, id=cid), None, no_update, *unchanged
+        after = page.conversation(cid, window=2)
+        turn = Patch()
+        turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
+        return ("", no_update, None, no_update, turn, True,
+                *status(after, turns.streaming(after["messages"]), markdown, count + 2))
+
+    @app.callback(
+        Output("chat-messages", "children", allow_duplicate=True), *STATUS, Input("chat-done", "data"),
+        State("chat-shown", "data"), State("chat-markdown", "data"), State("chat-dark", "data"),
+        prevent_initial_call=True,
+    )
+    def finish(done, shown, markdown, dark):
+        """The answer chat.js followed has ended: draw it from the store in place of its live version (the last
+        message drawn; nothing else is drawn again)."""
+        user_id = page.user_id()
+        msg = user_id and conversations.get_message(page.db, user_id, (done or {}).get("gid"))
+        if not msg:
+            raise NotFound()
+        if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):
+            return (no_update,) * 5  # another conversation is on screen now
+        found = page.conversation(msg["conversation_id"], window=1)
+        answer = Patch()
+        answer[shown["count"] - 1] = page.view(bool(markdown), bool(dark)).message(msg)
+        return answer, *status(found, None, markdown, shown["count"])
 
     @app.callback(Input("chat-stop", "nClicks"), State("chat-stream", "data"), prevent_initial_call=True)
     def stop(_clicks, stream):

@@ -57,6 +57,8 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
         "export Markdown": ("export-markdown.nClicks", {"export-markdown.nClicks": 1, "chat-current.data": current},
                             ""),
         "stop": ("chat-stop.nClicks", {"chat-stop.nClicks": 1, "chat-stream.data": {"gid": answer["id"]}}, ""),
+        "draw a finished answer": ("chat-done.data", {"chat-done.data": {"gid": answer["id"]},
+                                                      "chat-shown.data": {"id": cid, "count": 2}}, "chat-messages"),
     }
     for name, (changed, values, output) in calls.items():
         body = callback_request(server.app, changed, values, output)
