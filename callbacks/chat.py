@@ -10,9 +10,10 @@ from dash import ClientsideFunction, Input, Output, State, no_update
 from werkzeug.exceptions import NotFound
 
 from callbacks.page import PREFERENCE_STATES, notice, preferences_from
-from chatcore import turns
-from chatcore.errors import ChatError
+from chatcore import attachments, turns
+from chatcore.errors import ChatError, FilesRefused
 from chatcore.store import conversations
+from components.input_bar import attached
 from components.message_list import WINDOW
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "inline-flex"}
@@ -52,29 +53,60 @@ def register(app, page):
     @app.callback(
         Output("chat-input", "value"), Output("chat-current", "data", allow_duplicate=True),
         Output("chat-edit", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
+        Output("chat-attach", "contents", allow_duplicate=True), Output("chat-attach", "filename", allow_duplicate=True),
         Input("chat-send", "nClicks"), State("chat-input", "value"), State("chat-current", "data"),
-        State("chat-edit", "data"), *PREFERENCE_STATES,
+        State("chat-edit", "data"), State("chat-attach", "contents"), State("chat-attach", "filename"),
+        *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
-    def send(_clicks, value, current, edit, *values):
-        """Ask the typed question (an edited one replaces itself and what followed); the box keeps it on refusal."""
+    def send(_clicks, value, current, edit, contents, filenames, *values):
+        """Ask the typed question with the files picked (an edited one replaces itself and what followed); the box
+        keeps both on refusal, and is emptied of both once the question is asked."""
         strings, user_id = page.strings, page.user_id()
-        question = (value or "").strip()
+        question, files = (value or "").strip(), attachments.from_upload(contents, filenames)
+        kept = (no_update,) * 3
+
+        def refuse(kind, text):
+            return (*kept, notice(kind, text), no_update, no_update)
+
         if user_id is None:
-            return no_update, no_update, no_update, notice("error", page.view().errors["not_signed_in"])
-        if not question:
-            return no_update, no_update, no_update, notice("warning", strings["emptyQuestion"])
+            return refuse("error", page.view().errors["not_signed_in"])
+        if not question and not files:
+            return refuse("warning", strings["emptyQuestion"])
         if len(question) > page.settings.max_input_chars:
-            text = strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars)
-            return no_update, no_update, no_update, notice("error", text)
+            return refuse("error", strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars))
         found = page.conversation((current or {}).get("id"), window=1)
         if found and turns.streaming(found["messages"]):
-            return no_update, no_update, no_update, notice("warning", strings["stillAnswering"])
-        cid, error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
-                               preferences_from(values), edit_seq=(edit or {}).get("seq"))
+            return refuse("warning", strings["stillAnswering"])
+        try:
+            cid, error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
+                                   preferences_from(values), edit_seq=(edit or {}).get("seq"), attachments=files)
+        except FilesRefused as exc:
+            errors = page.view().errors
+            return refuse("error", errors.get(exc.code, errors["default"]))
         if cid is None:
-            return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"])
-        return "", bump(current, id=cid), None, no_update
+            return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"]), \
+                no_update, no_update
+        # A turn that failed otherwise (a limit, the backend) is stored without its files: they stay in the box.
+        cleared = None if error is None else no_update
+        return "", bump(current, id=cid), None, no_update, cleared, cleared
+
+    @app.callback(
+        Output("chat-attach-list", "hidden"), Output("chat-attach-chips", "children"),
+        Input("chat-attach", "filename"), prevent_initial_call=True,
+    )
+    def show_attached(filenames):
+        """The files waiting to be sent, as chips above the box."""
+        chips = attached(filenames)
+        return not chips, chips
+
+    @app.callback(
+        Output("chat-attach", "contents", allow_duplicate=True), Output("chat-attach", "filename", allow_duplicate=True),
+        Input("chat-attach-clear", "n_clicks"), prevent_initial_call=True,
+    )
+    def clear_attached(_clicks):
+        """Remove the files picked."""
+        return None, None
 
     @app.callback(Input("chat-stop", "nClicks"), State("chat-stream", "data"), prevent_initial_call=True)
     def stop(_clicks, stream):
