@@ -30,13 +30,16 @@ def ask(generations, db, user_id, conversation_id, question, preferences, edit_s
     An edited question first removes itself and every later turn. When the answer cannot start (a limit, an
     unknown model, the backend refused it), the question is kept in the conversation with a failed answer that
     says why and can be retried: nothing the user typed is lost. Refused files are different (a retry would be
-    refused again): FilesRefused is raised and nothing is stored, not even the new conversation, so the question
-    and its files stay in the box to be fixed.
+    refused again): FilesRefused is raised and nothing is changed (a new conversation is removed again, the turns
+    an edit removed are put back), so the question and its files stay in the box to be fixed.
     """
-    created = conversation_id is None
+    created, removed = conversation_id is None, []
     if created:
         conversation_id = conversations.create_conversation(db, user_id, conversations.auto_title(question))["id"]
     elif edit_seq is not None:
+        if attachments:  # files may be refused: what the edit removes is then put back
+            found = conversations.get_conversation(db, user_id, conversation_id)
+            removed = [m for m in (found or {}).get("messages", ()) if m["seq"] >= edit_seq]
         if not conversations.delete_messages_from(db, user_id, conversation_id, edit_seq):
             return None, ChatError(404, "not_found", "Not found.")
     try:
@@ -44,6 +47,8 @@ def ask(generations, db, user_id, conversation_id, question, preferences, edit_s
     except FilesRefused:
         if created:
             conversations.delete_conversation(db, user_id, conversation_id)
+        elif removed:
+            conversations.add_messages(db, user_id, conversation_id, removed, ids=[m["id"] for m in removed])
         raise
     except ChatError as exc:
         if exc.code == "not_found":
