@@ -1,6 +1,8 @@
 """Browser tests of files in the question: picked with #chat-attach, sent to the model, shown in the question
 (after a reload too), and refused with everything kept in the box."""
 
+import base64
+
 from PIL import Image
 from selenium.webdriver.common.by import By
 
@@ -92,3 +94,44 @@ def test_a_model_without_vision_refuses_an_image_and_keeps_everything(dash_duo, 
     click(dash_duo, "#chat-send")
     wait_for_answer(dash_duo, 0)
     assert upstream.requests[-1]["body"]["messages"][-1]["content"] == "Describe it"
+
+
+def test_an_edit_with_a_refused_image_changes_nothing(dash_duo, upstream, tmp_path):
+    image, _text = make_files(tmp_path)
+    start(dash_duo, upstream, VISION_MODELS="none")
+    type_and_send(dash_duo, "first")
+    wait_for_answer(dash_duo, 0)
+    before = stored_conversations(dash_duo)[0]["messages"]
+    click(dash_duo, ".chat-message[data-role='user'] .msg-edit")
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#chat-input").get_attribute("value") == "first",
+               message="the question never came back into the box")
+    pick(dash_duo, image)
+    click(dash_duo, "#chat-send")
+    wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["model_without_vision"] in toast(d),
+               message="no localized refusal")
+    assert stored_conversations(dash_duo)[0]["messages"] == before  # the edited turn was put back as it was
+    assert dash_duo.find_element("#chat-input").get_attribute("value") == "first"
+    assert dash_duo.find_element("#chat-edit-banner").is_displayed()
+    assert [c.text for c in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-attach-chip")] == [image.name]
+    assert len(upstream.requests) == 1
+
+
+PASTE = """
+const [data, name] = arguments;
+const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+const clipboard = new DataTransfer();
+clipboard.items.add(new File([bytes], name, {type: 'image/png'}));
+document.querySelector('#chat-input').dispatchEvent(new ClipboardEvent('paste', {clipboardData: clipboard, bubbles: true}));
+"""
+
+
+def test_a_pasted_image_is_attached(dash_duo, upstream, tmp_path):
+    image, _text = make_files(tmp_path)
+    start(dash_duo, upstream)
+    dash_duo.driver.execute_script(PASTE, base64.b64encode(image.read_bytes()).decode(), "image.png")
+    wait_until(dash_duo, lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, ".chat-attach-chip")]
+               == ["image.png"], message="the pasted image never showed as a chip")
+    click(dash_duo, "#chat-send")  # an image alone is a question
+    wait_for_answer(dash_duo, 0)
+    parts = upstream.requests[-1]["body"]["messages"][-1]["content"]
+    assert [part["type"] for part in parts] == ["image_url"]
