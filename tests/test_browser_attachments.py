@@ -31,6 +31,13 @@ def pick(dash_duo, *paths):
                message="the picked files never showed as chips")
 
 
+def remove_all(dash_duo):
+    """Remove the files picked with #chat-attach-clear."""
+    click(dash_duo, "#chat-attach-clear")
+    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-attach-chip"),
+               message="the chips stayed after removing the files")
+
+
 def question_files(dash_duo):
     """(thumbnail alts, chip texts) of the question on screen."""
     driver = dash_duo.driver
@@ -87,10 +94,9 @@ def test_a_model_without_vision_refuses_an_image_and_keeps_everything(dash_duo, 
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
     assert stored_conversations(dash_duo) == [] and upstream.requests == []
 
-    # Removing the image lets the same question through.
-    click(dash_duo, "#chat-attach-clear")
-    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-attach-chip"),
-               message="the chips stayed after removing the files")
+    remove_all(dash_duo)
+    pick(dash_duo, image)  # the same file can be picked again once removed
+    remove_all(dash_duo)  # and without it the same question goes through
     click(dash_duo, "#chat-send")
     wait_for_answer(dash_duo, 0)
     assert upstream.requests[-1]["body"]["messages"][-1]["content"] == "Describe it"
