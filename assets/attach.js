@@ -11,7 +11,7 @@ document.addEventListener('paste', (event) => {
   input.dispatchEvent(new Event('change', {bubbles: true}));
 });
 
-/* The file input forgets what dcc.Upload has read, so the same file can be picked again after removing or sending it. */
+/* The file input forgets what dcc.Upload has read: the same file can be picked again after removing or sending it. */
 document.addEventListener('change', (event) => {
   const input = event.target;
   if (input.matches && input.matches('#chat-attach input[type="file"]')) setTimeout(() => { input.value = ''; });

@@ -53,7 +53,8 @@ def register(app, page):
     @app.callback(
         Output("chat-input", "value"), Output("chat-current", "data", allow_duplicate=True),
         Output("chat-edit", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
-        Output("chat-attach", "contents", allow_duplicate=True), Output("chat-attach", "filename", allow_duplicate=True),
+        Output("chat-attach", "contents", allow_duplicate=True),
+        Output("chat-attach", "filename", allow_duplicate=True),
         Input("chat-send", "nClicks"), State("chat-input", "value"), State("chat-current", "data"),
         State("chat-edit", "data"), State("chat-attach", "contents"), State("chat-attach", "filename"),
         *PREFERENCE_STATES,
@@ -82,8 +83,7 @@ def register(app, page):
             cid, error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
                                    preferences_from(values), edit_seq=(edit or {}).get("seq"), attachments=files)
         except FilesRefused as exc:
-            errors = page.view().errors
-            return refuse("error", errors.get(exc.code, errors["default"]))
+            return refuse("error", page.error_text(exc.code))
         if cid is None:
             return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"]), \
                 no_update, no_update
@@ -101,7 +101,8 @@ def register(app, page):
         return not chips, chips
 
     @app.callback(
-        Output("chat-attach", "contents", allow_duplicate=True), Output("chat-attach", "filename", allow_duplicate=True),
+        Output("chat-attach", "contents", allow_duplicate=True),
+        Output("chat-attach", "filename", allow_duplicate=True),
         Input("chat-attach-clear", "n_clicks"), prevent_initial_call=True,
     )
     def clear_attached(_clicks):
@@ -150,8 +151,11 @@ def register(app, page):
             return (no_update,) * 5
         # The last answer is replaced; an earlier one is asked again at the end, so no later turn is lost.
         last = msg["seq"] == messages[-1]["seq"]
-        turns.ask(page.generations, page.db, user_id, cid, question["content"], preferences_from(values),
-                  edit_seq=question["seq"] if last else None)
+        try:
+            turns.ask(page.generations, page.db, user_id, cid, question["content"], preferences_from(values),
+                      edit_seq=question["seq"] if last else None, files=question.get("attachments"))
+        except FilesRefused as exc:  # e.g. its images, now asked of a model without vision
+            return no_update, no_update, no_update, no_update, notice("error", page.error_text(exc.code))
         return bump(current), no_update, None, no_update, no_update
 
     @app.callback(

@@ -23,9 +23,10 @@ def request_body(question: str, preferences: dict, attachments=None) -> dict:
     return body
 
 
-def ask(generations, db, user_id, conversation_id, question, preferences, edit_seq=None, attachments=None):
-    """Ask `question` (with `attachments`, `[{"name", "data"}]`) in the conversation (a new one when None);
-    returns (conversation id, ChatError or None).
+def ask(generations, db, user_id, conversation_id, question, preferences, edit_seq=None, attachments=None,
+        files=None):
+    """Ask `question` (with `attachments`, `[{"name", "data"}]`, or a stored question's `files` when it is asked
+    again) in the conversation (a new one when None); returns (conversation id, ChatError or None).
 
     An edited question first removes itself and every later turn. When the answer cannot start (a limit, an
     unknown model, the backend refused it), the question is kept in the conversation with a failed answer that
@@ -37,13 +38,13 @@ def ask(generations, db, user_id, conversation_id, question, preferences, edit_s
     if created:
         conversation_id = conversations.create_conversation(db, user_id, conversations.auto_title(question))["id"]
     elif edit_seq is not None:
-        if attachments:  # files may be refused: what the edit removes is then put back
+        if attachments or files:  # files may be refused: what the edit removes is then put back
             found = conversations.get_conversation(db, user_id, conversation_id)
             removed = [m for m in (found or {}).get("messages", ()) if m["seq"] >= edit_seq]
         if not conversations.delete_messages_from(db, user_id, conversation_id, edit_seq):
             return None, ChatError(404, "not_found", "Not found.")
     try:
-        generations.start(user_id, conversation_id, request_body(question, preferences, attachments))
+        generations.start(user_id, conversation_id, request_body(question, preferences, attachments), files=files)
     except FilesRefused:
         if created:
             conversations.delete_conversation(db, user_id, conversation_id)
@@ -54,7 +55,7 @@ def ask(generations, db, user_id, conversation_id, question, preferences, edit_s
         if exc.code == "not_found":
             return None, exc
         conversations.add_messages(db, user_id, conversation_id, [
-            {"role": "user", "content": question},
+            {"role": "user", "content": question, "attachments": files},
             {"role": "assistant", "content": "", "status": "error", "usage": {"error": exc.code}}])
         return conversation_id, exc
     return conversation_id, None

@@ -81,6 +81,13 @@ def test_an_image_and_a_text_file_reach_the_model_and_stay_shown(dash_duo, upstr
     stored = stored_conversations(dash_duo)
     assert [m["role"] for m in stored[0]["messages"]] == ["user", "assistant"]
 
+    # Asked again (regenerate), the question keeps its files and the model gets them as before.
+    click(dash_duo, ".chat-message[data-role='assistant'] .msg-regenerate")
+    wait_until(dash_duo, lambda d: len(upstream.requests) == 2, message="never asked again")
+    wait_for_answer(dash_duo, 0)
+    assert upstream.requests[1]["body"]["messages"][-1] == upstream.requests[0]["body"]["messages"][-1]
+    assert question_files(dash_duo)[0] == ["red dot.png"] and len(question_files(dash_duo)[1]) == 1
+
 
 def test_a_model_without_vision_refuses_an_image_and_keeps_everything(dash_duo, upstream, tmp_path):
     image, _text = make_files(tmp_path)
@@ -127,7 +134,8 @@ const [data, name] = arguments;
 const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
 const clipboard = new DataTransfer();
 clipboard.items.add(new File([bytes], name, {type: 'image/png'}));
-document.querySelector('#chat-input').dispatchEvent(new ClipboardEvent('paste', {clipboardData: clipboard, bubbles: true}));
+const paste = new ClipboardEvent('paste', {clipboardData: clipboard, bubbles: true});
+document.querySelector('#chat-input').dispatchEvent(paste);
 """
 
 
