@@ -10,9 +10,10 @@ from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 from werkzeug.exceptions import NotFound
 
 from callbacks.page import PREFERENCE_STATES, notice, preferences_from
-from chatcore import turns
-from chatcore.errors import ChatError
+from chatcore import attachments, turns
+from chatcore.errors import ChatError, FilesRefused
 from chatcore.store import conversations
+from components.input_bar import attached
 from components.message_list import WINDOW
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "inline-flex"}
@@ -58,42 +59,54 @@ def register(app, page):
     @app.callback(
         Output("chat-input", "value"), Output("chat-current", "data", allow_duplicate=True),
         Output("chat-edit", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
+        Output("chat-attach", "contents", allow_duplicate=True), Output("chat-attach", "filename", allow_duplicate=True),
         Output("chat-messages", "children", allow_duplicate=True), Output("chat-welcome", "hidden", allow_duplicate=True),
         *STATUS,
         Input("chat-send", "nClicks"), State("chat-input", "value"), State("chat-current", "data"),
-        State("chat-edit", "data"), State("chat-shown", "data"), State("chat-markdown", "data"),
-        State("chat-dark", "data"), *PREFERENCE_STATES,
+        State("chat-edit", "data"), State("chat-attach", "contents"), State("chat-attach", "filename"),
+        State("chat-shown", "data"), State("chat-markdown", "data"), State("chat-dark", "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
-    def send(_clicks, value, current, edit, shown, markdown, dark, *values):
-        """Ask the typed question (an edited one replaces itself and what followed); the box keeps it on refusal.
+    def send(_clicks, value, current, edit, contents, filenames, shown, markdown, dark, *values):
+        """Ask the typed question with the files picked (an edited one replaces itself and what followed); the box
+        keeps both on refusal, and is emptied of both once the question is asked.
 
         The new turn is appended to what is drawn (a long conversation is not drawn again); a new chat or an
         edited question draws the conversation anew."""
-        strings, user_id, unchanged = page.strings, page.user_id(), (no_update,) * 6
-        question = (value or "").strip()
+        strings, user_id = page.strings, page.user_id()
+        question, files = (value or "").strip(), attachments.from_upload(contents, filenames)
+
+        def refuse(kind, text):
+            """Say why nothing was asked; the box keeps the question and the files."""
+            return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * 8
+
         if user_id is None:
-            return no_update, no_update, no_update, notice("error", page.view().errors["not_signed_in"]), *unchanged
-        if not question:
-            return no_update, no_update, no_update, notice("warning", strings["emptyQuestion"]), *unchanged
+            return refuse("error", page.view().errors["not_signed_in"])
+        if not question and not files:
+            return refuse("warning", strings["emptyQuestion"])
         if len(question) > page.settings.max_input_chars:
-            text = strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars)
-            return no_update, no_update, no_update, notice("error", text), *unchanged
+            return refuse("error", strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars))
         found = page.conversation((current or {}).get("id"), window=1)
         if found and turns.streaming(found["messages"]):
-            return no_update, no_update, no_update, notice("warning", strings["stillAnswering"]), *unchanged
+            return refuse("warning", strings["stillAnswering"])
         edit_seq = (edit or {}).get("seq")
-        cid, _error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
-                                preferences_from(values), edit_seq=edit_seq)
+        try:
+            cid, error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
+                                   preferences_from(values), edit_seq=edit_seq, attachments=files)
+        except FilesRefused as exc:
+            return refuse("error", page.error_text(exc.code))
         if cid is None:
-            return no_update, bump(current, id=None), None, notice("error", page.view().errors["default"]), *unchanged
+            return (no_update, bump(current, id=None), None, notice("error", page.view().errors["default"]),
+                    *(no_update,) * 8)
+        # A turn that failed otherwise (a limit, the backend) is stored without its files: they stay in the box.
+        cleared = None if error is None else no_update
         count = (shown or {}).get("count")
         if not found or edit_seq is not None or (shown or {}).get("id") != cid or count is None:
-            return "", bump(current, id=cid), None, no_update, *unchanged
+            return "", bump(current, id=cid), None, no_update, cleared, cleared, *(no_update,) * 6
         after = page.conversation(cid, window=2)
         turn = Patch()
         turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
-        return ("", no_update, None, no_update, turn, True,
+        return ("", no_update, None, no_update, cleared, cleared, turn, True,
                 *status(after, turns.streaming(after["messages"]), markdown, count + 2))
 
     @app.callback(
@@ -114,6 +127,24 @@ def register(app, page):
         answer = Patch()
         answer[shown["count"] - 1] = page.view(bool(markdown), bool(dark)).message(msg)
         return answer, *status(found, None, markdown, shown["count"])
+
+    @app.callback(
+        Output("chat-attach-list", "hidden"), Output("chat-attach-chips", "children"),
+        Input("chat-attach", "filename"), prevent_initial_call=True,
+    )
+    def show_attached(filenames):
+        """The files waiting to be sent, as chips above the box."""
+        chips = attached(filenames)
+        return not chips, chips
+
+    @app.callback(
+        Output("chat-attach", "contents", allow_duplicate=True),
+        Output("chat-attach", "filename", allow_duplicate=True),
+        Input("chat-attach-clear", "n_clicks"), prevent_initial_call=True,
+    )
+    def clear_attached(_clicks):
+        """Remove the files picked."""
+        return None, None
 
     @app.callback(Input("chat-stop", "nClicks"), State("chat-stream", "data"), prevent_initial_call=True)
     def stop(_clicks, stream):
@@ -157,8 +188,11 @@ def register(app, page):
             return (no_update,) * 5
         # The last answer is replaced; an earlier one is asked again at the end, so no later turn is lost.
         last = msg["seq"] == messages[-1]["seq"]
-        turns.ask(page.generations, page.db, user_id, cid, question["content"], preferences_from(values),
-                  edit_seq=question["seq"] if last else None)
+        try:
+            turns.ask(page.generations, page.db, user_id, cid, question["content"], preferences_from(values),
+                      edit_seq=question["seq"] if last else None, files=question.get("attachments"))
+        except FilesRefused as exc:  # e.g. its images, now asked of a model without vision
+            return no_update, no_update, no_update, no_update, notice("error", page.error_text(exc.code))
         return bump(current), no_update, None, no_update, no_update
 
     @app.callback(

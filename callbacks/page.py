@@ -61,6 +61,11 @@ class Page:
         """This request's strings (zh-CN or en-US)."""
         return STRINGS[self.language()]
 
+    def error_text(self, code):
+        """This request's message for an error code (the general one for a code without its own)."""
+        errors = ERRORS[self.language()]
+        return errors.get(code, errors["default"])
+
     def view(self, markdown=False, dark=False):
         """How messages are drawn for this request."""
         lang = self.language()

@@ -16,7 +16,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from .errors import ChatError, bad_request
+from .errors import ChatError, FilesRefused
 from .messages import IMAGE_TOKENS, clean_text, estimate_tokens
 
 IMAGE_MAX_SIDE = 2048     # longest side sent to a model (OpenAI's own high-detail limit)
@@ -69,7 +69,7 @@ class Limits:
 
 def refuse(code, message):
     """A 400 about an attachment (nothing is stored: callers check every file before storing anything)."""
-    return bad_request(code, message)
+    return FilesRefused(400, code, message)
 
 
 def clean_name(name) -> str:
@@ -107,19 +107,19 @@ def decode_data(value, max_bytes) -> bytes:
     match = _DATA_URL.match(value)
     encoded = value[match.end():] if match else value
     if len(encoded) > max_bytes * 4 // 3 + 8 and len(_WHITESPACE.sub("", encoded)) > max_bytes * 4 // 3 + 8:
-        raise refuse("attachment_too_large", f"A file is over the limit of {_size(max_bytes)}.")
+        raise refuse("attachment_too_large", f"A file is over the limit of {readable_size(max_bytes)}.")
     try:
         return base64.b64decode(_WHITESPACE.sub("", encoded), validate=True)
     except (binascii.Error, ValueError):
         raise refuse("invalid_attachment", "An attachment's data is not valid base64.") from None
 
 
-def _size(count) -> str:
+def readable_size(count) -> str:
     """A byte count for people: 10 MB, 512 KB, 300 bytes."""
     if count >= 1024 * 1024:
-        return f"{count / (1024 * 1024):g} MB"
+        return f"{round(count / (1024 * 1024), 1):g} MB"
     if count >= 1024:
-        return f"{count / 1024:g} KB"
+        return f"{round(count / 1024, 1):g} KB"
     return f"{count} bytes"
 
 
@@ -139,13 +139,13 @@ def prepare(files, limits) -> list[dict]:
         name = clean_name(item.get("name"))
         data = decode_data(item["data"], limits.file_bytes)
         if len(data) > limits.file_bytes:
-            raise refuse("attachment_too_large", f"{name} is {_size(len(data))}; the limit is "
-                                                 f"{_size(limits.file_bytes)} per file.")
+            raise refuse("attachment_too_large", f"{name} is {readable_size(len(data))}; the limit is "
+                                                 f"{readable_size(limits.file_bytes)} per file.")
         if not data:
             raise refuse("empty_attachment", f"{name} is empty.")
         total += len(data)
         if total > limits.total_bytes:
-            raise refuse("attachments_too_large", f"The files are over {_size(limits.total_bytes)} together.")
+            raise refuse("attachments_too_large", f"The files are over {readable_size(limits.total_bytes)} together.")
         decoded.append((name, data))
     return [_prepare_one(name, data, limits) for name, data in decoded]
 

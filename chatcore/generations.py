@@ -424,9 +424,10 @@ class Generations:
 
     # --- starting and running -------------------------------------------------------------------------
 
-    def start(self, user_id, conversation_id, body) -> dict:
+    def start(self, user_id, conversation_id, body, files=None) -> dict:
         """Store the question (with its attachments) and an empty streaming answer, start generating it, and
-        return their ids. `body["attachments"]`: `[{"name", "data"}]`, data as base64 or a data: URL."""
+        return their ids. `body["attachments"]`: `[{"name", "data"}]`, data as base64 or a data: URL; `files`
+        instead: a stored question's attachments, already checked (the page asks a question again with them)."""
         question = body.get("content")
         multi_turn = body.get("multi_turn", False)
         system_prompt = body.get("system_prompt")
@@ -437,7 +438,7 @@ class Generations:
         turns = body.get("history_turns")
         if turns is not None and (not isinstance(turns, int) or isinstance(turns, bool) or turns < 1):
             raise bad_request("invalid_history_turns", "'history_turns' must be a positive whole number.")
-        if question is None and body.get("attachments"):
+        if question is None and (body.get("attachments") or files):
             question = ""  # files alone are a question
         window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
         found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
@@ -445,8 +446,9 @@ class Generations:
             raise not_found()
         # Decoding and re-encoding images (Pillow) and reading PDFs take CPU for a while: not on the event loop.
         uploads = body.get("attachments")
-        files = (run_off_loop if uploads else lambda function, *args: function(*args))(
-            attachments.prepare, uploads, self.attachment_limits)
+        if files is None:
+            files = (run_off_loop if uploads else lambda function, *args: function(*args))(
+                attachments.prepare, uploads, self.attachment_limits)
         # Earlier questions take their files along: the model sees the same turn it answered.
         history = [{"role": m["role"], "content": attachments.model_content(m["content"], m.get("attachments") or [])}
                    for m in found["messages"]

@@ -1,7 +1,19 @@
-"""The input bar: the edit banner, the message box, send and stop."""
+"""The input bar: the edit banner, the files picked, the message box, attach, send and stop."""
 
 import feffery_antd_components as fac
-from dash import html
+from dash import dcc, html
+
+from chatcore.attachments import IMAGE_EXTENSIONS, TEXT_EXTENSIONS
+
+# What the file picker offers; the server decides by content whatever is picked or dropped (chatcore/attachments.py).
+ACCEPT = ",".join(["image/*", ".pdf", *sorted(f".{ext}" for ext in IMAGE_EXTENSIONS | TEXT_EXTENSIONS)])
+
+
+def attached(filenames):
+    """The chips of the files waiting to be sent (names only: their contents stay in the browser until sending)."""
+    if isinstance(filenames, str):
+        filenames = [filenames]
+    return [html.Span(name, className="chat-attach-chip", title=name) for name in filenames or ()]
 
 
 def render(strings, left=""):
@@ -17,7 +29,15 @@ def render(strings, left=""):
                 html.Span(id="chat-edit-text"),
                 html.Button(strings["cancelEdit"], id="chat-edit-cancel", className="chat-link-button"),
             ]),
+            html.Div(id="chat-attach-list", className="chat-attach-list", hidden=True, children=[
+                html.Div(id="chat-attach-chips", className="chat-attach-chips"),
+                html.Button(strings["clearAttachments"], id="chat-attach-clear", className="chat-link-button"),
+            ]),
             html.Div(className="chat-input-row", children=[
+                # dcc.Upload opens the picker on a click and takes files dropped on it; the server checks them.
+                dcc.Upload(html.Button(className="chat-icon-button chat-icon-attach", title=strings["attach"],
+                                       type="button", **{"aria-label": strings["attach"]}),
+                           id="chat-attach", multiple=True, accept=ACCEPT, className="chat-attach"),
                 fac.AntdInput(id="chat-input", className="chat-input", mode="text-area", value="",
                               autoSize={"minRows": 1, "maxRows": 8}, placeholder=strings["placeholder"],
                               autoFocus=True),

@@ -6,6 +6,8 @@ import re
 import feffery_markdown_components as fmc
 from dash import html
 
+from chatcore import attachments
+
 # The page does not need fmc's bundle (0.73 MB with Brotli, half of the first load) for its first screen: chat.js
 # loads it after the first render, and answers show as plain text until then.
 MARKDOWN_LIBRARY = fmc
@@ -119,14 +121,33 @@ class View:
                          html.Button(self.strings["retry"], className="chat-retry", **{"data-index": str(msg["seq"])})],
                         className="chat-error", role="alert")
 
+    def files(self, msg):
+        """A question's files: images as thumbnails, text and PDFs as chips, each opening the file in a new tab.
+
+        Drawn from their summary: a full image or a file's text can be MBs, and the route serves them on demand."""
+        shown = []
+        for n, item in enumerate(attachments.summary(msg.get("attachments"))):
+            link = {"href": f"/api/messages/{msg['id']}/attachments/{n}", "target": "_blank", "rel": "noopener",
+                    "title": item["name"]}
+            if item["kind"] == "image":
+                shown.append(html.A(html.Img(src=item["thumb_url"], alt=item["name"], className="chat-thumb"),
+                                    className="chat-file chat-file--image", **link))
+            else:
+                shown.append(html.A([html.Span(item["name"], className="chat-file-name"),
+                                     html.Span(attachments.readable_size(item["size"]), className="chat-file-size")],
+                                    className="chat-file chat-file--text", **link))
+        return html.Div(shown, className="chat-files") if shown else None
+
     def body(self, msg):
         """The children of one message."""
         seq, s = msg["seq"], self.strings
         if msg["role"] == "user":
             # Questions are shown as typed (no Markdown), like the big chat UIs.
-            return [html.Div(msg["content"], className="chat-text"), html.Div(
-                [self.icon_button("msg-edit", s["edit"], "edit", seq),
-                 self.icon_button("msg-delete", s["deleteTurn"], "delete", seq)], className="chat-actions")]
+            children = [self.files(msg), html.Div(msg["content"], className="chat-text") if msg["content"] else None,
+                        html.Div([self.icon_button("msg-edit", s["edit"], "edit", seq),
+                                  self.icon_button("msg-delete", s["deleteTurn"], "delete", seq)],
+                                 className="chat-actions")]
+            return [child for child in children if child is not None]
         children = [self.reasoning(msg), self.answer(msg)]
         usage = msg.get("usage") or {}
         error = usage.get("error")
