@@ -153,7 +153,7 @@ def main():
                 ["turn", "history the model needs", "page sent", "sent - history", "answer", "page received",
                  "of which response headers", "response bodies", "requests", "received over answer"])
     print_table("Response over the answer if deltas were merged for longer (a chunk every window; computed with the "
-                f"app's SSE and gzip code and {rows[-1][6]} B of headers; the app merges for 40–100 ms)",
+                f"app's SSE and gzip code and {rows[-1][6]} B of headers; the app merges for 40 ms)",
                 merge_window_rows(rows[-1][6]),
                 ["merge window (ms)", "characters per chunk", f"{len(ANSWER)}-character answer",
                  f"{len(TYPICAL_ANSWER)}-character answer"])

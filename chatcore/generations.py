@@ -26,7 +26,7 @@ from .messages import clean_text
 from .os_thread import gevent_patched, run_off_loop
 from . import quotas
 from .providers.base import Finish
-from .service import COALESCE_SECONDS, DONE_EVENT, ChatService, sse_event
+from .service import DONE_EVENT, MERGE_SECONDS, ChatService, sse_event
 from .service import _json  # the shared compact encoder (json.dumps with options builds one per call)
 from .store import conversations
 from .store.engine import now_ms
@@ -37,7 +37,6 @@ HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least thi
 STALE_SECONDS = 10.0     # a log silent this long belongs to an instance that died: the answer is interrupted
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
 FIRST_POLL_SECONDS = 0.2  # how often a viewer without the log reads the store until the first text is there
-MERGE_SECONDS = COALESCE_SECONDS  # deltas this close to the last event wait and go out merged, as on /v1
 LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; later ones replay from the store
 RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it

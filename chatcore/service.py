@@ -3,7 +3,6 @@
 import itertools
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -12,22 +11,17 @@ from dataclasses import replace
 
 from .errors import ChatError, FilesRefused, upstream_error
 from .messages import content_tokens, image_count, parse_request, trim_to_budget, with_system_prompt, without_images
+from .os_thread import gevent_patched
 from .providers.base import Finish, Reasoning
 from .reasoning import split_thinking
 
 log = logging.getLogger("chat")
 
 DONE_EVENT = b"data: [DONE]\n\n"
-# Deltas that arrive within this long of the last content chunk sent are merged into the next chunk (still a
-# plain OpenAI chunk, just with more text). The page re-renders at most ~30 times a second, and less often as
-# the answer grows (+10 ms per 1,000 characters), so merging inside 40 ms (growing the same way, at most 100 ms)
-# is invisible to it; each chunk saved is ~18 bytes of envelope and gzip/HTTP framing on the wire.
-COALESCE_SECONDS = 0.04
-COALESCE_SECONDS_PER_CHARACTER = 0.00001
-COALESCE_MAX_SECONDS = 0.1
-# Streams that hold a delta wait for the next item in one of these shared threads (at most this many at once
-# per process; beyond that a delta is simply sent at once).
-HELPER_THREADS = 256
+# A delta that arrives within this long of the last event sent waits and goes out merged with whatever else
+# arrives by then (on /v1 and in the generation logs): each event saved is its envelope and gzip/HTTP framing
+# on the wire, and a page re-renders far less often than this anyway.
+MERGE_SECONDS = 0.04
 
 
 # Compact JSON that keeps non-ASCII text as UTF-8 (half the bytes of \u escapes for Chinese). One encoder for
@@ -40,139 +34,62 @@ def sse_event(obj) -> bytes:
     return f"data: {_json(obj)}\n\n".encode()
 
 
-class _Collect:
-    """One helper job: read a stream's next items until one arrives at or after `deadline`, the stream ends or
-    fails, or the stream's own thread asks it to stop. Only one thread ever runs the stream at a time: the
-    stream's thread touches `events` again only after the job is done."""
+class _Reader:
+    """Reads a provider stream into a queue in a thread of its own (a greenlet under gevent), so that the
+    stream's writer can wait for its next item with a timeout."""
 
-    def __init__(self, events, deadline):
+    def __init__(self, events):
         self.events = events
-        self.deadline = deadline
-        self.items = []          # what arrived: str deltas, a Finish, or an exception to re-raise
-        self.done = False
-        self.stop = False        # set by the stream's thread: finish after the read in progress
-        self.close = False       # set by the stream's thread when its client went away: close the stream
-        self.started = False     # a helper took the job
-        self.withdrawn = False   # the stream's thread took it back before any helper did
-        self.changed = threading.Condition(threading.Lock())
+        self.stopped = False
+        if gevent_patched():
+            import gevent
+            import gevent.queue
 
-    def run(self):
-        """In a helper thread."""
-        with self.changed:
-            if self.withdrawn:
-                return
-            self.started = True
-        while True:
-            try:
-                item = next(self.events, None)
-                item = Finish(None) if item is None else item
-            except BaseException as exc:  # handed to the stream's thread, which raises it there
-                item = exc
-            with self.changed:
-                self.items.append(item)
-                if (self.stop or not isinstance(item, str) or time.monotonic() >= self.deadline):
-                    self.done = True
-                    self.changed.notify()
-                    close = self.close
+            self.items = gevent.queue.SimpleQueue()
+            self.greenlet = gevent.spawn(self._run)
+        else:
+            self.items, self.greenlet = queue.SimpleQueue(), None
+            threading.Thread(target=self._run, name="stream-reader", daemon=True).start()
+
+    def _run(self):
+        """Queue every delta, then how the stream ended: its Finish, the exception it raised, or Finish(None)."""
+        end = Finish(None)  # a stream that stops without a Finish was cut
+        try:
+            for item in self.events:
+                if isinstance(item, Finish):
+                    end = item
                     break
-        if close:
+                if self.stopped:  # the writer has gone (only checked here without gevent, which kills the read)
+                    break
+                self.items.put(item)
+        except Exception as exc:  # raised again in the writer's thread
+            end = exc
+        finally:
+            self.items.put(end)
             self.events.close()
 
-    def take(self):
-        """The items read so far (and forget them)."""
-        with self.changed:
-            items, self.items = self.items, []
-            return items
-
-    def wait(self, timeout=None):
-        """Wait until the job is done (or `timeout`); True when done."""
-        with self.changed:
-            return self.changed.wait_for(lambda: self.done, timeout)
-
-    def withdraw(self):
-        """Take the job back if no helper has started it (all busy, or one died); True when taken back."""
-        with self.changed:
-            if not self.started:
-                self.withdrawn = True
-            return self.withdrawn
-
-    def finish_soon(self):
-        """Stop after the read in progress."""
-        with self.changed:
-            self.stop = True
-
-    def close_stream(self):
-        """The client went away: close the stream now, or right after the read in progress."""
-        with self.changed:
-            if not self.done:
-                self.stop = self.close = True
-                return
-        self.events.close()
-
-
-class _Helpers:
-    """Shared daemon threads for _Collect jobs; at most `size` jobs at once, started as needed, per process.
-
-    Set up on first use in each process (a forked worker starts with none), so under gevent the queue, lock
-    and threads are the monkey-patched, cooperative ones even if this module was imported before patching.
-    """
-
-    def __init__(self, size):
-        self.size = size
-        self._setup = threading.Lock()
-        self._pid = None
-
-    def submit(self, job):
-        """Run the job in a helper thread; False (and nothing runs) when `size` jobs are already running."""
-        if self._pid != os.getpid():
-            with self._setup:
-                if self._pid != os.getpid():
-                    self._jobs, self._lock, self._live, self._busy = queue.SimpleQueue(), threading.Lock(), 0, 0
-                    self._pid = os.getpid()
-        with self._lock:
-            if self._busy >= self.size:
-                return False
-            self._busy += 1
-            if self._busy > self._live:
-                self._live += 1
-                threading.Thread(target=self._serve, args=(self._jobs,), name="chat-helper", daemon=True).start()
-        self._jobs.put(job)
-        return True
-
-    def _serve(self, jobs):
+    def get(self, timeout=None):
+        """The next item, or None when `timeout` seconds pass first."""
         try:
-            while True:
-                job = jobs.get()
-                try:
-                    job.run()
-                except Exception:  # never lose a helper thread to a bug
-                    log.exception("stream helper failed")
-                finally:
-                    with self._lock:
-                        self._busy -= 1
-        finally:
-            # Count live threads, not started ones: a thread that dies (e.g. killed by a test harness) must not
-            # leave jobs waiting in the queue for nobody. Counted here rather than by asking every thread
-            # is_alive() on each submit: under gevent each is_alive() yields to the event loop.
-            with self._lock:
-                self._live -= 1
+            return self.items.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
-
-HELPERS = _Helpers(HELPER_THREADS)
+    def stop(self):
+        """Close the stream: under gevent at once, even inside a read; otherwise after the read in progress."""
+        self.stopped = True
+        if self.greenlet is not None and not self.greenlet.dead:
+            self.greenlet.kill()
+            self.events.close()  # the greenlet may have been killed before it started
 
 
 class ChatService:
     """Turns an OpenAI-style request body into a streamed or complete answer from the provider of its model."""
 
-    def __init__(self, settings, providers, coalesce_seconds=None):
+    def __init__(self, settings, providers, merge_seconds=None):
         self.settings = settings
         self.providers = providers
-        self.coalesce_seconds = COALESCE_SECONDS if coalesce_seconds is None else coalesce_seconds
-
-    def _window(self, characters):
-        """How long a delta may wait for others, once `characters` of the answer were read (0: never)."""
-        base = self.coalesce_seconds
-        return base and max(base, min(COALESCE_MAX_SECONDS, base + characters * COALESCE_SECONDS_PER_CHARACTER))
+        self.merge_seconds = MERGE_SECONDS if merge_seconds is None else merge_seconds
 
     def prepare(self, body, attachments=()):
         """Validate the body and build the messages the model sees; raises ChatError on bad input.
@@ -225,10 +142,8 @@ class ChatService:
     def sse(self, request, first, events):
         """Yield the answer as OpenAI `chat.completion.chunk` events, ending with [DONE] or an error event.
 
-        The first delta goes out at once, in the same write as the role chunk. A delta that arrives within the window (`_window`) of
-        the last content chunk waits and is merged with whatever else arrives until then; it never waits longer:
-        while deltas wait, the stream's next items are read by a shared helper thread, and this thread sends
-        the waiting text at the deadline. Each yield is one write (and one gzip flush).
+        A delta goes out at once, unless the last write was less than `merge_seconds` ago: then it waits until
+        that long after it, merged with whatever else arrives by then. Each yield is one write (and one gzip flush).
         """
         chunk_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
@@ -247,81 +162,49 @@ class ChatService:
             return head + _json(text).encode() + tail
 
         characters = 0
-        waiting = []        # deltas received and not sent yet
-        sent_at = None      # when the last content chunk was sent (monotonic)
-        job = None          # a helper reading ahead while deltas wait
+        waiting = []  # deltas received and not sent yet
         role = chunk({"role": "assistant", "content": ""})  # OpenAI's first chunk; written with the first text
 
         def text_chunk():
             nonlocal role
             head, role = role, b""
-            if not waiting:
-                return head
             # One chunk per run of answer or reasoning deltas, in order: the two never share a chunk.
             events = b"".join(text_event(kind, "".join(run)) for kind, run in itertools.groupby(waiting, type))
             waiting.clear()
             return head + events
 
+        reader = _Reader(events)
+        sent_at = time.monotonic() - self.merge_seconds  # the first delta goes out at once
         try:
-            items = [first]
-            while True:
-                for item in items:
-                    if isinstance(item, BaseException):
-                        raise item
-                    if isinstance(item, Finish):
-                        head = text_chunk()
-                        error = self._finish_error(item, characters)
-                        if error:
-                            self.log_failure(request, error)
-                            yield head + sse_event(error.to_dict())
-                            return
-                        tail = chunk({}, item.reason)
-                        if request.include_usage and item.usage:
-                            tail += sse_event({"id": chunk_id, "object": "chat.completion.chunk", "created": created,
-                                               "model": request.model, "choices": [], "usage": item.usage})
-                        yield head + tail + DONE_EVENT
-                        return
-                    characters += len(item)
-                    waiting.append(item)
-                if not waiting:  # everything read was sent already
-                    items = [next(events, Finish(None))]
-                    continue
-                now = time.monotonic()
-                deadline = now if sent_at is None else sent_at + self._window(characters)
-                if now < deadline:
-                    job = _Collect(events, deadline)
-                    # Every helper busy, or none got to the job in time: it is taken back and read here.
-                    if not HELPERS.submit(job) or (not job.wait(deadline - now) and job.withdraw()):
-                        job = None
-                if job is None:  # send what waits now, then read the next item here
+            item = first
+            while not isinstance(item, (Finish, BaseException)):
+                characters += len(item)
+                waiting.append(item)
+                wait = sent_at + self.merge_seconds - time.monotonic()
+                item = reader.get(wait) if wait > 0 else None
+                if item is None:  # the window is over: send what waits, then wait for the next delta
                     yield text_chunk()
                     sent_at = time.monotonic()
-                    items = [next(events, Finish(None))]
-                    continue
-                items = []
-                if not job.done:
-                    job.finish_soon()  # the deadline passed while a read is in progress
-                    for item in job.take():
-                        if isinstance(item, str):
-                            characters += len(item)
-                            waiting.append(item)
-                        else:
-                            items.append(item)
-                    if waiting:
-                        yield text_chunk()
-                        sent_at = time.monotonic()
-                    job.wait()
-                items += job.take()
-                job = None
+                    item = reader.get()
+            if isinstance(item, BaseException):
+                raise item
+            head = text_chunk()
+            error = self._finish_error(item, characters)
+            if error:
+                self.log_failure(request, error)
+                yield head + sse_event(error.to_dict())
+                return
+            tail = chunk({}, item.reason)
+            if request.include_usage and item.usage:
+                tail += sse_event({"id": chunk_id, "object": "chat.completion.chunk", "created": created,
+                                   "model": request.model, "choices": [], "usage": item.usage})
+            yield head + tail + DONE_EVENT
         except ChatError as exc:
             self.log_failure(request, exc)
-            yield (text_chunk() if waiting else b"") + sse_event(exc.to_dict())
+            yield text_chunk() + sse_event(exc.to_dict())
         finally:
             # Runs on GeneratorExit too (the browser stopped or went away): closes the upstream request.
-            if job is not None:
-                job.close_stream()
-            else:
-                events.close()
+            reader.stop()
 
     def complete(self, request, first, events):
         """Collect the whole answer into one `chat.completion` object (non-streaming requests)."""

@@ -31,9 +31,12 @@ def answer_text(events):
                    if isinstance(e, dict) and e.get("choices"))
 
 
-def assert_closing_the_stream_closes_the_upstream_within_a_second(server, upstream):
-    """Read a long answer's first text, close the response, and check when the upstream saw the close."""
-    upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if read to the end
+def assert_closing_the_stream_closes_the_upstream_within_a_second(server, upstream, burst=False):
+    """Read a long answer's first text, close the response, and check when the upstream saw the close (`burst`:
+    the upstream sends as fast as it can, so the app is reading and has deltas waiting to be merged)."""
+    # Either way far more than the app could read in a second.
+    upstream.script = (Script(reply="y" * 200_000, chunk_chars=1) if burst else
+                       Script(reply="y" * 4000, chunk_chars=2, delay=0.02))
     response = ask(server)
     lines = response.iter_lines()
     while b"yy" not in next(lines):
@@ -45,13 +48,13 @@ def assert_closing_the_stream_closes_the_upstream_within_a_second(server, upstre
     assert closed_upstream - closed_by_client < 1.0
 
 
-def service_writes(window, provider_items, include_usage=False):
+def service_writes(merge_seconds, provider_items, include_usage=False):
     """A ChatService's SSE writes for a fake provider stream (a generator function's generator)."""
     from types import SimpleNamespace
 
     from chatcore.service import ChatService
 
-    service = ChatService(None, SimpleNamespace(name="fake"), coalesce_seconds=window)
+    service = ChatService(None, SimpleNamespace(name="fake"), merge_seconds=merge_seconds)
     events = provider_items
     first = next(events)
     return service.sse(SimpleNamespace(model="m", include_usage=include_usage), first, events)

@@ -99,6 +99,10 @@ def test_closing_the_stream_closes_the_upstream_request_within_a_second(upstream
     assert_closing_the_stream_closes_the_upstream_within_a_second(serve(upstream_env(upstream)), upstream)
 
 
+def test_closing_the_stream_mid_burst_closes_the_upstream_request_within_a_second(upstream, serve):
+    assert_closing_the_stream_closes_the_upstream_within_a_second(serve(upstream_env(upstream)), upstream, burst=True)
+
+
 # --- upstream faults: a fitting status and a stable code, never the upstream body ---
 
 FAULTS = [
@@ -303,16 +307,6 @@ def test_a_burst_is_merged_into_one_chunk_after_the_first_delta_which_goes_out_a
     assert all(e["object"] == "chat.completion.chunk" and e["id"] == last[0]["id"] for e in last[:2])
 
 
-def test_a_job_no_helper_takes_is_taken_back_and_nothing_is_lost(monkeypatch):
-    from chatcore import service
-
-    monkeypatch.setattr(service.HELPERS, "submit", lambda job: True)  # accepted, but no helper ever runs it
-    writes = list(service_writes(0.01, deltas()))
-    text = "".join(e["choices"][0]["delta"].get("content", "") for w in writes for e in parsed(w)
-                   if isinstance(e, dict) and e["choices"])
-    assert text == "abcdefghij" and parsed(writes[-1])[-1] == "[DONE]"
-
-
 def test_without_a_window_every_delta_is_its_own_chunk():
     writes = list(service_writes(0, deltas()))
     assert [parsed(w)[-1]["choices"][0]["delta"].get("content") for w in writes[:-1]] == list("abcdefghij")
@@ -348,15 +342,15 @@ def test_a_waiting_delta_is_sent_at_its_deadline_while_the_upstream_is_silent():
     assert closed.is_set()
 
 
-def test_stopping_while_a_helper_reads_closes_the_upstream_after_that_read():
+def test_without_gevent_stopping_while_the_upstream_is_silent_closes_it_after_its_next_read():
     import threading
 
     release, closed = threading.Event(), threading.Event()
     writes = service_writes(0.05, stalling(release, closed, finish=False))
-    next(writes), next(writes)  # "b" went out at its deadline; a helper is still waiting for the upstream
+    next(writes), next(writes)  # "b" went out at its deadline; the reader is still waiting for the upstream
     writes.close()  # the client went away
-    assert not closed.is_set()
-    release.set()  # the upstream's next token ends the helper's read: the stream is closed right after
+    assert not closed.is_set()  # a thread cannot be interrupted inside a read (a greenlet can: test_gunicorn)
+    release.set()  # the upstream's next token ends the read: the stream is closed right after
     assert closed.wait(10)
 
 
@@ -407,21 +401,21 @@ def test_each_gzip_write_decodes_on_its_own_and_done_ends_the_gzip_stream():
     assert decoder.eof
 
 
-def test_the_page_gets_merged_chunks_from_a_fast_upstream_and_loses_nothing(upstream, serve, monkeypatch):
+def test_a_burst_of_300_one_character_chunks_arrives_merged_and_exact(upstream, serve, monkeypatch):
     import zlib
 
     from chatcore import service
 
-    monkeypatch.setattr(service, "COALESCE_SECONDS", 60)  # every delta after the first one merges
+    monkeypatch.setattr(service, "MERGE_SECONDS", 60)  # every delta after the first one merges
     server = serve(upstream_env(upstream))
-    answer = "".join(f"{i % 10}中文" if i % 7 else "\n" for i in range(2_000))
-    upstream.script = Script(reply=answer, chunk_chars=3)
+    answer = "".join(f"{i % 10}中" if i % 7 else "\n" for i in range(200))[:300]
+    upstream.script = Script(reply=answer, chunk_chars=1)
     response = ask(server, headers={"Accept-Encoding": "gzip"})
     body = zlib.decompressobj(31).decompress(response.raw.read(decode_content=False))
     events = [b[6:].decode() if b == b"data: [DONE]" else json.loads(b[6:]) for b in body.split(b"\n\n") if b]
     assert answer_text(events) == answer
-    assert [e["choices"][0]["delta"] for e in events[:2]] == [{"role": "assistant", "content": ""},
-                                                              {"content": answer[:3]}]
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert 0 < len(events[1]["choices"][0]["delta"]["content"]) < 300  # the first read goes out at once, alone
     assert len(events) == 5 and events[-1] == "[DONE]"  # role, first delta, the rest merged, finish, [DONE]
     assert "X-Chat-Trimmed-Messages" not in response.headers  # only sent when messages were trimmed
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)

@@ -70,6 +70,39 @@ def test_closing_a_stream_closes_the_upstream_request_within_a_second(upstream, 
     assert_closing_the_stream_closes_the_upstream_within_a_second(gunicorn_app, upstream)
 
 
+def test_closing_a_stream_mid_burst_closes_the_upstream_request_within_a_second(upstream, gunicorn_app):
+    assert_closing_the_stream_closes_the_upstream_within_a_second(gunicorn_app, upstream, burst=True)
+
+
+def test_a_burst_of_300_one_character_chunks_arrives_exact_in_far_fewer_events(upstream, gunicorn_app):
+    answer = "".join(f"{i % 10}中" if i % 7 else "\n" for i in range(200))[:300]
+    upstream.script = Script(reply=answer, chunk_chars=1)
+    response = requests.post(f"{gunicorn_app.url}/v1/chat/completions", stream=True, timeout=60, json={
+        "model": "scripted", "stream": True, "messages": [{"role": "user", "content": "burst"}]})
+    events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith(b"data: {")]
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events) == answer
+    assert len(events) < 100  # the default merge window, on a busy machine too
+
+
+def test_a_slow_upstreams_deltas_arrive_as_they_come(upstream, gunicorn_app):
+    import threading
+
+    gate = threading.Event()
+    upstream.script = Script(reply="answer", reasoning="thinking", chunk_chars=4, answer_gate=gate)
+    response = requests.post(f"{gunicorn_app.url}/v1/chat/completions", stream=True, timeout=60, json={
+        "model": "scripted", "stream": True, "messages": [{"role": "user", "content": "slow"}]})
+    lines = response.iter_lines()
+    thought = ""
+    while thought != "thinking":  # all of the reasoning, while the upstream still waits to send the answer
+        line = next(lines)
+        if line.startswith(b"data: {"):
+            thought += json.loads(line[6:])["choices"][0]["delta"].get("reasoning_content") or ""
+    assert not gate.is_set()
+    gate.set()
+    rest = [json.loads(line[6:]) for line in lines if line.startswith(b"data: {")]
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in rest) == "answer"
+
+
 def test_upstream_read_timeouts_fire_under_the_event_loop(upstream):
     with GunicornApp(upstream_env(upstream, REQUEST_TIMEOUT="1")) as app:
         # Before the headers: an HTTP error.
