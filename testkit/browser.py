@@ -36,9 +36,17 @@ def wait_until(dash_duo, condition, timeout=15, message=""):
 
 
 def type_and_send(dash_duo, text):
-    """Type a question into the box and press Enter, as a person does."""
-    box = dash_duo.find_element("#chat-input")
-    box.send_keys(text)
+    """Type a question into the box and press Enter, as a person does (the box found again if it was redrawn
+    before the first key, e.g. while antd's lazy input component loads)."""
+    def typed(driver):
+        try:
+            box = driver.find_element(By.CSS_SELECTOR, "#chat-input")
+            box.send_keys(text)
+        except (StaleElementReferenceException, NoSuchElementException):
+            return None
+        return box
+
+    box = wait_until(dash_duo, typed, message="could not type into the box")
     box.send_keys(Keys.ENTER)
 
 

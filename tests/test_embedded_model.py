@@ -16,7 +16,6 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from chatcore.errors import ChatError
@@ -25,7 +24,7 @@ from chatcore.model_file import assembled_path
 from chatcore.providers import Finish, build_embedded
 from config import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS, EmbeddedModel, load_settings
 from testkit.app import build_app
-from testkit.browser import committed_history
+from testkit.browser import committed_history, type_and_send
 from testkit.gunicorn_app import MODEL_DATA_DIR, GunicornApp
 from testkit.waiting import wait_until
 
@@ -186,9 +185,8 @@ def test_any_gguf_given_by_path_is_loaded_as_it_is(provider, tmp_path):
 
 def test_the_model_answers_in_the_page(dash_duo):
     dash_duo.start_server(build_app(NO_UPSTREAM))
-    box = dash_duo.wait_for_element("#chat-input")
-    box.send_keys("你好")
-    box.send_keys(Keys.ENTER)
+    dash_duo.wait_for_element("#chat-input")
+    type_and_send(dash_duo, "你好")
     WebDriverWait(dash_duo.driver, 300).until(
         lambda d: d.execute_script("const a = document.querySelector(\".chat-message[data-role='assistant']\");"
                                    " return a && a.dataset.status === 'done'"), "no embedded answer")
