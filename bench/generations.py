@@ -32,7 +32,7 @@ import requests
 from bench.common import median, percentile, print_table
 from bench.concurrency import Sampler, busy_seconds
 from testkit.gunicorn_app import ROOT, GunicornApp
-from testkit.load import FIRST_CONTENT, _split, one_stream, parse_answer
+from testkit.load import _split, one_stream, parse_answer, read_stream
 from testkit.upstream import free_port
 from testkit.waiting import wait_until
 
@@ -144,7 +144,6 @@ async def held_api_stream(url, conversation_id, question, open_streams):
     started = time.perf_counter()
     open_streams["now"] += 1
     open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
-    first, received = None, bytearray()
     try:
         raw = await _http(host, port, "POST", f"/api/conversations/{conversation_id}/messages",
                           {"content": question, "model": "scripted"})
@@ -152,21 +151,12 @@ async def held_api_stream(url, conversation_id, question, open_streams):
         if b" 202 " not in head.split(b"\r\n")[0]:
             return None, raw, head.split(b"\r\n")[0].decode()
         gid = json.loads(body)["generation_id"]
-        reader, writer = await asyncio.open_connection(host, port)
-        writer.write(f"GET /api/generations/{gid}/events HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            received += data
-            if first is None and FIRST_CONTENT.search(received):
-                first = time.perf_counter() - started
-        writer.close()
+        request = f"GET /api/generations/{gid}/events HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
+        return await read_stream(host, port, request, started)
     except OSError as exc:
-        return first, bytes(received), type(exc).__name__
+        return None, b"", type(exc).__name__
     finally:
         open_streams["now"] -= 1
-    return first, bytes(received), None
 
 
 def held(env, redis_url, n):

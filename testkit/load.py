@@ -23,7 +23,16 @@ async def one_stream(url, question, delay, open_streams):
     started = time.perf_counter()
     open_streams["now"] += 1
     open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
-    first, received = None, bytearray()
+    try:
+        return await read_stream(host, port, request, started)
+    finally:
+        open_streams["now"] -= 1
+
+
+async def read_stream(host, port, request, started, received=b""):
+    """Send a raw HTTP/1.0 request and read the SSE answer to its end; returns (seconds from `started` to the
+    first content delta, the raw bytes after `received`, error name or None)."""
+    first, received = None, bytearray(received)
     try:
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(request)
@@ -37,8 +46,6 @@ async def one_stream(url, question, delay, open_streams):
         writer.close()
     except OSError as exc:
         return first, bytes(received), type(exc).__name__
-    finally:
-        open_streams["now"] -= 1
     return first, bytes(received), None
 
 
