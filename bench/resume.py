@@ -17,8 +17,9 @@ from testkit.waiting import wait_until
 
 RUNS = 8
 ANSWER = "[id^=chat-md-]"
-LAST_ANSWER_TEXT = (f"const a = [...document.querySelectorAll(\".chat-message[data-role='assistant'] {ANSWER}\")].pop();"
-                    " return a ? a.textContent.length : 0")
+# The number of answers drawn, and the length of the last one's text.
+ANSWERS = (f"const a = [...document.querySelectorAll(\".chat-message[data-role='assistant'] {ANSWER}\")];"
+           " return [a.length, a.length ? a[a.length - 1].textContent.length : 0]")
 # Runs in every new document before its own scripts: times (ms since navigation start) of usable and resumed.
 WATCH = """
 window.__usable = null; window.__resumed = null;
@@ -48,7 +49,9 @@ def main():
                 box = driver.find_element("css selector", "#chat-input")
                 box.send_keys(f"question {run}")
                 box.send_keys(Keys.ENTER)
-                shown = wait_until(lambda: (n := driver.execute_script(LAST_ANSWER_TEXT)) > 200 and n, 30, "text")
+                # This run's answer (not the one before it) has shown some text.
+                shown = wait_until(lambda: (a := driver.execute_script(ANSWERS))[0] == run + 1 and a[1] > 200
+                                   and a[1], 30, "text")
                 driver.execute_script("sessionStorage.setItem('resume-chars', arguments[0])", shown)
                 driver.refresh()
                 times = wait_until(lambda: driver.execute_script(
