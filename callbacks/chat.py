@@ -11,7 +11,7 @@ from werkzeug.exceptions import NotFound
 
 from callbacks.page import PREFERENCE_STATES, notice, preferences_from
 from chatcore import attachments, turns
-from chatcore.errors import ChatError, FilesRefused
+from chatcore.errors import ChatError
 from chatcore.store import conversations
 from components.input_bar import attached
 from components.message_list import WINDOW
@@ -91,22 +91,17 @@ def register(app, page):
             return refuse("warning", strings["stillAnswering"])
         edit_seq = (edit or {}).get("seq")
         try:
-            cid, error = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
-                                   preferences_from(values), edit_seq=edit_seq, attachments=files)
-        except FilesRefused as exc:
+            cid = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
+                            preferences_from(values), edit_seq=edit_seq, attachments=files)
+        except ChatError as exc:  # refused before it started: nothing stored, the box keeps everything
             return refuse("error", page.error_text(exc.code))
-        if cid is None:
-            return (no_update, bump(current, id=None), None, notice("error", page.view().errors["default"]),
-                    *(no_update,) * 8)
-        # A turn that failed otherwise (a limit, the backend) is stored without its files: they stay in the box.
-        cleared = None if error is None else no_update
         count = (shown or {}).get("count")
         if not found or edit_seq is not None or (shown or {}).get("id") != cid or count is None:
-            return "", bump(current, id=cid), None, no_update, cleared, cleared, *(no_update,) * 6
+            return "", bump(current, id=cid), None, no_update, None, None, *(no_update,) * 6
         after = page.conversation(cid, window=2)
         turn = Patch()
         turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
-        return ("", no_update, None, no_update, cleared, cleared, turn, True,
+        return ("", no_update, None, no_update, None, None, turn, True,
                 *status(after, turns.streaming(after["messages"]), markdown, count + 2))
 
     @app.callback(
@@ -191,7 +186,7 @@ def register(app, page):
         try:
             turns.ask(page.generations, page.db, user_id, cid, question["content"], preferences_from(values),
                       edit_seq=question["seq"] if last else None, files=question.get("attachments"))
-        except FilesRefused as exc:  # e.g. its images, now asked of a model without vision
+        except ChatError as exc:  # e.g. a limit, or its images now asked of a model without vision
             return no_update, no_update, no_update, no_update, notice("error", page.error_text(exc.code))
         return bump(current), no_update, None, no_update, no_update
 

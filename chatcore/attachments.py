@@ -16,7 +16,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from .errors import ChatError, FilesRefused
+from .errors import ChatError, bad_request
 from .messages import IMAGE_TOKENS, clean_text, estimate_tokens
 
 IMAGE_MAX_SIDE = 2048     # longest side sent to a model (OpenAI's own high-detail limit)
@@ -67,11 +67,6 @@ class Limits:
         return self.total_bytes * 4 // 3 + 1024 * self.files + other_bytes
 
 
-def refuse(code, message):
-    """A 400 about an attachment (nothing is stored: callers check every file before storing anything)."""
-    return FilesRefused(400, code, message)
-
-
 def clean_name(name) -> str:
     """A file name safe to store and show: no folders, no control or direction-changing characters, at most
     MAX_NAME_CHARS characters (its extension kept)."""
@@ -103,15 +98,15 @@ def decode_data(value, max_bytes) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if not isinstance(value, str):
-        raise refuse("invalid_attachment", "Each attachment needs 'data': base64 or a data: URL.")
+        raise bad_request("invalid_attachment", "Each attachment needs 'data': base64 or a data: URL.")
     match = _DATA_URL.match(value)
     encoded = value[match.end():] if match else value
     if len(encoded) > max_bytes * 4 // 3 + 8 and len(_WHITESPACE.sub("", encoded)) > max_bytes * 4 // 3 + 8:
-        raise refuse("attachment_too_large", f"A file is over the limit of {readable_size(max_bytes)}.")
+        raise bad_request("attachment_too_large", f"A file is over the limit of {readable_size(max_bytes)}.")
     try:
         return base64.b64decode(_WHITESPACE.sub("", encoded), validate=True)
     except (binascii.Error, ValueError):
-        raise refuse("invalid_attachment", "An attachment's data is not valid base64.") from None
+        raise bad_request("invalid_attachment", "An attachment's data is not valid base64.") from None
 
 
 def readable_size(count) -> str:
@@ -129,23 +124,23 @@ def prepare(files, limits) -> list[dict]:
     if files is None:
         return []
     if not isinstance(files, list):
-        raise refuse("invalid_attachments", "'attachments' must be a list of {name, data} objects.")
+        raise bad_request("invalid_attachments", "'attachments' must be a list of {name, data} objects.")
     if len(files) > limits.files:
-        raise refuse("too_many_attachments", f"{len(files)} files attached; the limit is {limits.files} per message.")
+        raise bad_request("too_many_attachments", f"{len(files)} files attached; the limit is {limits.files} per message.")
     decoded, total = [], 0
     for i, item in enumerate(files):
         if not isinstance(item, dict) or set(item) - {"name", "data"} or "data" not in item:
-            raise refuse("invalid_attachment", f"attachments[{i}] must be an object with 'name' and 'data'.")
+            raise bad_request("invalid_attachment", f"attachments[{i}] must be an object with 'name' and 'data'.")
         name = clean_name(item.get("name"))
         data = decode_data(item["data"], limits.file_bytes)
         if len(data) > limits.file_bytes:
-            raise refuse("attachment_too_large", f"{name} is {readable_size(len(data))}; the limit is "
+            raise bad_request("attachment_too_large", f"{name} is {readable_size(len(data))}; the limit is "
                                                  f"{readable_size(limits.file_bytes)} per file.")
         if not data:
-            raise refuse("empty_attachment", f"{name} is empty.")
+            raise bad_request("empty_attachment", f"{name} is empty.")
         total += len(data)
         if total > limits.total_bytes:
-            raise refuse("attachments_too_large", f"The files are over {readable_size(limits.total_bytes)} together.")
+            raise bad_request("attachments_too_large", f"The files are over {readable_size(limits.total_bytes)} together.")
         decoded.append((name, data))
     return [_prepare_one(name, data, limits) for name, data in decoded]
 
@@ -162,7 +157,7 @@ def _prepare_one(name, data, limits) -> dict:
         found = "image" if prepared else "text"
     if claimed and claimed != found:
         what = {"pdf": "a PDF", "image": "an image", "text": "text (or an unknown binary format)"}[found]
-        raise refuse("attachment_type_mismatch", f"{name} is {what}, not what its name says.")
+        raise bad_request("attachment_type_mismatch", f"{name} is {what}, not what its name says.")
     if found == "pdf":
         return _pdf(name, data, limits)
     if found == "image":
@@ -181,12 +176,12 @@ def _image(name, data, limits) -> dict | None:
     except UnidentifiedImageError:
         return None
     except Image.DecompressionBombError:
-        raise refuse("image_too_large", f"{name} has too many pixels (over {limits.image_pixels:,}).") from None
+        raise bad_request("image_too_large", f"{name} has too many pixels (over {limits.image_pixels:,}).") from None
     except (OSError, SyntaxError, ValueError):
-        raise refuse("invalid_image", f"{name} is a damaged image.") from None
+        raise bad_request("invalid_image", f"{name} is a damaged image.") from None
     width, height = image.size
     if width * height > limits.image_pixels:
-        raise refuse("image_too_large", f"{name} is {width}×{height} pixels; the limit is "
+        raise bad_request("image_too_large", f"{name} is {width}×{height} pixels; the limit is "
                                         f"{limits.image_pixels:,} pixels.")
     try:
         image.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))  # JPEG: decode at a reduced scale when it can
@@ -200,7 +195,7 @@ def _image(name, data, limits) -> dict | None:
         mime = "image/png" if alpha else "image/jpeg"
         full_url, thumb_url = _data_url(image, mime), _data_url(thumb, mime)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise refuse("invalid_image", f"{name} is a damaged image.") from None
+        raise bad_request("invalid_image", f"{name} is a damaged image.") from None
     return {"name": name, "kind": "image", "mime": mime, "size": len(data), "width": image.width,
             "height": image.height, "data_url": full_url, "thumb_url": thumb_url}
 
@@ -254,10 +249,10 @@ def _text(name, data, limits, mime) -> dict:
         except UnicodeDecodeError:
             continue
     if text is None or len(_BINARY_CHARS.findall(text[:65536])) > max(2, len(text[:65536]) // 200):
-        raise refuse("unsupported_attachment", f"{name} is neither an image, a PDF nor a text file.")
+        raise bad_request("unsupported_attachment", f"{name} is neither an image, a PDF nor a text file.")
     text = clean_text(text.replace("\r\n", "\n"))
     if not text.strip():
-        raise refuse("empty_attachment", f"{name} has no text.")
+        raise bad_request("empty_attachment", f"{name} has no text.")
     return {"name": name, "kind": "text", "mime": mime, "size": len(data), "text": text[:limits.chars],
             "chars": len(text)}
 
@@ -279,7 +274,7 @@ def _pdf(name, data, limits) -> dict:
         with apply_configuration(jbig2dec_binary=None, **caps):  # no external decoder is ever run
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted and not reader.decrypt(""):
-                raise refuse("pdf_encrypted", f"{name} is protected by a password.")
+                raise bad_request("pdf_encrypted", f"{name} is protected by a password.")
             pages = len(reader.pages)
             for page in reader.pages:
                 if read >= limits.pdf_pages or chars >= limits.chars or time.monotonic() > deadline:
@@ -291,14 +286,14 @@ def _pdf(name, data, limits) -> dict:
     except ChatError:  # a refusal of ours from inside the block
         raise
     except LimitReachedError:
-        raise refuse("pdf_too_large", f"{name} expands beyond the limits (a compressed 'PDF bomb'?).") from None
+        raise bad_request("pdf_too_large", f"{name} expands beyond the limits (a compressed 'PDF bomb'?).") from None
     except RecursionError:
-        raise refuse("invalid_pdf", f"{name} is a damaged PDF.") from None
+        raise bad_request("invalid_pdf", f"{name} is a damaged PDF.") from None
     except Exception:  # pypdf raises many types on hostile or broken files; all mean the same here
-        raise refuse("invalid_pdf", f"{name} is a damaged PDF.") from None
+        raise bad_request("invalid_pdf", f"{name} is a damaged PDF.") from None
     text = clean_text("\n\n".join(t.strip() for t in texts if t.strip()))
     if not text.strip():
-        raise refuse("pdf_without_text", f"{name} has no text to read (a scan? send its pages as images).")
+        raise bad_request("pdf_without_text", f"{name} has no text to read (a scan? send its pages as images).")
     return {"name": name, "kind": "text", "mime": "application/pdf", "size": len(data), "text": text[:limits.chars],
             "chars": len(text), "pages": pages, "pages_read": read}
 
@@ -357,28 +352,28 @@ def check_stored(items, limits) -> list[dict]:
     """Attachments in their prepared form from an outside source (an imported backup), checked like an upload:
     images decoded and re-encoded (nothing but pixels is kept), text cut at the limit. Raises a 400 ChatError."""
     if not isinstance(items, list) or len(items) > limits.files:
-        raise refuse("invalid_attachments", f"attachments must be a list of at most {limits.files}.")
+        raise bad_request("invalid_attachments", f"attachments must be a list of at most {limits.files}.")
     checked = []
     for item in items:
         if not isinstance(item, dict) or item.get("kind") not in ("image", "text"):
-            raise refuse("invalid_attachment", "An attachment has no kind (image or text).")
+            raise bad_request("invalid_attachment", "An attachment has no kind (image or text).")
         name = clean_name(item.get("name"))
         size = item.get("size")
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise refuse("invalid_attachment", f"{name}: size must be a number of bytes.")
+            raise bad_request("invalid_attachment", f"{name}: size must be a number of bytes.")
         if item["kind"] == "image":
             url = item.get("data_url")
             if not isinstance(url, str) or not url.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")):
-                raise refuse("invalid_attachment", f"{name}: data_url must be a PNG or JPEG data: URL.")
+                raise bad_request("invalid_attachment", f"{name}: data_url must be a PNG or JPEG data: URL.")
             image = _image(name, decode_data(url, limits.file_bytes), limits)
             if image is None:
-                raise refuse("invalid_attachment", f"{name}: data_url is not an image.")
+                raise bad_request("invalid_attachment", f"{name}: data_url is not an image.")
             checked.append(image | {"size": size})
             continue
         text, chars, mime = item.get("text"), item.get("chars", 0), item.get("mime", "text/plain")
         if not isinstance(text, str) or isinstance(chars, bool) or not isinstance(chars, int) or \
                 mime not in {"text/plain", "application/pdf", *TEXT_MIMES.values()}:
-            raise refuse("invalid_attachment", f"{name}: text, chars or mime is not valid.")
+            raise bad_request("invalid_attachment", f"{name}: text, chars or mime is not valid.")
         text = clean_text(text)
         out = {"name": name, "kind": "text", "mime": mime, "size": size, "text": text[:limits.chars],
                "chars": max(chars, len(text))}

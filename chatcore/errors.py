@@ -17,11 +17,6 @@ class ChatError(Exception):
         return {"error": {"message": self.message, "type": self.error_type, "code": self.code}}
 
 
-class FilesRefused(ChatError):
-    """A 400 about the files of a question (one of them, or images for a model without vision): nothing of the
-    question is stored, and the page keeps the question and its files in the box to be fixed."""
-
-
 def bad_request(code, message) -> ChatError:
     """A 400 for input the caller can fix."""
     return ChatError(400, code, message)

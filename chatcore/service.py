@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import replace
 
-from .errors import ChatError, FilesRefused, upstream_error
+from .errors import ChatError, upstream_error
 from .messages import content_tokens, image_count, parse_request, trim_to_budget, with_system_prompt, without_images
 from .os_thread import gevent_patched
 from .providers.base import Finish, Reasoning
@@ -103,7 +103,7 @@ class ChatService:
         question = request.messages[-1]
         if not self.providers.takes_images(request.model):
             if image_count(question["content"]) or any(item["kind"] == "image" for item in attachments):
-                raise FilesRefused(400, "model_without_vision", f"The model {request.model} does not take images: "
+                raise ChatError(400, "model_without_vision", f"The model {request.model} does not take images: "
                                    "choose a model that does, or send the question without them.")
             # Images of earlier turns (asked of another model) become a note rather than an upstream error.
             request.messages = [{**m, "content": without_images(m["content"])} for m in request.messages]

@@ -3,7 +3,7 @@
 The chat page's callbacks call these; every one takes the user id, so another user's ids find nothing.
 """
 
-from chatcore.errors import ChatError, FilesRefused
+from chatcore.errors import ChatError
 from chatcore.store import conversations
 
 # Page settings → the fields of a generation request (POST /api/conversations/<id>/messages has the same).
@@ -26,39 +26,30 @@ def request_body(question: str, preferences: dict, attachments=None) -> dict:
 def ask(generations, db, user_id, conversation_id, question, preferences, edit_seq=None, attachments=None,
         files=None):
     """Ask `question` (with `attachments`, `[{"name", "data"}]`, or a stored question's `files` when it is asked
-    again) in the conversation (a new one when None); returns (conversation id, ChatError or None).
+    again) in the conversation (a new one when None); returns the conversation id.
 
     An edited question first removes itself and every later turn. When the answer cannot start (a limit, an
-    unknown model, the backend refused it), the question is kept in the conversation with a failed answer that
-    says why and can be retried: nothing the user typed is lost. Refused files are different (a retry would be
-    refused again): FilesRefused is raised and nothing is changed (a new conversation is removed again, the turns
-    an edit removed are put back), so the question and its files stay in the box to be fixed.
+    unknown model, refused files, the log unavailable) nothing is changed: a new conversation is removed again and
+    the turns an edit removed are put back. The ChatError is raised, and the page keeps the question and its files
+    in the box and says why (and, for a limit, when it resets).
     """
     created, removed = conversation_id is None, []
     if created:
         conversation_id = conversations.create_conversation(db, user_id, conversations.auto_title(question))["id"]
     elif edit_seq is not None:
-        if attachments or files:  # files may be refused: what the edit removes is then put back
-            found = conversations.get_conversation(db, user_id, conversation_id)
-            removed = [m for m in (found or {}).get("messages", ()) if m["seq"] >= edit_seq]
+        found = conversations.get_conversation(db, user_id, conversation_id)
+        removed = [m for m in (found or {}).get("messages", ()) if m["seq"] >= edit_seq]
         if not conversations.delete_messages_from(db, user_id, conversation_id, edit_seq):
-            return None, ChatError(404, "not_found", "Not found.")
+            raise ChatError(404, "not_found", "Not found.")
     try:
         generations.start(user_id, conversation_id, request_body(question, preferences, attachments), files=files)
-    except FilesRefused:
+    except ChatError:
         if created:
             conversations.delete_conversation(db, user_id, conversation_id)
         elif removed:
             conversations.add_messages(db, user_id, conversation_id, removed, ids=[m["id"] for m in removed])
         raise
-    except ChatError as exc:
-        if exc.code == "not_found":
-            return None, exc
-        conversations.add_messages(db, user_id, conversation_id, [
-            {"role": "user", "content": question, "attachments": files},
-            {"role": "assistant", "content": "", "status": "error", "usage": {"error": exc.code}}])
-        return conversation_id, exc
-    return conversation_id, None
+    return conversation_id
 
 
 def question_before(messages, seq):
