@@ -83,7 +83,7 @@ def page_config(settings, lang, prefix, markdown_bundle, has_answers):
     """What chat.js needs, sent once per page load: a few strings, the Markdown bundle and the routes it reads."""
     strings = STRINGS[lang]
     return {
-        "strings": {key: strings[key] for key in ("copied", "copyFailed", "imported", "thinking", "thoughtFor")},
+        "strings": {key: strings[key] for key in ("copied", "copyFailed", "imported", "thoughtFor")},
         "errors": {key: ERRORS[lang][key] for key in ("default", "store_unavailable", "not_signed_in")},
         "markdownBundle": markdown_bundle,
         "markdownNow": has_answers,  # a conversation is on screen: fetch fmc at once, not when the page is idle

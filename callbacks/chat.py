@@ -81,7 +81,7 @@ def register(app, page):
             return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * 8
 
         if user_id is None:
-            return refuse("error", page.view().errors["not_signed_in"])
+            return refuse("error", page.error_text("not_signed_in"))
         if not question and not files:
             return refuse("warning", strings["emptyQuestion"])
         if len(question) > page.settings.max_input_chars:

@@ -16,8 +16,6 @@ from chatcore.store import conversations
 from components import conversation_list
 from components.message_list import WINDOW
 
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
-
 
 def download(document, prefix):
     """A JSON export file for dcc.Download."""
@@ -152,18 +150,18 @@ def register(app, page):
     )
     def import_file(contents):
         """Import an export file or a backup: checked whole first, then stored; the same file can be picked again."""
-        user_id, errors = page.user_id(), page.view().errors
+        user_id = page.user_id()
         if not contents or not user_id:
             return no_update, no_update, None
         try:
             data = base64.b64decode(contents.split(",", 1)[-1])
-            if len(data) > MAX_IMPORT_BYTES:
-                raise transfer.TransferError("import_too_large", MAX_IMPORT_BYTES // 2**20)
+            if len(data) > transfer.MAX_IMPORT_BYTES:
+                raise transfer.TransferError("import_too_large", transfer.MAX_IMPORT_BYTES // 2**20)
             items = transfer.parse_export(data)
         except transfer.TransferError as exc:
-            return no_update, notice("error", errors[exc.code].format(detail=exc.detail)), None
+            return no_update, notice("error", page.error_text(exc.code).format(detail=exc.detail)), None
         except ValueError:
-            return no_update, notice("error", errors["import_not_json"].format(detail="")), None
+            return no_update, notice("error", page.error_text("import_not_json").format(detail="")), None
         added = sum(1 for item in items if conversations.import_conversation(page.db, user_id, item))
         return time.time(), notice("success", page.strings["imported"].format(n=added)), None
 
@@ -179,7 +177,7 @@ def register(app, page):
             page.auth.login("", (code or "").strip())
         except ChatError as exc:
             code = "invalid_access_code" if exc.code == "bad_credentials" else exc.code
-            return True, no_update, no_update, notice("error", page.view().errors.get(code, exc.message))
+            return True, no_update, no_update, notice("error", page.error_text(code))
         return False, time.time(), bump(current), no_update
 
     app.clientside_callback(ClientsideFunction("chat", "toggleSider"), Output("chat-shell", "className"),

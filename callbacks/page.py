@@ -1,15 +1,13 @@
 """What the chat page's callbacks share: the store, the signed-in user, the generations and the language."""
 
+import logging
 import time
 
 import feffery_antd_components as fac
-import logging
-
-import sqlalchemy as sa
 from dash import State, set_props
 from werkzeug.exceptions import HTTPException, NotFound
 
-from chatcore.store import StoreUnavailable, conversations
+from chatcore.store import STORE_ERRORS, conversations
 from chatcore.strings import ERRORS, STRINGS
 from components.message_list import View
 from components.settings import CONTROLS
@@ -48,13 +46,13 @@ class Page:
         shown as a trace). Dash calls this for every callback of the page (its `on_error`)."""
         if isinstance(error, HTTPException):
             raise error
-        down = isinstance(error, (StoreUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError))
+        down = isinstance(error, STORE_ERRORS)
         if down:
             logging.getLogger("chat").error("database unavailable in a page callback: %s", type(error).__name__)
         else:
             logging.getLogger("chat").error("page callback failed", exc_info=error)
-        set_props("global-message", {"children": notice("error", self.view().errors[
-            "store_unavailable" if down else "default"])})
+        set_props("global-message", {"children": notice("error", self.error_text(
+            "store_unavailable" if down else "default"))})
 
     @property
     def strings(self):

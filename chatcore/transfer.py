@@ -17,6 +17,7 @@ VERSION = 1
 ROLES = ("user", "assistant")
 STATUSES = ("done", "error", "streaming", "interrupted")
 MAX_CONVERSATIONS = 10_000
+MAX_IMPORT_BYTES = 50 * 1024 * 1024  # one export file or backup
 
 
 class TransferError(ValueError):

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from chatcore import quotas
 from chatcore.errors import ChatError, bad_request
 from chatcore.service import DONE_EVENT
-from chatcore.store import StoreUnavailable
+from chatcore.store import STORE_ERRORS
 
 log = logging.getLogger("chat")
 MAX_BODY_BYTES = 1024 * 1024  # a long conversation is far below this; a 10 MB body is refused unread
@@ -160,7 +160,7 @@ def create_blueprint(service, auth):
         """Any bug becomes a generic 500 with no stack trace in the response (it is logged instead)."""
         if isinstance(exc, HTTPException):
             return exc
-        if isinstance(exc, (StoreUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError)):
+        if isinstance(exc, STORE_ERRORS):
             log.error("database unavailable on %s: %s", request.path, type(exc).__name__)
             return error_response(ChatError(503, "store_unavailable", "The conversation store is unavailable; "
                                             "nothing was changed. Try again shortly.", error_type="server_error"))

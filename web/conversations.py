@@ -13,7 +13,6 @@ from chatcore.strings import LANG_COOKIE, STRINGS, pick_language
 from web import share_page
 from web.api import error_response, json_body, not_found
 
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
 SETTINGS_FIELDS = {"multiTurn": bool, "model": (str, type(None)), "systemPrompt": str, "temperature": (int, float),
                    "maxTokens": (int, type(None)), "historyTurns": int, "theme": str}
 
@@ -160,9 +159,9 @@ def create_blueprint(auth):
     def import_conversations():
         """Import an export file or backup (the browser's old IndexedDB copy too): checked whole, then stored."""
         user = auth.require()
-        if (request.content_length or 0) > MAX_IMPORT_BYTES:
-            raise ChatError(413, "import_too_large", f"The file is over {MAX_IMPORT_BYTES // 2**20} MB.")
-        request.max_content_length = MAX_IMPORT_BYTES
+        if (request.content_length or 0) > transfer.MAX_IMPORT_BYTES:
+            raise ChatError(413, "import_too_large", f"The file is over {transfer.MAX_IMPORT_BYTES // 2**20} MB.")
+        request.max_content_length = transfer.MAX_IMPORT_BYTES
         try:
             items = transfer.parse_export(request.get_data())
         except transfer.TransferError as exc:

@@ -20,6 +20,10 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be reached; the page and /healthz say so, nothing is half-written."""
 
 
+# What a database that went away raises (ours, or the driver's through SQLAlchemy).
+STORE_ERRORS = (StoreUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
 def now_ms() -> int:
     """Timestamps are integer milliseconds since the epoch: sortable, and the same on every database."""
     return int(time.time() * 1000)
