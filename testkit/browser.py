@@ -55,6 +55,16 @@ def answers(dash_duo):
     return dash_duo.driver.find_elements(By.CSS_SELECTOR, ASSISTANT)
 
 
+def _retried(read, tries=10):
+    """read(), again while it hits an element redrawn in between (each try finds the element afresh)."""
+    for _ in range(tries - 1):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            continue
+    return read()
+
+
 class Fresh:
     """An element found again on every use: the callbacks redraw messages and list items whenever the store
     changes, so a reference kept across an action may point at a node that is gone."""
@@ -62,8 +72,15 @@ class Fresh:
     def __init__(self, find):
         self._find = find
 
+    def find_element(self, *args):
+        """A child, itself found afresh on every use."""
+        return Fresh(lambda: self._find().find_element(*args))
+
     def __getattr__(self, name):
-        return getattr(self._find(), name)
+        value = _retried(lambda: getattr(self._find(), name))
+        if callable(value):
+            return lambda *args, **kwargs: _retried(lambda: getattr(self._find(), name)(*args, **kwargs))
+        return value
 
 
 def wait_for_answer(dash_duo, index, status="done"):
@@ -118,9 +135,10 @@ def stored_conversations(dash_duo):
 
 
 def shown_conversation_id(dash_duo):
-    """The id of the conversation on screen (the active list item), or None."""
-    items = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".conv-item--active")
-    return items[0].get_attribute("data-id") if items else None
+    """The id of the conversation on screen (the active list item), or None; read in one step (the list is
+    redrawn as it changes)."""
+    return dash_duo.driver.execute_script(
+        "const item = document.querySelector('.conv-item--active'); return item ? item.dataset.id : null")
 
 
 def committed_history(dash_duo):

@@ -8,8 +8,8 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from testkit.browser import (answer_text, close_settings, committed_history, open_settings, start, stored_conversations,
-                             toast, type_and_send, wait_for_answer, wait_until)
+from testkit.browser import (Fresh, answer_text, close_settings, committed_history, open_settings, start,
+                             stored_conversations, toast, type_and_send, wait_for_answer, wait_until)
 from testkit.upstream import Script
 
 USER = ".chat-message[data-role='user']"
@@ -21,16 +21,21 @@ def list_titles(dash_duo):
 
 
 def list_item(dash_duo, title):
-    """The list entry with this title."""
-    return next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")
-                if e.find_element(By.CSS_SELECTOR, ".conv-item-title").text == title)
+    """The list entry with this title (found again on each use: the list is redrawn as it changes)."""
+    return Fresh(lambda: next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")
+                              if e.find_element(By.CSS_SELECTOR, ".conv-item-title").text == title))
 
 
 def hover_and_click(dash_duo, element, selector):
     """Hover an element (its actions appear) and click one of them, as a mouse user does."""
-    element = getattr(element, "_find", lambda: element)()  # a Fresh answer: the element as it is now
-    ActionChains(dash_duo.driver).move_to_element(element).perform()
-    element.find_element(By.CSS_SELECTOR, selector).click()
+    def hover_and_click_now():
+        """Both steps on the element as it is now."""
+        now = getattr(element, "_find", lambda: element)()  # a Fresh element: the node drawn now
+        ActionChains(dash_duo.driver).move_to_element(now).perform()
+        now.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+
+    wait_until(dash_duo, lambda d: hover_and_click_now(), message=f"could not click {selector}")
 
 
 def confirm_dialog(dash_duo, ok=True):
