@@ -76,6 +76,10 @@ class Fresh:
         """A child, itself found afresh on every use."""
         return Fresh(lambda: self._find().find_element(*args))
 
+    def now(self):
+        """The element as it is drawn now (for what needs a real element: a script argument, a mouse move)."""
+        return self._find()
+
     def __getattr__(self, name):
         value = _retried(lambda: getattr(self._find(), name))
         if callable(value):

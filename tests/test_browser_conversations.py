@@ -30,7 +30,7 @@ def hover_and_click(dash_duo, element, selector):
     """Hover an element (its actions appear) and click one of them, as a mouse user does."""
     def hover_and_click_now():
         """Both steps on the element as it is now."""
-        now = getattr(element, "_find", lambda: element)()  # a Fresh element: the node drawn now
+        now = element.now() if isinstance(element, Fresh) else element
         ActionChains(dash_duo.driver).move_to_element(now).perform()
         now.find_element(By.CSS_SELECTOR, selector).click()
         return True

@@ -100,7 +100,7 @@ def test_hostile_answers_execute_nothing_and_load_nothing_remote(dash_duo, upstr
     assert dash_duo.driver.execute_script("return window.__xss") is None
     assert body.find_elements(By.CSS_SELECTOR, "script, iframe, img[src='x'], [onerror]") == []
     hrefs = dash_duo.driver.execute_script(
-        "return [...arguments[0].querySelectorAll('a')].map(a => a.getAttribute('href'))", body)
+        "return [...arguments[0].querySelectorAll('a')].map(a => a.getAttribute('href'))", body.now())
     assert all(h.startswith(("http://", "https://", "#", "./")) for h in hrefs), hrefs
     assert "https://example.com/docs" in hrefs and "./about" in hrefs
     assert leak_url in hrefs  # the remote image is offered as a link instead
