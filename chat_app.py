@@ -192,7 +192,7 @@ def create_app(settings=None):
     page = Page(auth, generations, settings, providers, current_language)
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app, page)
-    server.register_blueprint(conversation_routes.create_blueprint(auth))
+    server.register_blueprint(conversation_routes.create_blueprint(auth, generations))
     api.install_limits(server, settings)
     compression.install(server)
 

@@ -10,7 +10,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, dcc, no_update
 
 from callbacks.chat import bump
 from callbacks.page import notice
-from chatcore import transfer
+from chatcore import transfer, turns
 from chatcore.errors import ChatError
 from chatcore.store import conversations
 from components import conversation_list
@@ -114,16 +114,9 @@ def register(app, page):
 
     def forget(cid, current):
         """Delete a conversation of the user's; the screen moves to a new chat if it was shown."""
-        user_id, found = page.user_id(), page.conversation(cid, window=1)
-        if not found:
+        if not page.conversation(cid, window=1):
             return no_update, no_update
-        for msg in found["messages"]:
-            if msg["status"] == "streaming":
-                try:
-                    page.generations.cancel(user_id, msg["id"])
-                except ChatError:
-                    pass  # it has just ended
-        conversations.delete_conversation(page.db, user_id, cid)
+        turns.forget(page.generations, page.db, page.user_id(), cid)
         shown = cid == (current or {}).get("id")
         return time.time(), bump(current, id=None, window=WINDOW) if shown else no_update
 
@@ -139,9 +132,8 @@ def register(app, page):
         if ctx.triggered_id == "export-json":
             found = page.conversation((current or {}).get("id"))
             return download(transfer.export_document([found]), "chat") if found else no_update
-        every = [conversations.get_conversation(page.db, user_id, c["id"])
-                 for c in conversations.list_conversations(page.db, user_id, limit=transfer.MAX_CONVERSATIONS)]
-        return download(transfer.export_document([c for c in every if c]), "chat-backup")
+        every = conversations.every_conversation(page.db, user_id, transfer.MAX_CONVERSATIONS)
+        return download(transfer.export_document(every), "chat-backup")
 
     @app.callback(
         Output("conv-changed", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
@@ -162,7 +154,7 @@ def register(app, page):
             return no_update, notice("error", page.error_text(exc.code).format(detail=exc.detail)), None
         except ValueError:
             return no_update, notice("error", page.error_text("import_not_json").format(detail="")), None
-        added = sum(1 for item in items if conversations.import_conversation(page.db, user_id, item))
+        added, _ = conversations.import_conversations(page.db, user_id, items)
         return time.time(), notice("success", page.strings["imported"].format(n=added)), None
 
     @app.callback(

@@ -73,3 +73,18 @@ def turn_of(messages, seq):
 def streaming(messages):
     """The answer still being written in these messages, or None."""
     return next((m for m in reversed(messages) if m["status"] == "streaming"), None)
+
+
+def forget(generations, db, user_id, conversation_id) -> bool:
+    """Delete a conversation of the user's, first stopping an answer still being written in it (so the model stops
+    generating, and billing, for nobody); False if it is not the user's."""
+    found = conversations.get_conversation(db, user_id, conversation_id, window=1)
+    if found is None:
+        return False
+    for msg in found["messages"]:
+        if msg["status"] == "streaming":
+            try:
+                generations.cancel(user_id, msg["id"])
+            except ChatError:
+                pass  # it has just ended
+    return conversations.delete_conversation(db, user_id, conversation_id)

@@ -186,3 +186,19 @@ def test_a_backup_with_a_very_long_title_imports_whole(two_users):
     assert alice.post(f"{server.url}/api/import", data=json.dumps(document)).json() == {"imported": 2, "skipped": 0}
     titles = sorted(c["title"] for c in alice.get(f"{server.url}/api/conversations").json()["data"])
     assert titles == ["short", "长" * 200]
+
+
+def test_deleting_a_conversation_mid_answer_stops_its_answer(two_users, upstream):
+    from testkit.upstream import Script
+
+    server, alice, _ = two_users
+    upstream.script = Script(reply="slow " * 2000, chunk_chars=5, delay=0.03)
+    cid = alice.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    started = alice.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "a long one"})
+    assert started.status_code == 202
+    with alice.get(f"{server.url}/api/generations/{started.json()['generation_id']}/events", stream=True,
+                   timeout=30) as events:
+        next(line for line in events.iter_lines() if b'"content"' in line)  # it is being written
+        assert alice.delete(f"{server.url}/api/conversations/{cid}").status_code == 200
+        assert upstream.wait_for_close(timeout=5) is not None  # the model stops: nobody will read it
+    assert alice.get(f"{server.url}/api/conversations/{cid}").status_code == 404

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Response, jsonify, request
 
-from chatcore import attachments, quotas, transfer
+from chatcore import attachments, quotas, transfer, turns
 from chatcore.errors import ChatError, bad_request
 from chatcore.export import conversation_to_markdown, export_filename
 from chatcore.store import conversations, shares, usage, users
@@ -25,8 +25,8 @@ def check_settings(body) -> dict:
     return body
 
 
-def create_blueprint(auth):
-    """The store routes, for the user `auth` resolves."""
+def create_blueprint(auth, generations):
+    """The store routes, for the user `auth` resolves (deleting a conversation stops its answer in `generations`)."""
     bp = Blueprint("conversations", __name__)
     db = auth.db
 
@@ -80,7 +80,7 @@ def create_blueprint(auth):
     def delete_conversation(conversation_id):
         """Delete a conversation and its messages."""
         user = auth.require()
-        if not conversations.delete_conversation(db, user["id"], conversation_id):
+        if not turns.forget(generations, db, user["id"], conversation_id):
             raise not_found()
         return jsonify({"deleted": True})
 
@@ -151,9 +151,8 @@ def create_blueprint(auth):
     def export_all():
         """Every conversation of the user: the full backup, in the JSON export format."""
         user = auth.require()
-        full = [conversations.get_conversation(db, user["id"], c["id"])
-                for c in conversations.list_conversations(db, user["id"], limit=transfer.MAX_CONVERSATIONS)]
-        return jsonify(transfer.export_document([c for c in full if c]))
+        return jsonify(transfer.export_document(
+            conversations.every_conversation(db, user["id"], transfer.MAX_CONVERSATIONS)))
 
     @bp.post("/api/import")
     def import_conversations():
@@ -166,8 +165,8 @@ def create_blueprint(auth):
             items = transfer.parse_export(request.get_data())
         except transfer.TransferError as exc:
             raise ChatError(400, exc.code, f"Import refused ({exc.detail or exc.code}); nothing was changed.") from None
-        added = [conversations.import_conversation(db, user["id"], item) for item in items]
-        return jsonify({"imported": sum(1 for a in added if a), "skipped": sum(1 for a in added if not a)})
+        imported, skipped = conversations.import_conversations(db, user["id"], items)
+        return jsonify({"imported": imported, "skipped": skipped})
 
     @bp.get("/api/usage")
     def my_usage():

@@ -253,3 +253,14 @@ def import_conversation(db, user_id, conversation) -> str | None:
             _insert_message(connection, user_id, conversation_id, seq, message, now)
     return conversation_id
 
+
+def every_conversation(db, user_id, limit) -> list[dict]:
+    """The user's newest `limit` conversations, each whole (a full backup)."""
+    full = [get_conversation(db, user_id, c["id"]) for c in list_conversations(db, user_id, limit=limit)]
+    return [c for c in full if c]  # one deleted meanwhile is left out
+
+
+def import_conversations(db, user_id, items) -> tuple[int, int]:
+    """Store checked imported conversations; returns (how many were added, how many were already there)."""
+    added = sum(1 for item in items if import_conversation(db, user_id, item))
+    return added, len(items) - added
