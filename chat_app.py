@@ -28,7 +28,7 @@ from callbacks import settings as settings_callbacks
 from callbacks import usage as usage_callbacks
 from callbacks import usage_charts as usage_chart_callbacks
 from callbacks.page import Page
-from chatcore import quotas, redact
+from chatcore import quotas, redact, transfer
 from chatcore.generations import Generations
 from chatcore.providers import build_providers
 from chatcore.service import ChatService
@@ -86,6 +86,7 @@ def page_config(settings, lang, prefix, markdown_bundle, has_answers):
         "strings": {key: strings[key] for key in ("copied", "copyFailed", "imported", "thoughtFor")},
         "errors": {key: ERRORS[lang][key] for key in ("default", "store_unavailable", "not_signed_in")},
         "markdownBundle": markdown_bundle,
+        "exportFormat": {"format": transfer.FORMAT, "version": transfer.VERSION},  # the old browser copy's import
         "markdownNow": has_answers,  # a conversation is on screen: fetch fmc at once, not when the page is idle
         "prefix": prefix,
         "langUrl": f"{prefix}lang/",
@@ -108,8 +109,10 @@ def create_app(settings=None):
     migrate(db)
     auth = web_auth.Auth(settings, db)
 
-    page = None  # the chat page's callbacks' shared state (below, once the generations exist)
-    app = dash.Dash(__name__, compress=True, update_title=None, on_error=lambda error: page.failed(error))
+    generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
+                              limits=lambda user_id: quotas.limits_for(db, user_id, settings))
+    page = Page(auth, generations, settings, providers, current_language)  # what the page's callbacks share
+    app = dash.Dash(__name__, compress=True, update_title=None, on_error=page.failed)
     title_in_visitor_language(app)
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
@@ -186,10 +189,7 @@ def create_app(settings=None):
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(admin.create_blueprint(auth))
     mount_extra_pages(server, auth)
-    generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
-                              limits=lambda user_id: quotas.limits_for(db, user_id, settings))
     server.register_blueprint(generation_routes.create_blueprint(auth, generations))
-    page = Page(auth, generations, settings, providers, current_language)
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app, page)
     server.register_blueprint(conversation_routes.create_blueprint(auth, generations))

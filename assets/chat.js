@@ -177,7 +177,7 @@
     if (conversations.length) {
       const response = await fetch(`${state.config.prefix}api/import`, {method: 'POST',
         headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({format: 'chat-app-conversations', version: 1, conversations})}).catch(() => null);
+        body: JSON.stringify(Object.assign({conversations}, state.config.exportFormat))}).catch(() => null);
       if (!response || !response.ok) return;  // tried again on the next page load (e.g. after the access code)
       const result = await response.json();
       indexedDB.deleteDatabase(OLD_DB);
