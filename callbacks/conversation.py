@@ -62,7 +62,7 @@ def register(app, page):
     def pick(picked, new_clicks, current):
         """Show the clicked conversation, or a new empty chat; on phones the drawer closes."""
         cid = (picked or {}).get("id") if ctx.triggered_id == "conv-pick" else None
-        return {"id": cid, "window": WINDOW, "v": time.time()}, None, "chat-shell"
+        return bump(None, id=cid), None, "chat-shell"
 
     @app.callback(
         Output("conv-rename-modal", "visible"), Output("conv-rename-input", "value"),
