@@ -7,6 +7,7 @@ calls through the local proxy in PROXY_URL.
 import logging
 import os
 import sys
+from pathlib import Path
 
 import dash
 import feffery_antd_components as fac
@@ -194,7 +195,7 @@ def create_app(settings=None):
         callbacks.register(app, page)
     server.register_blueprint(conversation_routes.create_blueprint(auth, generations))
     api.install_limits(server, settings)
-    compression.install(server)
+    compression.install(server, Path(settings.data_dir) / "bundles")
 
     @server.get("/lang/<code>")
     def set_language(code):

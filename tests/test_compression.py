@@ -5,9 +5,11 @@ import gzip
 import re
 
 import brotli
+import psutil
 import requests
 
 from testkit.app import upstream_env
+from testkit.gunicorn_app import GunicornApp
 from testkit.waiting import wait_until
 
 
@@ -35,3 +37,34 @@ def test_bundles_switch_to_brotli_without_making_anyone_wait(upstream, serve):
     # A client that does not accept br still gets gzip.
     only_gzip = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=30)
     assert only_gzip.headers["Content-Encoding"] == "gzip" and only_gzip.content == plain
+
+
+def test_under_gunicorn_a_child_compresses_once_and_the_next_start_serves_brotli_at_once(upstream, tmp_path):
+    env = upstream_env(upstream, DATA_DIR=str(tmp_path))
+    with GunicornApp(env) as app:
+        url, plain = _bundle(app.url)
+        assert _best_brotli(url, plain) is None  # the first request: the quick compression, while a child works
+        wait_until(lambda: _best_brotli(url, plain), 60, "the Brotli bundle")
+        workers = psutil.Process(app.process.pid).children()
+        wait_until(lambda: not [child for worker in workers for child in worker.children()], 10,
+                   "the compressing children to end and be reaped (no zombies)")
+    assert list((tmp_path / "bundles").glob("*.js")) == []  # nothing left half-done
+    with GunicornApp(env) as app:
+        url, plain = _bundle(app.url)
+        assert brotli.decompress(_best_brotli(url, plain)) == plain  # from the disk cache, on the first request
+
+
+def _bundle(base):
+    """The fac bundle's URL on the page at `base`, and its plain bytes."""
+    page = requests.get(base, timeout=10).text
+    (bundle,) = re.findall(r'src="([^"]*feffery_antd_components[^"]*\.js)"', page)
+    url = f"{base}{bundle}"
+    return url, requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=30).content
+
+
+def _best_brotli(url, plain):
+    """The body served for `url` if it is Brotli at its best level (far below gzip), else None."""
+    response = requests.get(url, headers={"Accept-Encoding": "gzip, br"}, stream=True, timeout=30)
+    body = response.raw.read()
+    best = response.headers.get("Content-Encoding") == "br" and len(body) < 0.85 * len(gzip.compress(plain, 6))
+    return body if best else None

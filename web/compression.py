@@ -1,66 +1,94 @@
-"""Brotli at its best level for Dash's component bundles, compressed once per process in the background.
+"""Brotli at its best level for Dash's component bundles, compressed once in a child process and kept on disk.
 
 Dash's `compress=True` uses gzip for everything. A bundle never changes for a given URL, so it is worth
-compressing once at Brotli's maximum level (fmc 881 → 732 kB, fac 543 → 411 kB against gzip) and serving
-from memory. Quality 11 takes seconds per bundle, so it runs in a background thread: until a bundle is
-ready its requests get Flask-Compress's gzip as before, and no request ever waits for it; the thread runs at
-the lowest CPU priority so it only uses time that serving does not.
+compressing once at Brotli's maximum level (a third smaller than gzip for the big bundles) and serving it from
+memory. Quality 11 takes seconds per bundle and tens of MB of working memory, so a short-lived child process
+at the lowest CPU priority does it (`python -m web.compression <file>`): the memory goes back to the system
+when the child exits instead of staying in the worker, and the result lands in `DATA_DIR/bundles`, named by a
+hash of the bundle, for every worker and the next start. Until a bundle is there, its requests get
+Flask-Compress's gzip as before; no request ever waits for it.
 """
 
+import fcntl
+import hashlib
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import brotli
 from flask import request
 
-from chatcore.os_thread import start_os_thread
-
 PREFIX = "/_dash-component-suites/"
 MIN_BYTES = 1024
+ROOT = Path(__file__).resolve().parent.parent  # where `-m web.compression` is found, whatever the cwd
 
 
 class BundleCompressor:
-    """A per-process cache of Brotli-compressed bundles, filled by one background thread at a time."""
+    """Brotli-compressed bundles for one app: read from the disk cache, made by child processes when missing."""
 
-    def __init__(self):
+    def __init__(self, cache_dir):
+        self._dir = Path(cache_dir)
         self._ready = {}
+        self._keys = {}
         self._started = set()
+        self._children = []
         self._lock = threading.Lock()
 
     def get(self, path, body):
-        """The Brotli bytes for `path` if ready; otherwise start compressing `body` and return None."""
+        """The Brotli bytes for `path` if ready; otherwise have a child compress `body` and return None."""
         with self._lock:
             if path in self._ready:
                 return self._ready[path]
+            key = self._keys.setdefault(path, hashlib.sha256(body).hexdigest()[:32])
+        compressed = self._dir / f"{key}.br"
+        if compressed.exists():
+            data = compressed.read_bytes()
+            with self._lock:
+                self._ready[path] = data
+            return data
+        with self._lock:
             if path in self._started:
                 return None
             self._started.add(path)
-        # A real OS thread even under gevent: Brotli at quality 11 would stall every request of the worker.
-        start_os_thread(self._compress, path, body, name="brotli-bundle")
+        self._start_child(key, body)
         return None
 
-    def _compress(self, path, body):
-        """Compress one bundle at the lowest CPU priority (Linux threads can be niced) and publish it."""
+    def _start_child(self, key, body):
+        """Write `body` where a child compresses it, and start that child (reaping the ones that ended)."""
+        self._dir.mkdir(parents=True, exist_ok=True)
+        plain = self._dir / f"{key}.js"
+        partial = plain.with_name(f"{key}.{os.getpid()}.part")
+        partial.write_bytes(body)
+        os.replace(partial, plain)
+        self._children = [child for child in self._children if child.poll() is None]
+        self._children.append(subprocess.Popen(
+            [sys.executable, "-m", "web.compression", str(plain)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=ROOT))
+
+
+def compress_file(plain):
+    """In the child: compress `<key>.js` to `<key>.br` at quality 11 (once, whichever worker asked first)."""
+    plain = Path(plain)
+    target = plain.with_suffix(".br")
+    os.nice(19)
+    with open(plain.with_suffix(".lock"), "w") as lock:
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except (AttributeError, OSError):
-            pass  # not Linux, or not allowed: compress at normal priority
-        try:
-            compressed = brotli.compress(body, quality=11)
-        except BaseException:  # interrupted (e.g. SystemExit at shutdown): optional work, a later request retries
-            with self._lock:
-                self._started.discard(path)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another worker's child is on it
+        if target.exists() or not plain.exists():
             return
-        with self._lock:
-            self._ready[path] = compressed
+        partial = target.with_name(f"{target.stem}.{os.getpid()}.part")
+        partial.write_bytes(brotli.compress(plain.read_bytes(), quality=11))
+        os.replace(partial, target)
+        plain.unlink()
 
 
-# One per process: a bundle's URL names its package version, so every app in the process can share it.
-_compressor = BundleCompressor()
-
-
-def install(server):
+def install(server, cache_dir):
     """Register the after-request hook that serves cached Brotli for component bundles."""
+    compressor = BundleCompressor(cache_dir)
 
     @server.after_request
     def brotli_bundles(response):
@@ -72,9 +100,13 @@ def install(server):
         body = response.get_data()
         if len(body) < MIN_BYTES:
             return response
-        compressed = _compressor.get(request.path, body)
+        compressed = compressor.get(request.path, body)
         if compressed is not None:
             response.set_data(compressed)
             response.headers["Content-Encoding"] = "br"
             response.vary.add("Accept-Encoding")
         return response
+
+
+if __name__ == "__main__":
+    compress_file(sys.argv[1])
