@@ -27,10 +27,12 @@ def bump(current, **changes):
     return {"window": WINDOW, **(current or {}), **changes, "v": time.time()}
 
 
-def status(found, live, markdown, count):
-    """The STATUS values for `found` drawn with `count` messages, its answer `live` (or None) still streaming."""
+def status(found, live, markdown, count, recent=0):
+    """The STATUS values for `found` drawn with `count` messages (the last `recent` of them appended since it was
+    drawn), its answer `live` (or None) still streaming."""
     stream = live and {"gid": live["id"], "seq": live["seq"], "cid": found["id"], "markdown": bool(markdown)}
-    shown = {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live), "count": count}
+    shown = {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live), "count": count,
+             "recent": recent}
     return stream, shown, bool(live), SHOWN if live else HIDDEN
 
 
@@ -38,21 +40,24 @@ def register(app, page):
     """The chat area's callbacks."""
 
     @app.callback(
-        Output("chat-messages", "children"), Output("chat-welcome", "hidden"), Output("chat-earlier", "hidden"),
+        Output("chat-history", "children"), Output("chat-recent", "children"), Output("chat-welcome", "hidden"),
+        Output("chat-earlier", "hidden"),
         Output("chat-earlier", "children"), Output("chat-title", "children"), *STATUS,
         Input("chat-current", "data"), Input("chat-markdown", "data"), Input("chat-dark", "data"),
         prevent_initial_call="initial_duplicate",
     )
     def show(current, markdown, dark):
-        """Draw the current conversation's last messages; an answer still streaming is followed by chat.js."""
+        """Draw the current conversation's last messages; an answer still streaming is followed by chat.js.
+
+        Turns asked later are appended to `chat-recent`, so the (long) history drawn here is not drawn again."""
         current = current or {}
         found = page.conversation(current.get("id"), window=current.get("window") or WINDOW)
         strings = page.strings
         if not found:
-            return [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN
+            return [], [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN
         messages = found["messages"]
         earlier = found["message_count"] - len(messages)
-        return (page.view(bool(markdown), bool(dark)).messages(messages), bool(messages), earlier <= 0,
+        return (page.view(bool(markdown), bool(dark)).messages(messages), [], bool(messages), earlier <= 0,
                 strings["loadEarlier"].format(n=min(earlier, WINDOW)), found["title"] or strings["title"],
                 *status(found, turns.streaming(messages), markdown, len(messages)))
 
@@ -60,7 +65,7 @@ def register(app, page):
         Output("chat-input", "value"), Output("chat-current", "data", allow_duplicate=True),
         Output("chat-edit", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
         Output("chat-attach", "contents", allow_duplicate=True), Output("chat-attach", "filename", allow_duplicate=True),
-        Output("chat-messages", "children", allow_duplicate=True), Output("chat-welcome", "hidden", allow_duplicate=True),
+        Output("chat-recent", "children", allow_duplicate=True), Output("chat-welcome", "hidden", allow_duplicate=True),
         *STATUS,
         Input("chat-send", "nClicks"), State("chat-input", "value"), State("chat-current", "data"),
         State("chat-edit", "data"), State("chat-attach", "contents"), State("chat-attach", "filename"),
@@ -95,17 +100,19 @@ def register(app, page):
                             preferences_from(values), edit_seq=edit_seq, attachments=files)
         except ChatError as exc:  # refused before it started: nothing stored, the box keeps everything
             return refuse("error", page.error_text(exc.code))
-        count = (shown or {}).get("count")
-        if not found or edit_seq is not None or (shown or {}).get("id") != cid or count is None:
+        shown = shown or {}
+        count = shown.get("count")
+        if not found or edit_seq is not None or shown.get("id") != cid or count is None:
             return "", bump(current, id=cid), None, no_update, None, None, *(no_update,) * 6
         after = page.conversation(cid, window=2)
         turn = Patch()
         turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
         return ("", no_update, None, no_update, None, None, turn, True,
-                *status(after, turns.streaming(after["messages"]), markdown, count + 2))
+                *status(after, turns.streaming(after["messages"]), markdown, count + 2, shown.get("recent", 0) + 2))
 
     @app.callback(
-        Output("chat-messages", "children", allow_duplicate=True), *STATUS, Input("chat-done", "data"),
+        Output("chat-history", "children", allow_duplicate=True), Output("chat-recent", "children", allow_duplicate=True),
+        *STATUS, Input("chat-done", "data"),
         State("chat-shown", "data"), State("chat-markdown", "data"), State("chat-dark", "data"),
         prevent_initial_call=True,
     )
@@ -117,11 +124,12 @@ def register(app, page):
         if not msg:
             raise NotFound()
         if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):
-            return (no_update,) * 5  # another conversation is on screen now
+            return (no_update,) * 6  # another conversation is on screen now
         found = page.conversation(msg["conversation_id"], window=1)
-        answer = Patch()
-        answer[shown["count"] - 1] = page.view(bool(markdown), bool(dark)).message(msg)
-        return answer, *status(found, None, markdown, shown["count"])
+        answer, recent = Patch(), shown.get("recent", 0)
+        answer[(recent or shown["count"]) - 1] = page.view(bool(markdown), bool(dark)).message(msg)
+        drawn = (no_update, answer) if recent else (answer, no_update)
+        return *drawn, *status(found, None, markdown, shown["count"], recent)
 
     @app.callback(
         Output("chat-attach-list", "hidden"), Output("chat-attach-chips", "children"),

@@ -52,7 +52,9 @@ def render(strings, embedded):
         className="chat-scroll",
         children=[
             html.Button(id="chat-earlier", className="chat-earlier", hidden=True),
-            html.Div(id="chat-messages", className="chat-messages", children=[], **{"aria-live": "polite"}),
+            # The conversation as drawn, then the turns asked since: a new turn never redraws a long history.
+            html.Div(id="chat-messages", className="chat-messages", **{"aria-live": "polite"}, children=[
+                html.Div(id="chat-history", className="chat-turns"), html.Div(id="chat-recent", className="chat-turns")]),
             html.Div(welcome, id="chat-welcome", className="chat-welcome"),
         ],
     )

@@ -40,7 +40,7 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
     before = snapshot(db, cid)
     current = {"id": cid, "window": 64}
     calls = {  # name: (the prop that changed, the values the callback is given, an output naming it)
-        "draw the conversation": ("chat-current.data", {"chat-current.data": current}, "chat-messages"),
+        "draw the conversation": ("chat-current.data", {"chat-current.data": current}, "chat-history"),
         "ask in it": ("chat-send.nClicks", {"chat-send.nClicks": 1, "chat-input.value": "hi",
                                             "chat-current.data": current}, ""),
         "message action": ("msg-action.data", {"msg-action.data": {"action": "delete", "seq": answer["seq"]},
@@ -58,7 +58,7 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
                             ""),
         "stop": ("chat-stop.nClicks", {"chat-stop.nClicks": 1, "chat-stream.data": {"gid": answer["id"]}}, ""),
         "draw a finished answer": ("chat-done.data", {"chat-done.data": {"gid": answer["id"]},
-                                                      "chat-shown.data": {"id": cid, "count": 2}}, "chat-messages"),
+                                                      "chat-shown.data": {"id": cid, "count": 2}}, "chat-history"),
     }
     for name, (changed, values, output) in calls.items():
         body = callback_request(server.app, changed, values, output)
@@ -73,7 +73,7 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
 def test_the_owner_can_do_what_the_other_user_cannot(two_users):
     server, alice, bob, cid, db = two_users
     body = callback_request(server.app, "chat-current.data", {"chat-current.data": {"id": cid, "window": 64}},
-                            "chat-messages")
+                            "chat-history")
     mine = alice.post(f"{server.url}/_dash-update-component", json=body)
     assert mine.status_code == 200 and "private question" in mine.text
     assert bob.post(f"{server.url}/_dash-update-component", json=body).status_code == 404
