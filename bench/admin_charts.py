@@ -18,7 +18,7 @@ from testkit.waiting import wait_until
 
 DAYS, USERS, MODELS, ANSWERS_PER_CELL, RUNS = 30, 20, 5, 4, 5
 # The table has rows and each chart has drawn its plot (with bars when there is usage to show).
-DRAWN = PAGE_IDS + """return document.getElementById(pageIds.ADMIN_USERS).querySelectorAll('tbody tr').length > 0 &&
+DRAWN = PAGE_IDS + """return document.querySelectorAll(`#${pageIds.ADMIN_USERS} tbody tr`).length > 0 &&
   [pageIds.USAGE_CHART_USERS, pageIds.USAGE_CHART_MODELS, pageIds.USAGE_CHART_HOURS]
     .every((id) => document.querySelector(`#${id} ${arguments[0]}`))"""
 
