@@ -35,7 +35,7 @@ from chatcore.providers import build_providers
 from chatcore.service import ChatService
 from chatcore.store import conversations, create_engine, migrate, sqlite_url, users
 from chatcore.strings import ERRORS, LANG_COOKIE, STRINGS, pick_language
-from components import access_code, conversation_list, header, input_bar, login, message_list
+from components import access_code, conversation_list, header, ids, input_bar, login, message_list
 from components import admin as admin_page
 from components import usage_charts
 from components import settings as settings_drawer
@@ -92,6 +92,7 @@ def page_config(settings, lang, prefix, markdown_bundle, has_answers):
         "prefix": prefix,
         "langUrl": f"{prefix}lang/",
         "lang": lang,
+        "ids": ids.BROWSER,  # the ids chat.js and attach.js use
     }
 
 
@@ -137,17 +138,17 @@ def create_app(settings=None):
         latest = conversations.list_conversations(db, signed_in["id"], limit=1) if signed_in else []
         current_id = latest[0]["id"] if latest else None
         return fac.AntdConfigProvider(
-            id="app-theme",  # the theme callback switches its algorithm between light and dark
+            id=ids.APP_THEME,  # the theme callback switches its algorithm between light and dark
             locale=lang.lower(),
             primaryColor="#1677ff",
             children=html.Div(
-                id="chat-shell",
+                id=ids.SHELL,
                 className="chat-shell",
                 lang=lang,
                 children=[
                     conversation_list.render(strings, conversation_list.items(
                         db, signed_in and signed_in["id"], current_id, "", strings)),
-                    html.Div(id="conv-backdrop", className="chat-backdrop"),
+                    html.Div(id=ids.BACKDROP, className="chat-backdrop"),
                     html.Div(className="chat-layout", children=[
                         header.render(strings, prefs["multiTurn"], user),
                         message_list.render(strings, settings.uses_embedded_model),
@@ -158,21 +159,21 @@ def create_app(settings=None):
                                                               and auth.mode == "none")),
                     *conversation_list.dialogs(strings),
                     # The conversation on screen ({id, window}); the page opens on the latest one.
-                    dcc.Store(id="chat-current", data={"id": current_id, "window": message_list.WINDOW}),
-                    dcc.Store(id="chat-shown"),  # what is drawn: {id, updated_at, live}
-                    dcc.Store(id="chat-stream"),  # the generation chat.js follows: {gid, seq, cid}
-                    dcc.Store(id="chat-done"),  # set by chat.js when it ends
-                    dcc.Store(id="chat-edit"),  # the question being edited: {seq, n}
-                    dcc.Store(id="chat-copy"),  # text for chat.js to put on the clipboard
-                    dcc.Store(id="msg-action"),  # {action, seq}: a message button chat.js saw clicked
-                    dcc.Store(id="chat-markdown", data=False),  # fmc's bundle is loaded (set by chat.js)
-                    dcc.Store(id="chat-dark", data=False),
-                    dcc.Store(id="chat-config", data=page_config(settings, lang, prefix, markdown_bundle,
+                    dcc.Store(id=ids.CURRENT, data={"id": current_id, "window": message_list.WINDOW}),
+                    dcc.Store(id=ids.SHOWN),  # what is drawn: {id, updated_at, live}
+                    dcc.Store(id=ids.STREAM),  # the generation chat.js follows: {gid, seq, cid}
+                    dcc.Store(id=ids.DONE),  # set by chat.js when it ends
+                    dcc.Store(id=ids.EDIT),  # the question being edited: {seq, n}
+                    dcc.Store(id=ids.COPY),  # text for chat.js to put on the clipboard
+                    dcc.Store(id=ids.MESSAGE_ACTION),  # {action, seq}: a message button chat.js saw clicked
+                    dcc.Store(id=ids.MARKDOWN, data=False),  # fmc's bundle is loaded (set by chat.js)
+                    dcc.Store(id=ids.DARK, data=False),
+                    dcc.Store(id=ids.CONFIG, data=page_config(settings, lang, prefix, markdown_bundle,
                                                                  current_id is not None)),
                     # Other browsers of the same user: a change there shows here within a few seconds.
-                    dcc.Interval(id="chat-sync", interval=SYNC_SECONDS * 1000),
-                    dcc.Download(id="export-download"),
-                    html.Div(id="global-message"),
+                    dcc.Interval(id=ids.SYNC, interval=SYNC_SECONDS * 1000),
+                    dcc.Download(id=ids.DOWNLOAD),
+                    html.Div(id=ids.GLOBAL_MESSAGE),
                 ],
             ),
         )

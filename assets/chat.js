@@ -13,6 +13,7 @@
   const RETRIES = 5;                       // reconnects of a dropped answer stream before giving up
 
   const state = {config: null, live: null, markdownLoad: null, theme: 'system', shownId: undefined};
+  let ids = {};                            // the page's ids (components/ids.py BROWSER), from the config
   const dc = () => window.dash_clientside;
   const setProps = (id, props) => dc().set_props(id, props);
   const t = (key) => state.config.strings[key] || key;
@@ -28,12 +29,12 @@
   }
 
   function notify(type, text) {
-    setProps('global-message', {children: {namespace: 'feffery_antd_components', type: 'AntdMessage',
+    setProps(ids.GLOBAL_MESSAGE, {children: {namespace: 'feffery_antd_components', type: 'AntdMessage',
       props: {content: text, type, key: String(Date.now())}}});
   }
 
   function scrollToEnd(force) {
-    const box = document.getElementById('chat-scroll');
+    const box = document.getElementById(ids.SCROLL);
     // Follow the answer only while the reader is at the bottom; never yank someone reading above.
     if (box && (force || box.scrollHeight - box.scrollTop - box.clientHeight < 80)) box.scrollTop = box.scrollHeight;
   }
@@ -49,7 +50,7 @@
         script.onload = () => (window.feffery_markdown_components ? resolve() : script.onerror());
         script.onerror = () => { script.remove(); reject(new Error('markdown bundle')); };
         document.head.appendChild(script);
-      }).then(() => setProps('chat-markdown', {data: true}), () => { state.markdownLoad = null; });
+      }).then(() => setProps(ids.MARKDOWN, {data: true}), () => { state.markdownLoad = null; });
     }
     return state.markdownLoad;
   }
@@ -81,17 +82,18 @@
     live.render = () => {
       live.timer = null;
       const seq = stream.seq;
-      if (!document.getElementById(`chat-msg-${seq}`)) return;  // not drawn (yet)
+      if (!document.getElementById(ids.MESSAGE_PREFIX + seq)) return;  // not drawn (yet)
       if (live.reasoning.length !== live.shownReasoning) {
-        setProps(`chat-think-${seq}`, {hidden: !live.reasoning});
-        setProps(`chat-think-text-${seq}`, {children: live.reasoning});
+        setProps(ids.THINK_PREFIX + seq, {hidden: !live.reasoning});
+        setProps(ids.THINK_TEXT_PREFIX + seq, {children: live.reasoning});
       }
       if (live.text.length !== live.shown) {
-        setProps(`chat-md-${seq}`, live.stream.markdown ? {markdownStr: live.text} : {children: live.text || '…'});
+        const text = live.stream.markdown ? {markdownStr: live.text} : {children: live.text || '…'};
+        setProps(ids.ANSWER_PREFIX + seq, text);
         if (live.reasoning && live.text && live.shown <= 0) {  // the answer starts: the thinking folds away
           const seconds = (performance.now() - live.thinkStart) / 1000;
-          setProps(`chat-think-${seq}`, {open: false});
-          setProps(`chat-think-label-${seq}`, {children: t('thoughtFor').replace('{n}', seconds.toFixed(1))});
+          setProps(ids.THINK_PREFIX + seq, {open: false});
+          setProps(ids.THINK_LABEL_PREFIX + seq, {children: t('thoughtFor').replace('{n}', seconds.toFixed(1))});
         }
       }
       [live.shown, live.shownReasoning] = [live.text.length, live.reasoning.length];
@@ -143,7 +145,7 @@
     if (signal.aborted) return;  // another conversation is on screen: this answer goes on without us
     live.render();
     state.live = null;
-    setProps('chat-done', {data: {gid, cid, at: Date.now()}});  // the callbacks draw the finished answer
+    setProps(ids.DONE, {data: {gid, cid, at: Date.now()}});  // the callbacks draw the finished answer
   }
 
   /* ---------- conversations an older version kept in this browser ---------- */
@@ -182,7 +184,7 @@
       const result = await response.json();
       indexedDB.deleteDatabase(OLD_DB);
       if (result.imported) notify('success', t('imported').replace('{n}', result.imported));
-      setProps('conv-changed', {data: Date.now()});
+      setProps(ids.CHANGED, {data: Date.now()});
     }
     local(OLD_LOCAL, null);
     local(MIGRATED, '1');
@@ -207,6 +209,7 @@
   const chat = {
     init: function (config) {
       state.config = config;
+      chat.ids = ids = config.ids;  // attach.js reads them here too
       // A new visitor's first screen has no answers: fmc is fetched once the page is idle, before the first one.
       if (config.markdownNow || !window.requestIdleCallback) loadMarkdown();
       else requestIdleCallback(loadMarkdown, {timeout: 2000});
@@ -214,8 +217,8 @@
       if (window.matchMedia) {
         window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
           const [algorithm, dark] = chat.theme(state.theme);
-          setProps('app-theme', {algorithm});
-          setProps('chat-dark', {data: dark});
+          setProps(ids.APP_THEME, {algorithm});
+          setProps(ids.DARK, {data: dark});
         });
       }
       return dc().no_update;
@@ -264,7 +267,7 @@
       if (lang && lang !== state.config.lang) window.location.href = state.config.langUrl + lang;
     },
     toggleSider: function () {
-      return document.getElementById('chat-shell').classList.contains('chat-shell--sider-open')
+      return document.getElementById(ids.SHELL).classList.contains('chat-shell--sider-open')
         ? 'chat-shell' : 'chat-shell chat-shell--sider-open';
     },
   };
@@ -273,29 +276,33 @@
   document.addEventListener('keydown', (event) => {
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
     const target = event.target;
-    if (!target || !target.closest || !target.closest('#chat-input, .chat-input')) return;
+    if (!state.config || !target || !target.closest || !target.closest(`#${ids.INPUT}, .chat-input`)) return;
     event.preventDefault();
-    const send = document.getElementById('chat-send');
+    const send = document.getElementById(ids.SEND);
     if (send && !send.disabled) send.click();
   }, true);
 
   // Items drawn by the callbacks are many and redrawn often: one listener turns their clicks into stores.
   const at = () => Date.now();
-  const message = (action) => (el) => setProps('msg-action', {data: {action, seq: Number(el.dataset.index), at: at()}});
-  const CLICKS = [
+  const message = (action) => (el) => setProps(ids.MESSAGE_ACTION,
+    {data: {action, seq: Number(el.dataset.index), at: at()}});
+  const clicks = () => [
     ['.chat-retry', message('retry')],
     ['.msg-regenerate', message('regenerate')],
     ['.msg-copy', message('copy')],
-    ['.msg-edit', (el) => { message('edit')(el); (document.querySelector('#chat-input textarea, textarea#chat-input') || el).focus(); }],
+    ['.msg-edit', (el) => {
+      message('edit')(el);
+      (document.querySelector(`#${ids.INPUT} textarea, textarea#${ids.INPUT}`) || el).focus();
+    }],
     ['.msg-delete', message('delete')],
-    ['.conv-rename', (el) => setProps('conv-pending', {data: {id: el.dataset.id, action: 'rename', at: at()}})],
-    ['.conv-delete', (el) => setProps('conv-pending', {data: {id: el.dataset.id, action: 'delete', at: at()}})],
-    ['.conv-item', (el) => setProps('conv-pick', {data: {id: el.dataset.id, at: at()}})],
-    ['#conv-backdrop', () => setProps('chat-shell', {className: 'chat-shell'})],
+    ['.conv-rename', (el) => setProps(ids.PENDING, {data: {id: el.dataset.id, action: 'rename', at: at()}})],
+    ['.conv-delete', (el) => setProps(ids.PENDING, {data: {id: el.dataset.id, action: 'delete', at: at()}})],
+    ['.conv-item', (el) => setProps(ids.PICK, {data: {id: el.dataset.id, at: at()}})],
+    [`#${ids.BACKDROP}`, () => setProps(ids.SHELL, {className: 'chat-shell'})],
   ];
   document.addEventListener('click', (event) => {
     if (!state.config || !event.target.closest) return;
-    for (const [selector, action] of CLICKS) {
+    for (const [selector, action] of clicks()) {
       const element = event.target.closest(selector);
       if (element) return action(element);
     }
@@ -304,8 +311,8 @@
   // Scrolling near the top of a long conversation shows the earlier messages (one request a second at most).
   let earlierAt = 0;
   document.addEventListener('scroll', (event) => {
-    const earlier = document.getElementById('chat-earlier');
-    if (event.target.id !== 'chat-scroll' || event.target.scrollTop > 200 || !earlier || earlier.hidden) return;
+    const earlier = document.getElementById(ids.EARLIER);
+    if (event.target.id !== ids.SCROLL || event.target.scrollTop > 200 || !earlier || earlier.hidden) return;
     if (Date.now() - earlierAt > 1000) earlier.click();
     earlierAt = Date.now();
   }, true);

@@ -12,14 +12,15 @@ import time
 from bench.common import median, print_table
 from chatcore.store import create_engine, migrate, sqlite_url, users
 from chatcore.store.schema import conversations, messages, usage_events
-from testkit.browser import browser
+from testkit.browser import PAGE_IDS, browser
 from testkit.gunicorn_app import GunicornApp
 from testkit.waiting import wait_until
 
 DAYS, USERS, MODELS, ANSWERS_PER_CELL, RUNS = 30, 20, 5, 4, 5
 # The table has rows and each chart has drawn its plot (with bars when there is usage to show).
-DRAWN = """return document.querySelectorAll('#admin-users tbody tr').length > 0 &&
-  ['users', 'models', 'hours'].every((c) => document.querySelector(`#usage-chart-${c} ${arguments[0]}`))"""
+DRAWN = PAGE_IDS + """return document.querySelectorAll(`#${pageIds.ADMIN_USERS} tbody tr`).length > 0 &&
+  [pageIds.USAGE_CHART_USERS, pageIds.USAGE_CHART_MODELS, pageIds.USAGE_CHART_HOURS]
+    .every((id) => document.querySelector(`#${id} ${arguments[0]}`))"""
 
 
 def seed(data_dir, with_usage):

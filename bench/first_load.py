@@ -35,7 +35,7 @@ from bench.common import median, print_table
 from bench.wire_bytes import network_events, turn_bytes
 from testkit import gunicorn_app
 from testkit.app import upstream_env
-from testkit.browser import browser, wait_for_markdown
+from testkit.browser import PAGE_IDS, browser, wait_for_markdown
 from testkit.gunicorn_app import GunicornApp
 from testkit.upstream import ScriptedUpstream
 from testkit.waiting import wait_until
@@ -45,12 +45,12 @@ PREVIOUS = "91bb291"
 OLD_CHECKOUT = Path(os.environ.get("BENCH_OLD_CHECKOUT") or gunicorn_app.ROOT.parent / "wt-bench-old")
 DEFERRED = "feffery_markdown_components"  # fmc's bundle: loaded by chat.js after the first screen
 # Installed before the page's scripts: the first moment a person can type and send (see above).
-WATCH_READY = """
+WATCH_READY = PAGE_IDS + """
 window.__readyAt = null;
 const usable = () => {
-  const box = document.querySelector('#chat-input textarea, textarea#chat-input');
-  const send = document.getElementById('chat-send');
-  const list = document.getElementById('conv-list');
+  const box = document.querySelector(`#${pageIds.INPUT} textarea, textarea#${pageIds.INPUT}`);
+  const send = document.getElementById(pageIds.SEND);
+  const list = document.getElementById(pageIds.LIST);
   return box && !box.disabled && send && !send.disabled && list && list.children.length > 0;
 };
 const watch = () => {

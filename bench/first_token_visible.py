@@ -9,14 +9,15 @@ set_props → React → FefferyMarkdown. Answers start 300 ms after the request,
 from selenium.webdriver.common.keys import Keys
 
 from bench.common import median, percentile, print_table
+from components import ids
 from testkit.app import upstream_env
-from testkit.browser import browser, wait_for_markdown
+from testkit.browser import PAGE_IDS, browser, wait_for_markdown
 from testkit.gunicorn_app import GunicornApp
 from testkit.upstream import Script, ScriptedUpstream
 from testkit.waiting import wait_until
 
 RUNS = 20
-WATCH = """
+WATCH = PAGE_IDS + """
 window.__firstVisible = null;
 const answers = document.querySelectorAll(".chat-message[data-role='assistant']").length;
 new MutationObserver((_, observer) => {
@@ -26,7 +27,7 @@ new MutationObserver((_, observer) => {
     window.__firstVisible = performance.timeOrigin + performance.now();
     observer.disconnect();
   }
-}).observe(document.getElementById('chat-messages'), {subtree: true, childList: true, characterData: true});
+}).observe(document.getElementById(pageIds.MESSAGES), {subtree: true, childList: true, characterData: true});
 """
 
 
@@ -39,11 +40,11 @@ def main():
         driver = browser()
         try:
             driver.get(app.url)
-            wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
+            wait_until(lambda: driver.find_elements("css selector", f"#{ids.INPUT}"), 30, "the page")
             wait_for_markdown(driver)  # measure answers drawn as Markdown
             for run in range(RUNS):
                 driver.execute_script(WATCH)
-                box = driver.find_element("css selector", "#chat-input")
+                box = driver.find_element("css selector", f"#{ids.INPUT}")
                 box.send_keys(f"question {run}")
                 box.send_keys(Keys.ENTER)
                 visible = wait_until(lambda: driver.execute_script("return window.__firstVisible"), 30, "text")

@@ -16,8 +16,9 @@ import os
 from selenium.webdriver.common.keys import Keys
 
 from bench.common import median, percentile, print_table
+from components import ids
 from testkit.app import upstream_env
-from testkit.browser import browser
+from testkit.browser import PAGE_IDS, browser
 from testkit.gunicorn_app import GunicornApp
 from testkit.upstream import Script, ScriptedUpstream
 from testkit.waiting import wait_until
@@ -42,15 +43,15 @@ fetch('/api/import', {method: 'POST', headers: {'Content-Type': 'application/jso
   .then((r) => r.json()).then(done, (e) => done({error: String(e)}));
 """
 # Installed before the page's own scripts: notes when the last message first shows text (plain or Markdown).
-WATCH_OPEN = """
+WATCH_OPEN = PAGE_IDS + """
 window.__openedAt = null;
 const watch = () => new MutationObserver((_, observer) => {
-  const last = document.getElementById('chat-msg-' + window.__benchLast);
+  const last = document.getElementById(pageIds.MESSAGE_PREFIX + window.__benchLast);
   if (last && last.textContent.trim()) { window.__openedAt = performance.now(); observer.disconnect(); }
 }).observe(document.body, {subtree: true, childList: true, characterData: true});
 document.readyState === 'loading' ? document.addEventListener('DOMContentLoaded', watch) : watch();
 """
-WATCH_INPUT = """
+WATCH_INPUT = PAGE_IDS + """
 window.__keys = []; window.__appendedAt = null; window.__answeredAt = null; window.__enterAt = null;
 document.addEventListener('keydown', (e) => {
   const started = e.timeStamp;
@@ -59,22 +60,22 @@ document.addEventListener('keydown', (e) => {
 }, true);
 const next = arguments[0];
 new MutationObserver((_, observer) => {
-  if (window.__appendedAt === null && document.getElementById('chat-msg-' + next)) {
+  if (window.__appendedAt === null && document.getElementById(pageIds.MESSAGE_PREFIX + next)) {
     window.__appendedAt = performance.now();
   }
-  const answer = document.getElementById('chat-msg-' + (next + 1));
+  const answer = document.getElementById(pageIds.MESSAGE_PREFIX + (next + 1));
   if (answer && answer.dataset.status === 'done' && answer.textContent.trim()) {
     window.__answeredAt = performance.now(); observer.disconnect();
   }
-}).observe(document.getElementById('chat-messages'), {childList: true, subtree: true, attributes: true,
-                                                       characterData: true});
+}).observe(document.getElementById(pageIds.MESSAGES), {childList: true, subtree: true, attributes: true,
+                                                      characterData: true});
 """
 
 
 def measure(driver, url, size):
     """One run for a conversation of `size` messages: (open ms, question ms, answer ms, keystroke latencies ms)."""
     driver.get(url)
-    wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
+    wait_until(lambda: driver.find_elements("css selector", f"#{ids.INPUT}"), 30, "the page")
     result = driver.execute_async_script(SEED, size, ANSWER)
     assert result.get("imported") == 1, result
     script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
@@ -83,7 +84,7 @@ def measure(driver, url, size):
     opened = wait_until(lambda: driver.execute_script("return window.__openedAt"), 60, "the conversation")
     driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
     driver.execute_script(WATCH_INPUT, size)
-    box = driver.find_element("css selector", "#chat-input")
+    box = driver.find_element("css selector", f"#{ids.INPUT}")
     for key in KEYS:
         box.send_keys(key)
     wait_until(lambda: driver.execute_script("return window.__keys.length") == len(KEYS), 30, "keystrokes")

@@ -9,25 +9,26 @@ showed before the reload (it came back from the store and the generation's log, 
 from selenium.webdriver.common.keys import Keys
 
 from bench.common import median, percentile, print_table
+from components import ids
 from testkit.app import upstream_env
-from testkit.browser import browser
+from testkit.browser import PAGE_IDS, browser
 from testkit.gunicorn_app import GunicornApp
 from testkit.upstream import Script, ScriptedUpstream
 from testkit.waiting import wait_until
 
 RUNS = 8
-ANSWER = "[id^=chat-md-]"
+ANSWER = f"[id^={ids.ANSWER_PREFIX}]"
 # The number of answers drawn, and the length of the last one's text.
 ANSWERS = (f"const a = [...document.querySelectorAll(\".chat-message[data-role='assistant'] {ANSWER}\")];"
            " return [a.length, a.length ? a[a.length - 1].textContent.length : 0]")
 # Runs in every new document before its own scripts: times (ms since navigation start) of usable and resumed.
-WATCH = """
+WATCH = PAGE_IDS + """
 window.__usable = null; window.__resumed = null;
 const wanted = Number(sessionStorage.getItem('resume-chars') || 0);
 new MutationObserver(() => {
   const now = performance.now();
-  if (window.__usable === null && document.getElementById('chat-input')) window.__usable = now;
-  const answers = document.querySelectorAll(".chat-message[data-role='assistant'] [id^=chat-md-]");
+  if (window.__usable === null && document.getElementById(pageIds.INPUT)) window.__usable = now;
+  const answers = document.querySelectorAll(`.chat-message[data-role='assistant'] [id^=${pageIds.ANSWER_PREFIX}]`);
   const last = answers[answers.length - 1];
   if (window.__resumed === null && wanted && last && last.textContent.length >= wanted) window.__resumed = now;
 }).observe(document, {subtree: true, childList: true, characterData: true});
@@ -44,9 +45,9 @@ def main():
         try:
             driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH})
             driver.get(app.url)
-            wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
+            wait_until(lambda: driver.find_elements("css selector", f"#{ids.INPUT}"), 30, "the page")
             for run in range(RUNS):
-                box = driver.find_element("css selector", "#chat-input")
+                box = driver.find_element("css selector", f"#{ids.INPUT}")
                 box.send_keys(f"question {run}")
                 box.send_keys(Keys.ENTER)
                 # This run's answer (not the one before it) has shown some text.
@@ -59,7 +60,7 @@ def main():
                 usable.append(times[0])
                 resumed.append(times[1])
                 driver.execute_script("sessionStorage.removeItem('resume-chars')")
-                driver.execute_script("document.getElementById('chat-stop').click()")  # the next run starts quiet
+                driver.execute_script(f"document.getElementById('{ids.STOP}').click()")  # the next run starts quiet
                 wait_until(lambda: driver.execute_script(
                     "return document.querySelector(\".chat-message[data-role='assistant']:last-child\")"
                     ".dataset.status === 'done'"), 30, "stop")

@@ -11,6 +11,7 @@ from selenium.webdriver.common.keys import Keys
 
 from bench.common import print_table
 from chatcore.service import DONE_EVENT, sse_event
+from components import ids
 from testkit.app import upstream_env
 from testkit.browser import browser, wait_for_markdown
 from testkit.gunicorn_app import GunicornApp
@@ -82,7 +83,7 @@ def turn_bytes(events):
 
 def ask(driver, turn):
     """Send question `turn` of the conversation on screen and wait until its answer is done."""
-    box = driver.find_element("css selector", "#chat-input")
+    box = driver.find_element("css selector", f"#{ids.INPUT}")
     box.send_keys(f"question {turn}")
     box.send_keys(Keys.ENTER)
     wait_until(lambda: driver.execute_script(
@@ -130,7 +131,7 @@ def main():
         driver = browser()
         try:
             driver.get(app.url)
-            wait_until(lambda: driver.find_elements("css selector", "#chat-input"), 30, "the page")
+            wait_until(lambda: driver.find_elements("css selector", f"#{ids.INPUT}"), 30, "the page")
             wait_for_markdown(driver)
             time.sleep(1)  # let the first load's requests finish before counting
             network_events(driver)
@@ -140,7 +141,7 @@ def main():
                 if turn in TURNS:
                     rows.append(row(f"{turn} ({len(ANSWER)}-character answers)", upstream, ANSWER, events))
             upstream.script = Script(reply=TYPICAL_ANSWER, chunk_chars=TOKEN_CHARS, delay=TOKEN_SECONDS)
-            driver.find_element("css selector", "#conv-new").click()
+            driver.find_element("css selector", f"#{ids.NEW_CHAT}").click()
             network_events(driver)
             for turn in range(1, TYPICAL_TURNS + 1):
                 ask(driver, turn)

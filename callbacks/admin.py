@@ -8,7 +8,7 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from chatcore.store import usage, users
 from chatcore.strings import STRINGS
 from callbacks import usage_charts
-from components import admin
+from components import admin, ids
 
 
 def register(app, auth, current_language):
@@ -21,8 +21,8 @@ def register(app, auth, current_language):
         user = auth.resolve()
         return user if user and user["is_admin"] else None
 
-    @app.callback(Output("admin-users", "data"), Output("admin-user-select", "options"),
-                  Input("admin-refresh", "data"))
+    @app.callback(Output(ids.ADMIN_USERS, "data"), Output(ids.ADMIN_USER_SELECT, "options"),
+                  Input(ids.ADMIN_REFRESH, "data"))
     def fill_users(_refresh):
         """Users with today's and this month's usage, and the choices of the actions form."""
         if admin_or_none() is None:
@@ -31,11 +31,11 @@ def register(app, auth, current_language):
         return (admin.user_rows(everyone, STRINGS[current_language()]),
                 [{"label": u["name"], "value": u["id"]} for u in everyone])
 
-    @app.callback(Output("admin-message", "children", allow_duplicate=True),
-                  Output("admin-refresh", "data", allow_duplicate=True),
-                  Input("admin-create", "nClicks"), State("admin-new-name", "value"),
-                  State("admin-new-password", "value"), State("admin-new-is-admin", "checked"),
-                  State("admin-refresh", "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
+                  Output(ids.ADMIN_REFRESH, "data", allow_duplicate=True),
+                  Input(ids.ADMIN_CREATE, "nClicks"), State(ids.ADMIN_NEW_NAME, "value"),
+                  State(ids.ADMIN_NEW_PASSWORD, "value"), State(ids.ADMIN_NEW_IS_ADMIN, "checked"),
+                  State(ids.ADMIN_REFRESH, "data"), prevent_initial_call=True)
     def create(_clicks, name, password, is_admin, refresh):
         """Create the user from the form."""
         if admin_or_none() is None:
@@ -46,10 +46,10 @@ def register(app, auth, current_language):
             return str(exc), no_update
         return STRINGS[current_language()]["adminDone"], refresh + 1
 
-    @app.callback(Output("admin-message", "children", allow_duplicate=True),
-                  Output("admin-refresh", "data", allow_duplicate=True),
-                  Input({"type": "admin-action", "action": ALL}, "nClicks"), State("admin-user-select", "value"),
-                  State("admin-reset-password", "value"), State("admin-refresh", "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
+                  Output(ids.ADMIN_REFRESH, "data", allow_duplicate=True),
+                  Input({"type": ids.ADMIN_ACTION, "action": ALL}, "nClicks"), State(ids.ADMIN_USER_SELECT, "value"),
+                  State(ids.ADMIN_RESET_PASSWORD, "value"), State(ids.ADMIN_REFRESH, "data"), prevent_initial_call=True)
     def change(_clicks, user_id, password, refresh):
         """Apply the clicked action to the chosen user (never the last enabled admin)."""
         if admin_or_none() is None or not user_id or not ctx.triggered_id:

@@ -13,13 +13,14 @@ from callbacks.page import PREFERENCE_STATES, notice, preferences_from
 from chatcore import attachments, turns
 from chatcore.errors import ChatError
 from chatcore.store import conversations
+from components import ids
 from components.input_bar import attached
 from components.message_list import WINDOW
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "inline-flex"}
 # What every drawing of the conversation also sets: the answer chat.js follows, what is drawn, Send and Stop.
-STATUS = [Output("chat-stream", "data", allow_duplicate=True), Output("chat-shown", "data", allow_duplicate=True),
-          Output("chat-send", "disabled", allow_duplicate=True), Output("chat-stop", "style", allow_duplicate=True)]
+STATUS = [Output(ids.STREAM, "data", allow_duplicate=True), Output(ids.SHOWN, "data", allow_duplicate=True),
+          Output(ids.SEND, "disabled", allow_duplicate=True), Output(ids.STOP, "style", allow_duplicate=True)]
 
 
 def bump(current, **changes):
@@ -40,16 +41,16 @@ def register(app, page):
     """The chat area's callbacks."""
 
     @app.callback(
-        Output("chat-history", "children"), Output("chat-recent", "children"), Output("chat-welcome", "hidden"),
-        Output("chat-earlier", "hidden"),
-        Output("chat-earlier", "children"), Output("chat-title", "children"), *STATUS,
-        Input("chat-current", "data"), Input("chat-markdown", "data"), Input("chat-dark", "data"),
+        Output(ids.HISTORY, "children"), Output(ids.RECENT, "children"), Output(ids.WELCOME, "hidden"),
+        Output(ids.EARLIER, "hidden"),
+        Output(ids.EARLIER, "children"), Output(ids.TITLE, "children"), *STATUS,
+        Input(ids.CURRENT, "data"), Input(ids.MARKDOWN, "data"), Input(ids.DARK, "data"),
         prevent_initial_call="initial_duplicate",
     )
     def show(current, markdown, dark):
         """Draw the current conversation's last messages; an answer still streaming is followed by chat.js.
 
-        Turns asked later are appended to `chat-recent`, so the (long) history drawn here is not drawn again."""
+        Turns asked later are appended to `ids.RECENT`, so the (long) history drawn here is not drawn again."""
         current = current or {}
         found = page.conversation(current.get("id"), window=current.get("window") or WINDOW)
         strings = page.strings
@@ -62,14 +63,14 @@ def register(app, page):
                 *status(found, turns.streaming(messages), markdown, len(messages)))
 
     @app.callback(
-        Output("chat-input", "value"), Output("chat-current", "data", allow_duplicate=True),
-        Output("chat-edit", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
-        Output("chat-attach", "contents", allow_duplicate=True), Output("chat-attach", "filename", allow_duplicate=True),
-        Output("chat-recent", "children", allow_duplicate=True), Output("chat-welcome", "hidden", allow_duplicate=True),
+        Output(ids.INPUT, "value"), Output(ids.CURRENT, "data", allow_duplicate=True),
+        Output(ids.EDIT, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.ATTACH, "contents", allow_duplicate=True), Output(ids.ATTACH, "filename", allow_duplicate=True),
+        Output(ids.RECENT, "children", allow_duplicate=True), Output(ids.WELCOME, "hidden", allow_duplicate=True),
         *STATUS,
-        Input("chat-send", "nClicks"), State("chat-input", "value"), State("chat-current", "data"),
-        State("chat-edit", "data"), State("chat-attach", "contents"), State("chat-attach", "filename"),
-        State("chat-shown", "data"), State("chat-markdown", "data"), State("chat-dark", "data"), *PREFERENCE_STATES,
+        Input(ids.SEND, "nClicks"), State(ids.INPUT, "value"), State(ids.CURRENT, "data"),
+        State(ids.EDIT, "data"), State(ids.ATTACH, "contents"), State(ids.ATTACH, "filename"),
+        State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
     def send(_clicks, value, current, edit, contents, filenames, shown, markdown, dark, *values):
@@ -111,9 +112,9 @@ def register(app, page):
                 *status(after, turns.streaming(after["messages"]), markdown, count + 2, shown.get("recent", 0) + 2))
 
     @app.callback(
-        Output("chat-history", "children", allow_duplicate=True), Output("chat-recent", "children", allow_duplicate=True),
-        *STATUS, Input("chat-done", "data"),
-        State("chat-shown", "data"), State("chat-markdown", "data"), State("chat-dark", "data"),
+        Output(ids.HISTORY, "children", allow_duplicate=True), Output(ids.RECENT, "children", allow_duplicate=True),
+        *STATUS, Input(ids.DONE, "data"),
+        State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"),
         prevent_initial_call=True,
     )
     def finish(done, shown, markdown, dark):
@@ -132,8 +133,8 @@ def register(app, page):
         return *drawn, *status(found, None, markdown, shown["count"], recent)
 
     @app.callback(
-        Output("chat-attach-list", "hidden"), Output("chat-attach-chips", "children"),
-        Input("chat-attach", "filename"), prevent_initial_call=True,
+        Output(ids.ATTACH_LIST, "hidden"), Output(ids.ATTACH_CHIPS, "children"),
+        Input(ids.ATTACH, "filename"), prevent_initial_call=True,
     )
     def show_attached(filenames):
         """The files waiting to be sent, as chips above the box."""
@@ -141,15 +142,15 @@ def register(app, page):
         return not chips, chips
 
     @app.callback(
-        Output("chat-attach", "contents", allow_duplicate=True),
-        Output("chat-attach", "filename", allow_duplicate=True),
-        Input("chat-attach-clear", "n_clicks"), prevent_initial_call=True,
+        Output(ids.ATTACH, "contents", allow_duplicate=True),
+        Output(ids.ATTACH, "filename", allow_duplicate=True),
+        Input(ids.ATTACH_CLEAR, "n_clicks"), prevent_initial_call=True,
     )
     def clear_attached(_clicks):
         """Remove the files picked."""
         return None, None
 
-    @app.callback(Input("chat-stop", "nClicks"), State("chat-stream", "data"), prevent_initial_call=True)
+    @app.callback(Input(ids.STOP, "nClicks"), State(ids.STREAM, "data"), prevent_initial_call=True)
     def stop(_clicks, stream):
         """Stop the answer on screen (the generation ends on the server; chat.js then sees its end)."""
         user_id = page.user_id()
@@ -161,10 +162,10 @@ def register(app, page):
                     raise NotFound() from None  # not this user's
 
     @app.callback(
-        Output("chat-current", "data", allow_duplicate=True), Output("chat-input", "value", allow_duplicate=True),
-        Output("chat-edit", "data", allow_duplicate=True), Output("chat-copy", "data"),
-        Output("global-message", "children", allow_duplicate=True),
-        Input("msg-action", "data"), State("chat-current", "data"), *PREFERENCE_STATES,
+        Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.INPUT, "value", allow_duplicate=True),
+        Output(ids.EDIT, "data", allow_duplicate=True), Output(ids.COPY, "data"),
+        Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
+        Input(ids.MESSAGE_ACTION, "data"), State(ids.CURRENT, "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
     def act(action, current, *values):
@@ -199,7 +200,7 @@ def register(app, page):
         return bump(current), no_update, None, no_update, no_update
 
     @app.callback(
-        Output("chat-edit-banner", "hidden"), Output("chat-edit-text", "children"), Input("chat-edit", "data"),
+        Output(ids.EDIT_BANNER, "hidden"), Output(ids.EDIT_TEXT, "children"), Input(ids.EDIT, "data"),
         prevent_initial_call=True,
     )
     def edit_banner(edit):
@@ -209,23 +210,23 @@ def register(app, page):
         return False, page.strings["editing"].format(n=edit["n"])
 
     @app.callback(
-        Output("chat-edit", "data", allow_duplicate=True), Output("chat-input", "value", allow_duplicate=True),
-        Input("chat-edit-cancel", "n_clicks"), prevent_initial_call=True,
+        Output(ids.EDIT, "data", allow_duplicate=True), Output(ids.INPUT, "value", allow_duplicate=True),
+        Input(ids.EDIT_CANCEL, "n_clicks"), prevent_initial_call=True,
     )
     def cancel_edit(_clicks):
         """Stop editing; the box is emptied."""
         return None, ""
 
     @app.callback(
-        Output("chat-current", "data", allow_duplicate=True), Input("chat-earlier", "n_clicks"),
-        State("chat-current", "data"), prevent_initial_call=True,
+        Output(ids.CURRENT, "data", allow_duplicate=True), Input(ids.EARLIER, "n_clicks"),
+        State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def earlier(_clicks, current):
         """Show as many earlier messages again."""
         return bump(current, window=(current or {}).get("window", WINDOW) + WINDOW)
 
-    app.clientside_callback(ClientsideFunction("chat", "init"), Input("chat-config", "data"))
-    app.clientside_callback(ClientsideFunction("chat", "follow"), Input("chat-stream", "data"))
-    app.clientside_callback(ClientsideFunction("chat", "copy"), Input("chat-copy", "data"),
+    app.clientside_callback(ClientsideFunction("chat", "init"), Input(ids.CONFIG, "data"))
+    app.clientside_callback(ClientsideFunction("chat", "follow"), Input(ids.STREAM, "data"))
+    app.clientside_callback(ClientsideFunction("chat", "copy"), Input(ids.COPY, "data"),
                             prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("chat", "shown"), Input("chat-shown", "data"))
+    app.clientside_callback(ClientsideFunction("chat", "shown"), Input(ids.SHOWN, "data"))

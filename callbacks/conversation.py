@@ -13,7 +13,7 @@ from callbacks.page import notice
 from chatcore import transfer, turns
 from chatcore.errors import ChatError
 from chatcore.store import conversations
-from components import conversation_list
+from components import conversation_list, ids
 from components.message_list import WINDOW
 
 
@@ -28,9 +28,9 @@ def register(app, page):
     """The list's callbacks."""
 
     @app.callback(
-        Output("conv-list", "children"), Output("conv-list-sig", "data"),
-        Input("chat-current", "data"), Input("chat-done", "data"), Input("conv-search", "debounceValue"),
-        Input("chat-sync", "n_intervals"), Input("conv-changed", "data"), State("conv-list-sig", "data"),
+        Output(ids.LIST, "children"), Output(ids.LIST_SIG, "data"),
+        Input(ids.CURRENT, "data"), Input(ids.DONE, "data"), Input(ids.SEARCH, "debounceValue"),
+        Input(ids.SYNC, "n_intervals"), Input(ids.CHANGED, "data"), State(ids.LIST_SIG, "data"),
         prevent_initial_call=True,  # the page load draws it (components/conversation_list.py)
     )
     def show_list(current, _done, query, _tick, _changed, shown):
@@ -40,8 +40,8 @@ def register(app, page):
         return (no_update, no_update) if signature == shown else (children, signature)
 
     @app.callback(
-        Output("chat-current", "data", allow_duplicate=True), Input("chat-sync", "n_intervals"),
-        State("chat-shown", "data"), State("chat-current", "data"), prevent_initial_call=True,
+        Output(ids.CURRENT, "data", allow_duplicate=True), Input(ids.SYNC, "n_intervals"),
+        State(ids.SHOWN, "data"), State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def sync(_tick, shown, current):
         """Another browser changed the conversation on screen: draw it again (not while this one streams it)."""
@@ -54,20 +54,20 @@ def register(app, page):
         return bump(current) if found["updated_at"] != shown.get("updated_at") else no_update
 
     @app.callback(
-        Output("chat-current", "data", allow_duplicate=True), Output("chat-edit", "data", allow_duplicate=True),
-        Output("chat-shell", "className", allow_duplicate=True),
-        Input("conv-pick", "data"), Input("conv-new", "nClicks"), State("chat-current", "data"),
+        Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.EDIT, "data", allow_duplicate=True),
+        Output(ids.SHELL, "className", allow_duplicate=True),
+        Input(ids.PICK, "data"), Input(ids.NEW_CHAT, "nClicks"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
     def pick(picked, new_clicks, current):
         """Show the clicked conversation, or a new empty chat; on phones the drawer closes."""
-        cid = (picked or {}).get("id") if ctx.triggered_id == "conv-pick" else None
+        cid = (picked or {}).get("id") if ctx.triggered_id == ids.PICK else None
         return bump(None, id=cid), None, "chat-shell"
 
     @app.callback(
-        Output("conv-rename-modal", "visible"), Output("conv-rename-input", "value"),
-        Output("conv-delete-modal", "visible"), Output("conv-delete-text", "children"),
-        Input("conv-pending", "data"), prevent_initial_call=True,
+        Output(ids.RENAME_MODAL, "visible"), Output(ids.RENAME_INPUT, "value"),
+        Output(ids.DELETE_MODAL, "visible"), Output(ids.DELETE_TEXT, "children"),
+        Input(ids.PENDING, "data"), prevent_initial_call=True,
     )
     def confirm(pending):
         """Open the rename or delete dialog for the conversation chat.js says was clicked (only the user's own)."""
@@ -80,10 +80,10 @@ def register(app, page):
         return no_update, no_update, True, page.strings["deleteConfirm"].format(title=title)
 
     @app.callback(
-        Output("conv-changed", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
-        Output("chat-current", "data", allow_duplicate=True),
-        Input("conv-rename-modal", "okCounts"), State("conv-rename-input", "value"), State("conv-pending", "data"),
-        State("chat-current", "data"), prevent_initial_call=True,
+        Output(ids.CHANGED, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.CURRENT, "data", allow_duplicate=True),
+        Input(ids.RENAME_MODAL, "okCounts"), State(ids.RENAME_INPUT, "value"), State(ids.PENDING, "data"),
+        State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def rename(_ok, title, pending, current):
         """Rename the pending conversation."""
@@ -96,8 +96,8 @@ def register(app, page):
         return time.time(), no_update, bump(current) if same else no_update
 
     @app.callback(
-        Output("conv-changed", "data", allow_duplicate=True), Output("chat-current", "data", allow_duplicate=True),
-        Input("conv-delete-modal", "okCounts"), State("conv-pending", "data"), State("chat-current", "data"),
+        Output(ids.CHANGED, "data", allow_duplicate=True), Output(ids.CURRENT, "data", allow_duplicate=True),
+        Input(ids.DELETE_MODAL, "okCounts"), State(ids.PENDING, "data"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
     def delete(_ok, pending, current):
@@ -105,8 +105,8 @@ def register(app, page):
         return forget((pending or {}).get("id"), current)
 
     @app.callback(
-        Output("conv-changed", "data", allow_duplicate=True), Output("chat-current", "data", allow_duplicate=True),
-        Input("clear-conversation", "nClicks"), State("chat-current", "data"), prevent_initial_call=True,
+        Output(ids.CHANGED, "data", allow_duplicate=True), Output(ids.CURRENT, "data", allow_duplicate=True),
+        Input(ids.CLEAR, "nClicks"), State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def clear(_clicks, current):
         """Clear the conversation on screen: it is deleted, and a new chat takes its place."""
@@ -121,24 +121,24 @@ def register(app, page):
         return time.time(), bump(current, id=None, window=WINDOW) if shown else no_update
 
     @app.callback(
-        Output("export-download", "data", allow_duplicate=True), Input("export-json", "nClicks"),
-        Input("backup-export", "nClicks"), State("chat-current", "data"), prevent_initial_call=True,
+        Output(ids.DOWNLOAD, "data", allow_duplicate=True), Input(ids.EXPORT_JSON, "nClicks"),
+        Input(ids.BACKUP_EXPORT, "nClicks"), State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def export_json(_one, _all, current):
         """The conversation on screen (export-json) or every conversation (backup) as a JSON file."""
         user_id = page.user_id()
         if not user_id:
             return no_update
-        if ctx.triggered_id == "export-json":
+        if ctx.triggered_id == ids.EXPORT_JSON:
             found = page.conversation((current or {}).get("id"))
             return download(transfer.export_document([found]), "chat") if found else no_update
         every = conversations.every_conversation(page.db, user_id, transfer.MAX_CONVERSATIONS)
         return download(transfer.export_document(every), "chat-backup")
 
     @app.callback(
-        Output("conv-changed", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
-        Output("backup-import", "contents"),
-        Input("backup-import", "contents"), prevent_initial_call=True,
+        Output(ids.CHANGED, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.BACKUP_IMPORT, "contents"),
+        Input(ids.BACKUP_IMPORT, "contents"), prevent_initial_call=True,
     )
     def import_file(contents):
         """Import an export file or a backup: checked whole first, then stored; the same file can be picked again."""
@@ -158,9 +158,9 @@ def register(app, page):
         return time.time(), notice("success", page.strings["imported"].format(n=added)), None
 
     @app.callback(
-        Output("access-code-modal", "visible"), Output("conv-changed", "data", allow_duplicate=True),
-        Output("chat-current", "data", allow_duplicate=True), Output("global-message", "children", allow_duplicate=True),
-        Input("access-code-modal", "okCounts"), State("access-code-input", "value"), State("chat-current", "data"),
+        Output(ids.ACCESS_CODE_MODAL, "visible"), Output(ids.CHANGED, "data", allow_duplicate=True),
+        Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
+        Input(ids.ACCESS_CODE_MODAL, "okCounts"), State(ids.ACCESS_CODE_INPUT, "value"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
     def access_code(_ok, code, current):
@@ -172,5 +172,5 @@ def register(app, page):
             return True, no_update, no_update, notice("error", page.error_text(code))
         return False, time.time(), bump(current), no_update
 
-    app.clientside_callback(ClientsideFunction("chat", "toggleSider"), Output("chat-shell", "className"),
-                            Input("conv-toggle", "nClicks"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("chat", "toggleSider"), Output(ids.SHELL, "className"),
+                            Input(ids.SIDER_TOGGLE, "nClicks"), prevent_initial_call=True)

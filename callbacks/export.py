@@ -5,13 +5,14 @@ from datetime import datetime
 from dash import Input, Output, State, dcc, no_update
 
 from chatcore.export import conversation_to_markdown, export_filename
+from components import ids
 
 
 def register(app, page):
     """Wire #export-markdown to a .md download built by the core exporter."""
 
-    @app.callback(Output("export-download", "data"), Input("export-markdown", "nClicks"),
-                  State("chat-current", "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.DOWNLOAD, "data"), Input(ids.EXPORT_MARKDOWN, "nClicks"),
+                  State(ids.CURRENT, "data"), prevent_initial_call=True)
     def export_markdown(_clicks, current):
         """The current conversation (title, model, messages) as a Markdown file; an empty one gives nothing."""
         found = page.conversation((current or {}).get("id"))

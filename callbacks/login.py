@@ -5,14 +5,16 @@ from dash import Input, Output, State, no_update
 from chatcore.errors import ChatError
 from chatcore.store import users
 from chatcore.strings import STRINGS
+from components import ids
 
 
 def register(app, auth, current_language):
     """Wire the sign-in form to `auth`."""
 
-    @app.callback(Output("login-message", "children"), Output("login-location", "href"),
-                  Input("login-submit", "nClicks"), Input("login-password", "nSubmit"),
-                  State("login-username", "value"), State("login-password", "value"), State("login-setup", "data"),
+    @app.callback(Output(ids.LOGIN_MESSAGE, "children"), Output(ids.LOGIN_LOCATION, "href"),
+                  Input(ids.LOGIN_SUBMIT, "nClicks"), Input(ids.LOGIN_PASSWORD, "nSubmit"),
+                  State(ids.LOGIN_USERNAME, "value"), State(ids.LOGIN_PASSWORD, "value"),
+                  State(ids.LOGIN_SETUP, "data"),
                   prevent_initial_call=True)
     def sign_in(_clicks, _submits, name, password, setup):
         """Check the form; on success the session cookie rides on this response and the page reloads."""

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from chatcore.store import STORE_ERRORS, conversations
 from chatcore.strings import ERRORS, STRINGS
+from components import ids
 from components.message_list import View
 from components.settings import CONTROLS
 
@@ -51,7 +52,7 @@ class Page:
             logging.getLogger("chat").error("database unavailable in a page callback: %s", type(error).__name__)
         else:
             logging.getLogger("chat").error("page callback failed", exc_info=error)
-        set_props("global-message", {"children": notice("error", self.error_text(
+        set_props(ids.GLOBAL_MESSAGE, {"children": notice("error", self.error_text(
             "store_unavailable" if down else "default"))})
 
     @property

@@ -4,13 +4,15 @@ from dash import ClientsideFunction, Input, Output, no_update
 
 from chatcore.store import users
 from chatcore.strings import PRESETS
+from components import ids
 from components.settings import CONTROLS
 
 
 def register(app, page):
     """Wire the settings drawer."""
-    app.clientside_callback("(n) => n ? true : window.dash_clientside.no_update", Output("settings-drawer", "visible"),
-                            Input("settings-open", "nClicks"), prevent_initial_call=True)
+    app.clientside_callback("(n) => n ? true : window.dash_clientside.no_update",
+                            Output(ids.SETTINGS_DRAWER, "visible"), Input(ids.SETTINGS_OPEN, "nClicks"),
+                            prevent_initial_call=True)
 
     @app.callback(*(Input(component, prop) for component, prop in CONTROLS.values()), prevent_initial_call=True)
     def save(*values):
@@ -22,7 +24,7 @@ def register(app, page):
                 saved["model"] = None  # only an offered model is kept
             users.save_settings(page.db, user_id, saved)
 
-    @app.callback(Output("settings-system-prompt", "value"), Input("settings-preset", "value"),
+    @app.callback(Output(ids.SYSTEM_PROMPT, "value"), Input(ids.PRESET, "value"),
                   prevent_initial_call=True)
     def preset(name):
         """A preset fills in the system prompt ('none' empties it)."""
@@ -30,7 +32,7 @@ def register(app, page):
             return no_update
         return "" if name == "none" else PRESETS[page.language()][name]
 
-    app.clientside_callback(ClientsideFunction("chat", "language"), Input("settings-language", "value"),
+    app.clientside_callback(ClientsideFunction("chat", "language"), Input(ids.LANGUAGE, "value"),
                             prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("chat", "theme"), Output("app-theme", "algorithm"),
-                            Output("chat-dark", "data"), Input("settings-theme", "value"))
+    app.clientside_callback(ClientsideFunction("chat", "theme"), Output(ids.APP_THEME, "algorithm"),
+                            Output(ids.DARK, "data"), Input(ids.THEME, "value"))

@@ -4,6 +4,7 @@ from dash import Input, Output
 
 from chatcore import quotas
 from chatcore.strings import STRINGS
+from components import ids
 
 # The first limit that is set is shown, in this order.
 LEFT_KEYS = (("messages_today", "leftMessagesToday"), ("tokens_today", "leftTokensToday"),
@@ -28,7 +29,7 @@ def register(app, auth, current_language):
     """Re-render the line whenever the conversation is drawn (after every answer; the page load renders it in the
     layout)."""
 
-    @app.callback(Output("usage-left", "children"), Input("chat-shown", "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.USAGE_LEFT, "children"), Input(ids.SHOWN, "data"), prevent_initial_call=True)
     def show_left(_refreshed):
         """The signed-in user's remaining messages or tokens."""
         user = auth.resolve()

@@ -6,21 +6,21 @@ from dash import Input, Output, no_update
 
 from chatcore.store import usage
 from chatcore.strings import STRINGS
-from components import usage_charts
+from components import ids, usage_charts
 
 
 def register(app, auth, current_language, everyone):
     """Fill the charts for the signed-in user: everyone's when `everyone` (admins only), else their own."""
 
-    @app.callback(Output("page-root", "className"), Output("page-theme", "algorithm"),
-                  Input("page-theme-switch", "value"))
+    @app.callback(Output(ids.PAGE_ROOT, "className"), Output(ids.PAGE_THEME, "algorithm"),
+                  Input(ids.PAGE_THEME_SWITCH, "value"))
     def theme(value):
         """Light or dark page (the charts follow in `fill`)."""
         return ("admin-page admin-dark", "dark") if value == "dark" else ("admin-page", "default")
 
     @app.callback(*(Output(graph_id, "figure") for graph_id in usage_charts.GRAPHS),
-                  Output("usage-heaviest", "data"), Output("usage-estimated", "children"),
-                  Input("page-theme-switch", "value"))
+                  Output(ids.USAGE_HEAVIEST, "data"), Output(ids.USAGE_ESTIMATED, "children"),
+                  Input(ids.PAGE_THEME_SWITCH, "value"))
     def fill(theme_name):
         """The last usage.DAYS days of usage, drawn in the page's theme."""
         viewer = auth.resolve()

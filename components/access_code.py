@@ -2,11 +2,13 @@
 
 import feffery_antd_components as fac
 
+from components import ids
+
 
 def render(strings, visible):
     """A small modal; the code, once right, is remembered by the session cookie."""
     return fac.AntdModal(
-        fac.AntdInput(id="access-code-input", mode="password", placeholder=strings["accessCodePlaceholder"]),
-        id="access-code-modal", title=strings["accessCodeTitle"], visible=visible, okText=strings["accessCodeOk"],
+        fac.AntdInput(id=ids.ACCESS_CODE_INPUT, mode="password", placeholder=strings["accessCodePlaceholder"]),
+        id=ids.ACCESS_CODE_MODAL, title=strings["accessCodeTitle"], visible=visible, okText=strings["accessCodeOk"],
         renderFooter=True, maskClosable=False,
     )

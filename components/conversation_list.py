@@ -4,6 +4,7 @@ import feffery_antd_components as fac
 from dash import dcc, html
 
 from chatcore.store import conversations
+from components import ids
 
 LIST_LIMIT = 200  # the newest conversations listed; search finds the others
 
@@ -35,18 +36,18 @@ def items(db, user_id, current_id, query, strings):
 def render(strings, listed):
     """New chat, search and the list; `listed` is items()' result for the page load (callbacks redraw it)."""
     return html.Aside(
-        id="conv-sider",
+        id=ids.SIDER,
         className="chat-sider",
         **{"aria-label": strings["conversations"]},
         children=[
-            fac.AntdButton(strings["newChat"], id="conv-new", block=True, icon=fac.AntdIcon(icon="antd-plus")),
-            fac.AntdInput(id="conv-search", placeholder=strings["searchPlaceholder"], allowClear=True,
+            fac.AntdButton(strings["newChat"], id=ids.NEW_CHAT, block=True, icon=fac.AntdIcon(icon="antd-plus")),
+            fac.AntdInput(id=ids.SEARCH, placeholder=strings["searchPlaceholder"], allowClear=True,
                           debounceWait=150, className="conv-search"),
-            html.Nav(id="conv-list", className="conv-list", children=listed[0]),
-            dcc.Store(id="conv-list-sig", data=listed[1]),  # what the list shows: an unchanged list is not sent again
-            dcc.Store(id="conv-pick"),  # {id}: the item chat.js saw clicked
-            dcc.Store(id="conv-pending"),  # {id, action}: the item whose rename or delete was clicked
-            dcc.Store(id="conv-changed"),  # bumped when a rename, delete or import changed the list
+            html.Nav(id=ids.LIST, className="conv-list", children=listed[0]),
+            dcc.Store(id=ids.LIST_SIG, data=listed[1]),  # what the list shows: an unchanged list is not sent again
+            dcc.Store(id=ids.PICK),  # {id}: the item chat.js saw clicked
+            dcc.Store(id=ids.PENDING),  # {id, action}: the item whose rename or delete was clicked
+            dcc.Store(id=ids.CHANGED),  # bumped when a rename, delete or import changed the list
         ],
     )
 
@@ -55,13 +56,13 @@ def dialogs(strings):
     """The rename and delete-confirm dialogs, shared by every list item."""
     return [
         fac.AntdModal(
-            fac.AntdInput(id="conv-rename-input", maxLength=100),
-            id="conv-rename-modal", title=strings["renameTitle"], visible=False, renderFooter=True,
+            fac.AntdInput(id=ids.RENAME_INPUT, maxLength=100),
+            id=ids.RENAME_MODAL, title=strings["renameTitle"], visible=False, renderFooter=True,
             okText=strings["ok"], cancelText=strings["cancel"],
         ),
         fac.AntdModal(
-            html.Div(id="conv-delete-text"),
-            id="conv-delete-modal", title=strings["deleteTitle"], visible=False, renderFooter=True,
+            html.Div(id=ids.DELETE_TEXT),
+            id=ids.DELETE_MODAL, title=strings["deleteTitle"], visible=False, renderFooter=True,
             okText=strings["delete"], cancelText=strings["cancel"], okButtonProps={"danger": True},
         ),
     ]

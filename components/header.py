@@ -3,6 +3,8 @@
 import feffery_antd_components as fac
 from dash import html
 
+from components import ids
+
 
 
 def render(strings, multi_turn, user=None):
@@ -11,23 +13,23 @@ def render(strings, multi_turn, user=None):
         className="chat-header",
         children=[
             html.Div([
-                fac.AntdButton(id="conv-toggle", type="text", icon=fac.AntdIcon(icon="antd-menu"),
+                fac.AntdButton(id=ids.SIDER_TOGGLE, type="text", icon=fac.AntdIcon(icon="antd-menu"),
                                className="chat-sider-toggle", **{"aria-label": strings["conversations"]}),
-                html.H1(strings["title"], id="chat-title", className="chat-title"),
+                html.H1(strings["title"], id=ids.TITLE, className="chat-title"),
                 html.Span(strings["subtitle"], className="chat-subtitle"),
             ], className="chat-brand"),
             html.Div(
                 className="chat-toolbar",
                 children=[
                     fac.AntdTooltip(
-                        html.Label([fac.AntdSwitch(id="multi-round-switch", checked=multi_turn),
+                        html.Label([fac.AntdSwitch(id=ids.MULTI_TURN, checked=multi_turn),
                                     html.Span(strings["multiTurn"], className="chat-button-text")],
                                    className="chat-switch-label"),
                         title=strings["multiTurnHelp"]),
-                    _button(strings["export"], "export-markdown", "antd-download"),
-                    _button(strings["exportJson"], "export-json", "antd-file-text"),
-                    _button(strings["clear"], "clear-conversation", "antd-clear"),
-                    _button(strings["settings"], "settings-open", "antd-setting"),
+                    _button(strings["export"], ids.EXPORT_MARKDOWN, "antd-download"),
+                    _button(strings["exportJson"], ids.EXPORT_JSON, "antd-file-text"),
+                    _button(strings["clear"], ids.CLEAR, "antd-clear"),
+                    _button(strings["settings"], ids.SETTINGS_OPEN, "antd-setting"),
                     *(_account(strings, user) if user else []),
                 ],
             ),
@@ -44,11 +46,11 @@ def _button(label, button_id, icon):
 def _account(strings, user):
     """The signed-in user's name, the admin page for admins, and the sign-out button."""
     # Admins see everyone's usage on the admin page; everyone else their own on the usage page.
-    page_link = (html.A(strings["adminTitle"], id="admin-link", href="/admin/", className="chat-account")
+    page_link = (html.A(strings["adminTitle"], id=ids.ADMIN_LINK, href="/admin/", className="chat-account")
                  if user["is_admin"] else
-                 html.A(strings["myUsage"], id="usage-link", href="/usage/", className="chat-account"))
+                 html.A(strings["myUsage"], id=ids.USAGE_LINK, href="/usage/", className="chat-account"))
     # A plain form post: sign-out needs no callback on the chat page.
-    sign_out = html.Form(html.Button(strings["logout"], id="logout-button", type="submit", className="chat-logout"),
+    sign_out = html.Form(html.Button(strings["logout"], id=ids.LOGOUT, type="submit", className="chat-logout"),
                          action="/logout", method="POST", className="chat-logout-form")
-    return [html.Span(user["name"], id="account-name", className="chat-account"),
+    return [html.Span(user["name"], id=ids.ACCOUNT, className="chat-account"),
             page_link, sign_out]

@@ -4,6 +4,7 @@ import feffery_antd_components as fac
 from dash import dcc, html
 
 from chatcore.attachments import IMAGE_EXTENSIONS, TEXT_EXTENSIONS
+from components import ids
 
 # What the file picker offers; the server decides by content whatever is picked or dropped (chatcore/attachments.py).
 ACCEPT = ",".join(["image/*", ".pdf", *sorted(f".{ext}" for ext in IMAGE_EXTENSIONS | TEXT_EXTENSIONS)])
@@ -25,26 +26,26 @@ def render(strings, left=""):
     return html.Footer(
         className="chat-input-bar",
         children=[
-            html.Div(id="chat-edit-banner", className="chat-edit-banner", hidden=True, children=[
-                html.Span(id="chat-edit-text"),
-                html.Button(strings["cancelEdit"], id="chat-edit-cancel", className="chat-link-button"),
+            html.Div(id=ids.EDIT_BANNER, className="chat-edit-banner", hidden=True, children=[
+                html.Span(id=ids.EDIT_TEXT),
+                html.Button(strings["cancelEdit"], id=ids.EDIT_CANCEL, className="chat-link-button"),
             ]),
-            html.Div(id="chat-attach-list", className="chat-attach-list", hidden=True, children=[
-                html.Div(id="chat-attach-chips", className="chat-attach-chips"),
-                html.Button(strings["clearAttachments"], id="chat-attach-clear", className="chat-link-button"),
+            html.Div(id=ids.ATTACH_LIST, className="chat-attach-list", hidden=True, children=[
+                html.Div(id=ids.ATTACH_CHIPS, className="chat-attach-chips"),
+                html.Button(strings["clearAttachments"], id=ids.ATTACH_CLEAR, className="chat-link-button"),
             ]),
             html.Div(className="chat-input-row", children=[
                 # dcc.Upload opens the picker on a click and takes files dropped on it; the server checks them.
                 dcc.Upload(html.Button(className="chat-icon-button chat-icon-attach", title=strings["attach"],
                                        type="button", **{"aria-label": strings["attach"]}),
-                           id="chat-attach", multiple=True, accept=ACCEPT, className="chat-attach"),
-                fac.AntdInput(id="chat-input", className="chat-input", mode="text-area", value="",
+                           id=ids.ATTACH, multiple=True, accept=ACCEPT, className="chat-attach"),
+                fac.AntdInput(id=ids.INPUT, className="chat-input", mode="text-area", value="",
                               autoSize={"minRows": 1, "maxRows": 8}, placeholder=strings["placeholder"],
                               autoFocus=True),
-                fac.AntdButton(strings["send"], id="chat-send", type="primary", icon=fac.AntdIcon(icon="antd-send")),
-                fac.AntdButton(strings["stop"], id="chat-stop", danger=True, style={"display": "none"},
+                fac.AntdButton(strings["send"], id=ids.SEND, type="primary", icon=fac.AntdIcon(icon="antd-send")),
+                fac.AntdButton(strings["stop"], id=ids.STOP, danger=True, style={"display": "none"},
                                icon=fac.AntdIcon(icon="antd-pause-circle")),
             ]),
-            html.Div(left, id="usage-left", className="chat-usage-left", role="status"),  # what is left of the limits
+            html.Div(left, id=ids.USAGE_LEFT, className="chat-usage-left", role="status"),  # what is left of the limits
         ],
     )

@@ -7,6 +7,7 @@ import feffery_markdown_components as fmc
 from dash import html
 
 from chatcore import attachments
+from components import ids
 
 # The page does not need fmc's bundle (0.73 MB with Brotli, half of the first load) for its first screen: chat.js
 # loads it after the first render, and answers show as plain text until then.
@@ -48,14 +49,14 @@ def render(strings, embedded):
     if embedded:
         welcome.append(html.Div(strings["embeddedNotice"], className="chat-welcome-notice"))
     return html.Main(
-        id="chat-scroll",
+        id=ids.SCROLL,
         className="chat-scroll",
         children=[
-            html.Button(id="chat-earlier", className="chat-earlier", hidden=True),
+            html.Button(id=ids.EARLIER, className="chat-earlier", hidden=True),
             # The conversation as drawn, then the turns asked since: a new turn never redraws a long history.
-            html.Div(id="chat-messages", className="chat-messages", **{"aria-live": "polite"}, children=[
-                html.Div(id="chat-history", className="chat-turns"), html.Div(id="chat-recent", className="chat-turns")]),
-            html.Div(welcome, id="chat-welcome", className="chat-welcome"),
+            html.Div(id=ids.MESSAGES, className="chat-messages", **{"aria-live": "polite"}, children=[
+                html.Div(id=ids.HISTORY, className="chat-turns"), html.Div(id=ids.RECENT, className="chat-turns")]),
+            html.Div(welcome, id=ids.WELCOME, className="chat-welcome"),
         ],
     )
 
@@ -92,8 +93,8 @@ class View:
         """The answer text: Markdown once fmc is loaded, plain text until then."""
         seq, text, live = msg["seq"], msg["content"], msg["status"] == "streaming"
         if not self.markdown:
-            return html.Div(text or ("…" if live else ""), id=f"chat-md-{seq}", className="chat-text")
-        return fmc.FefferyMarkdown(id=f"chat-md-{seq}", markdownStr=display_markdown(text),
+            return html.Div(text or ("…" if live else ""), id=ids.answer(seq), className="chat-text")
+        return fmc.FefferyMarkdown(id=ids.answer(seq), markdownStr=display_markdown(text),
                                    placeholder="…" if live else "", codeTheme=CODE_THEMES[self.dark],
                                    **MARKDOWN_PROPS)
 
@@ -108,9 +109,9 @@ class View:
         label = self.strings["thinking"] if live else self.strings["reasoning"]
         if thought is not None and not live:
             label = self.strings["thoughtFor"].format(n=round(thought / 1000, 1))
-        return html.Details([html.Summary(label, id=f"chat-think-label-{seq}"),
-                             html.Div(text, id=f"chat-think-text-{seq}", className="chat-reasoning-text")],
-                            id=f"chat-think-{seq}", className="chat-reasoning", open=live and not msg["content"],
+        return html.Details([html.Summary(label, id=ids.think_label(seq)),
+                             html.Div(text, id=ids.think_text(seq), className="chat-reasoning-text")],
+                            id=ids.think(seq), className="chat-reasoning", open=live and not msg["content"],
                             hidden=not text)
 
     def failure(self, msg):
@@ -177,7 +178,7 @@ class View:
             stopped = (msg.get("usage") or {}).get("error") == "cancelled"
             attrs["data-status"] = {"streaming": "streaming", "done": "done"}.get(
                 msg["status"], "done" if stopped else "error")
-        return html.Div(self.body(msg), id=f"chat-msg-{msg['seq']}",
+        return html.Div(self.body(msg), id=ids.message(msg["seq"]),
                         className=f"chat-message chat-message--{msg['role']}", **attrs)
 
     def messages(self, messages):

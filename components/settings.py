@@ -3,14 +3,16 @@
 import feffery_antd_components as fac
 from dash import dcc, html
 
+from components import ids
+
 # What a user starts with before changing anything; their changes are kept in the store (users.save_settings).
 DEFAULTS = {"multiTurn": True, "model": None, "systemPrompt": "", "temperature": 0.7, "maxTokens": None,
             "historyTurns": 20, "theme": "system"}
 # The control (id, property) of every setting: the settings callback saves them, sending a question reads them.
-CONTROLS = {"multiTurn": ("multi-round-switch", "checked"), "model": ("model-select", "value"),
-            "systemPrompt": ("settings-system-prompt", "value"), "temperature": ("settings-temperature", "value"),
-            "maxTokens": ("settings-max-tokens", "value"), "historyTurns": ("settings-history-turns", "value"),
-            "theme": ("settings-theme", "value")}
+CONTROLS = {"multiTurn": (ids.MULTI_TURN, "checked"), "model": (ids.MODEL, "value"),
+            "systemPrompt": (ids.SYSTEM_PROMPT, "value"), "temperature": (ids.TEMPERATURE, "value"),
+            "maxTokens": (ids.MAX_TOKENS, "value"), "historyTurns": (ids.HISTORY_TURNS, "value"),
+            "theme": (ids.THEME, "value")}
 
 
 def preferences(saved, models, default_model) -> dict:
@@ -44,40 +46,40 @@ def render(strings, models, prefs, lang):
         for key, value in (("presetTranslator", "translator"), ("presetReviewer", "reviewer"),
                            ("presetWeekly", "weekly"))]
     return fac.AntdDrawer(
-        id="settings-drawer", title=strings["settings"], visible=False, width="min(420px, 100vw)",
+        id=ids.SETTINGS_DRAWER, title=strings["settings"], visible=False, width="min(420px, 100vw)",
         children=[
             _field(strings["model"], fac.AntdSelect(
-                id="model-select", options=model_options(models),
+                id=ids.MODEL, options=model_options(models),
                 value=prefs["model"], allowClear=False, style={"width": "100%"})),
             _field(strings["systemPrompt"], html.Div([
-                fac.AntdSelect(id="settings-preset", options=presets, placeholder=strings["presets"],
+                fac.AntdSelect(id=ids.PRESET, options=presets, placeholder=strings["presets"],
                                allowClear=False, style={"width": "100%", "marginBottom": 8}),
-                fac.AntdInput(id="settings-system-prompt", mode="text-area", value=prefs["systemPrompt"],
+                fac.AntdInput(id=ids.SYSTEM_PROMPT, mode="text-area", value=prefs["systemPrompt"],
                               autoSize={"minRows": 2, "maxRows": 8}, placeholder=strings["systemPromptPlaceholder"]),
             ])),
             _field(strings["temperature"], fac.AntdSlider(
-                id="settings-temperature", min=0, max=2, step=0.1, value=prefs["temperature"],
+                id=ids.TEMPERATURE, min=0, max=2, step=0.1, value=prefs["temperature"],
                 marks={0: "0", 1: "1", 2: "2"})),
-            _field(strings["maxTokens"], fac.AntdInputNumber(id="settings-max-tokens", value=prefs["maxTokens"], min=1, max=128000, step=64,
-                                                             precision=0, placeholder=strings["maxTokensPlaceholder"],
-                                                             style={"width": "100%"})),
+            _field(strings["maxTokens"], fac.AntdInputNumber(
+                id=ids.MAX_TOKENS, value=prefs["maxTokens"], min=1, max=128000, step=64, precision=0,
+                placeholder=strings["maxTokensPlaceholder"], style={"width": "100%"})),
             _field(strings["historyTurns"], fac.AntdSlider(
-                id="settings-history-turns", min=1, max=50, step=1, value=prefs["historyTurns"],
+                id=ids.HISTORY_TURNS, min=1, max=50, step=1, value=prefs["historyTurns"],
                 marks={1: "1", 20: "20", 50: "50"})),
             _field(strings["language"], fac.AntdSegmented(
-                id="settings-language", value=lang, block=True,
+                id=ids.LANGUAGE, value=lang, block=True,
                 options=[{"label": "中文", "value": "zh-CN"}, {"label": "English", "value": "en-US"}])),
             _field(strings["theme"], fac.AntdSegmented(
-                id="settings-theme", value=prefs["theme"], block=True,
+                id=ids.THEME, value=prefs["theme"], block=True,
                 options=[{"label": strings["themeLight"], "value": "light"},
                          {"label": strings["themeDark"], "value": "dark"},
                          {"label": strings["themeSystem"], "value": "system"}])),
             _field(strings["data"], html.Div(className="settings-data", children=[
-                fac.AntdButton(strings["backupExport"], id="backup-export", block=True,
+                fac.AntdButton(strings["backupExport"], id=ids.BACKUP_EXPORT, block=True,
                                icon=fac.AntdIcon(icon="antd-cloud-download")),
                 dcc.Upload(fac.AntdButton(strings["backupImport"], block=True,
                                           icon=fac.AntdIcon(icon="antd-cloud-upload")),
-                           id="backup-import", accept=".json,application/json", multiple=False),
+                           id=ids.BACKUP_IMPORT, accept=".json,application/json", multiple=False),
             ])),
         ],
     )

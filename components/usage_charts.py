@@ -5,17 +5,19 @@ import feffery_antd_components as fac
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from components import ids
+
 THEMES = {"light": "plotly_white", "dark": "plotly_dark"}
-GRAPHS = ("usage-chart-users", "usage-chart-models", "usage-chart-hours")
+GRAPHS = (ids.USAGE_CHART_USERS, ids.USAGE_CHART_MODELS, ids.USAGE_CHART_HOURS)
 
 
 def page(strings, lang, title, children):
     """A page of its own (admin, usage): its title, the theme switch, a way back to the chat, then `children`."""
-    return fac.AntdConfigProvider(locale=lang.lower(), primaryColor="#1677ff", id="page-theme", children=html.Main(
-        id="page-root", className="admin-page", lang=lang, children=[
+    return fac.AntdConfigProvider(locale=lang.lower(), primaryColor="#1677ff", id=ids.PAGE_THEME, children=html.Main(
+        id=ids.PAGE_ROOT, className="admin-page", lang=lang, children=[
             html.Header(className="admin-header", children=[
                 html.H1(title),
-                fac.AntdSegmented(id="page-theme-switch", value="light", options=[
+                fac.AntdSegmented(id=ids.PAGE_THEME_SWITCH, value="light", options=[
                     {"label": strings["themeLight"], "value": "light"},
                     {"label": strings["themeDark"], "value": "dark"}]),
                 html.A(strings["backToChat"], href="/", className="admin-back"),
@@ -27,11 +29,11 @@ def page(strings, lang, title, children):
 def section(strings):
     """The charts and the heaviest conversations, filled by callbacks/usage_charts.py."""
     return [
-        html.P(id="usage-estimated", className="admin-note"),
+        html.P(id=ids.USAGE_ESTIMATED, className="admin-note"),
         html.Div(className="admin-charts", children=[dcc.Graph(id=graph_id, config={"displaylogo": False})
                                                      for graph_id in GRAPHS]),
         html.H2(strings["heaviestConversations"]),
-        fac.AntdTable(id="usage-heaviest", columns=[
+        fac.AntdTable(id=ids.USAGE_HEAVIEST, columns=[
             {"title": strings["adminName"], "dataIndex": "user"}, {"title": strings["title"], "dataIndex": "title"},
             {"title": "tokens", "dataIndex": "tokens"}, {"title": strings["adminAnswers"], "dataIndex": "answers"}],
             data=[], pagination=False, size="small"),

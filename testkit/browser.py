@@ -1,5 +1,6 @@
 """Browser helpers: a dash_duo page of the app driven as a person does, and a plain headless chromium for benchmarks."""
 
+import json
 import os
 import shutil
 
@@ -9,17 +10,21 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from components import ids
 from testkit.app import build_app, upstream_env
 
 ASSISTANT = ".chat-message[data-role='assistant']"
 MARKDOWN_READY = "return !!window.feffery_markdown_components"
+# In front of a script run in the page, gives it components/ids.py's ids as `pageIds` (pageIds.INPUT…).
+PAGE_IDS = "const pageIds = %s;\n" % json.dumps(
+    {name: value for name, value in vars(ids).items() if name.isupper() and isinstance(value, str)})
 
 
 def start(dash_duo, upstream, **env):
     """Serve a fresh app against the scripted upstream and wait for the input box."""
     app = build_app(upstream_env(upstream, **env))
     dash_duo.start_server(app)
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     wait_for_markdown(dash_duo.driver, 15)
     return app
 
@@ -40,7 +45,7 @@ def type_and_send(dash_duo, text):
     before the first key, e.g. while antd's lazy input component loads)."""
     def typed(driver):
         try:
-            box = driver.find_element(By.CSS_SELECTOR, "#chat-input")
+            box = driver.find_element(By.CSS_SELECTOR, f"#{ids.INPUT}")
             box.send_keys(text)
         except (StaleElementReferenceException, NoSuchElementException):
             return None
@@ -173,12 +178,12 @@ setTimeout(() => done(!moving() && panel() !== null && panel().getBoundingClient
 
 def open_settings(dash_duo):
     """Open the settings drawer and wait until it has finished sliding in."""
-    dash_duo.find_element("#settings-open").click()
-    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
+    dash_duo.find_element(f"#{ids.SETTINGS_OPEN}").click()
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, f"#{ids.MODEL}").is_displayed())
     wait_until(dash_duo, lambda d: d.execute_async_script(DRAWER_SETTLED), message="the drawer never settled")
 
 
 def close_settings(dash_duo):
     """Close the drawer with its close button."""
     dash_duo.find_element(".ant-drawer-close").click()
-    wait_until(dash_duo, lambda d: not d.find_element(By.CSS_SELECTOR, "#model-select").is_displayed())
+    wait_until(dash_duo, lambda d: not d.find_element(By.CSS_SELECTOR, f"#{ids.MODEL}").is_displayed())

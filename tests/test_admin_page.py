@@ -8,6 +8,7 @@ from selenium.webdriver.common.by import By
 
 from chatcore.store import create_engine, users
 from chatcore.strings import STRINGS
+from components import ids
 from testkit.accounts import PASSWORD, accounts, answered, signed_in
 from testkit.app import build_app, upstream_env
 
@@ -24,10 +25,10 @@ def make_admin(env, name="alice"):
 def fill_callback(admin, url):
     """The real request the admin page sends to fill its table: its outputs as Dash lists them."""
     dependencies = admin.get(f"{url}/admin/_dash-dependencies").json()
-    fill = next(d for d in dependencies if "admin-users.data" in d["output"])
+    fill = next(d for d in dependencies if f"{ids.ADMIN_USERS}.data" in d["output"])
     outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in fill["output"].strip(".").split("...")]
-    return {"output": fill["output"], "outputs": outputs, "changedPropIds": ["admin-refresh.data"],
-            "inputs": [{"id": "admin-refresh", "property": "data", "value": 1}]}
+    return {"output": fill["output"], "outputs": outputs, "changedPropIds": [f"{ids.ADMIN_REFRESH}.data"],
+            "inputs": [{"id": ids.ADMIN_REFRESH, "property": "data", "value": 1}]}
 
 
 def test_everything_under_admin_is_404_for_non_admins_including_callbacks(upstream, serve, tmp_path):
@@ -53,20 +54,20 @@ def test_an_admin_sees_users_and_charts_and_creates_an_account(dash_duo, upstrea
     bob = users.find_user(db, "bob")["id"]
     answered(db, bob, 1234, "bob's secret plans")
     dash_duo.start_server(build_app(upstream_env(upstream, **env)))
-    dash_duo.wait_for_element("#login-username").send_keys("alice")
-    dash_duo.find_element("#login-password").send_keys(PASSWORD["alice"])
-    dash_duo.find_element("#login-submit").click()
-    dash_duo.wait_for_element("#admin-link").click()
-    dash_duo.wait_for_contains_text("#admin-users", "1 / 1234")  # bob: one question, 1,234 tokens today
-    dash_duo.wait_for_contains_text("#usage-heaviest", ZH["conversationHidden"])  # not alice's: no title
-    assert "secret plans" not in dash_duo.find_element("#page-root").text
-    bars = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#usage-chart-users .trace.bars")
+    dash_duo.wait_for_element(f"#{ids.LOGIN_USERNAME}").send_keys("alice")
+    dash_duo.find_element(f"#{ids.LOGIN_PASSWORD}").send_keys(PASSWORD["alice"])
+    dash_duo.find_element(f"#{ids.LOGIN_SUBMIT}").click()
+    dash_duo.wait_for_element(f"#{ids.ADMIN_LINK}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.ADMIN_USERS}", "1 / 1234")  # bob: one question, 1,234 tokens today
+    dash_duo.wait_for_contains_text(f"#{ids.USAGE_HEAVIEST}", ZH["conversationHidden"])  # not alice's: no title
+    assert "secret plans" not in dash_duo.find_element(f"#{ids.PAGE_ROOT}").text
+    bars = dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.USAGE_CHART_USERS} .trace.bars")
     assert bars, "the tokens-per-user chart has no bars"
-    dash_duo.find_element("#admin-new-name").send_keys("carol")
-    dash_duo.find_element("#admin-new-password").send_keys("carol-password")
-    dash_duo.find_element("#admin-create").click()
-    dash_duo.wait_for_text_to_equal("#admin-message", ZH["adminDone"])
-    dash_duo.wait_for_contains_text("#admin-users", "carol")
+    dash_duo.find_element(f"#{ids.ADMIN_NEW_NAME}").send_keys("carol")
+    dash_duo.find_element(f"#{ids.ADMIN_NEW_PASSWORD}").send_keys("carol-password")
+    dash_duo.find_element(f"#{ids.ADMIN_CREATE}").click()
+    dash_duo.wait_for_text_to_equal(f"#{ids.ADMIN_MESSAGE}", ZH["adminDone"])
+    dash_duo.wait_for_contains_text(f"#{ids.ADMIN_USERS}", "carol")
     assert users.authenticate(db, "carol", "carol-password")["is_admin"] is False
 
 
@@ -77,12 +78,12 @@ def test_a_member_sees_only_their_own_usage_page(dash_duo, upstream, tmp_path):
         user_id = users.find_user(db, name)["id"]
         answered(db, user_id, tokens, title)
     dash_duo.start_server(build_app(upstream_env(upstream, **env)))
-    dash_duo.wait_for_element("#login-username").send_keys("bob")
-    dash_duo.find_element("#login-password").send_keys(PASSWORD["bob"])
-    dash_duo.find_element("#login-submit").click()
-    dash_duo.wait_for_element("#usage-link").click()
-    dash_duo.wait_for_contains_text("#usage-heaviest", "bob's plans")  # his own titles
-    page = dash_duo.find_element("#page-root").text
+    dash_duo.wait_for_element(f"#{ids.LOGIN_USERNAME}").send_keys("bob")
+    dash_duo.find_element(f"#{ids.LOGIN_PASSWORD}").send_keys(PASSWORD["bob"])
+    dash_duo.find_element(f"#{ids.LOGIN_SUBMIT}").click()
+    dash_duo.wait_for_element(f"#{ids.USAGE_LINK}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.USAGE_HEAVIEST}", "bob's plans")  # his own titles
+    page = dash_duo.find_element(f"#{ids.PAGE_ROOT}").text
     assert "alice" not in page and "500" not in page
-    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#usage-chart-users .trace.bars")
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.USAGE_CHART_USERS} .trace.bars")
     assert requests.get(f"{dash_duo.server_url}/usage/").status_code == 404  # signed out

@@ -7,7 +7,9 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 
 from chatcore.strings import ERRORS
-from testkit.browser import click, start, stored_conversations, toast, type_and_send, wait_for_answer, wait_until
+from components import ids
+from testkit.browser import (PAGE_IDS, click, start, stored_conversations, toast, type_and_send, wait_for_answer,
+                             wait_until)
 from testkit.upstream import Script
 
 NOTE = "remember the number 4711"
@@ -24,7 +26,7 @@ def make_files(tmp_path):
 
 def pick(dash_duo, *paths):
     """Choose files in #chat-attach's file input, as its file picker does."""
-    field = dash_duo.find_element("#chat-attach input[type='file']")
+    field = dash_duo.find_element(f"#{ids.ATTACH} input[type='file']")
     field.send_keys("\n".join(str(path) for path in paths))
     names = [path.name for path in paths]
     wait_until(dash_duo, lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, ".chat-attach-chip")] == names,
@@ -33,7 +35,7 @@ def pick(dash_duo, *paths):
 
 def remove_all(dash_duo):
     """Remove the files picked with #chat-attach-clear."""
-    click(dash_duo, "#chat-attach-clear")
+    click(dash_duo, f"#{ids.ATTACH_CLEAR}")
     wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-attach-chip"),
                message="the chips stayed after removing the files")
 
@@ -61,9 +63,9 @@ def test_an_image_and_a_text_file_reach_the_model_and_stay_shown(dash_duo, upstr
     assert "What is in these?" in said and NOTE in said and "notes.txt" in said
 
     # Sent: the box and the chips are empty; the question shows the thumbnail (a small copy) and the chip.
-    wait_until(dash_duo, lambda d: not d.find_element(By.CSS_SELECTOR, "#chat-attach-list").is_displayed(),
+    wait_until(dash_duo, lambda d: not d.find_element(By.CSS_SELECTOR, f"#{ids.ATTACH_LIST}").is_displayed(),
                message="the chips stayed after sending")
-    assert dash_duo.find_element("#chat-input").get_attribute("value") == ""
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == ""
     for _ in range(2):  # drawn from the store: the same after a reload
         wait_until(dash_duo, lambda d: question_files(dash_duo)[0] == ["red dot.png"], message="no thumbnail")
         alts, chips = question_files(dash_duo)
@@ -96,7 +98,7 @@ def test_a_model_without_vision_refuses_an_image_and_keeps_everything(dash_duo, 
     type_and_send(dash_duo, "Describe it")
     wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["model_without_vision"] in toast(d),
                message="no localized refusal")
-    assert dash_duo.find_element("#chat-input").get_attribute("value") == "Describe it"
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "Describe it"
     assert [c.text for c in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-attach-chip")] == [image.name]
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
     assert stored_conversations(dash_duo) == [] and upstream.requests == []
@@ -104,7 +106,7 @@ def test_a_model_without_vision_refuses_an_image_and_keeps_everything(dash_duo, 
     remove_all(dash_duo)
     pick(dash_duo, image)  # the same file can be picked again once removed
     remove_all(dash_duo)  # and without it the same question goes through
-    click(dash_duo, "#chat-send")
+    click(dash_duo, f"#{ids.SEND}")
     wait_for_answer(dash_duo, 0)
     assert upstream.requests[-1]["body"]["messages"][-1]["content"] == "Describe it"
 
@@ -116,26 +118,26 @@ def test_an_edit_with_a_refused_image_changes_nothing(dash_duo, upstream, tmp_pa
     wait_for_answer(dash_duo, 0)
     before = stored_conversations(dash_duo)[0]["messages"]
     click(dash_duo, ".chat-message[data-role='user'] .msg-edit")
-    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#chat-input").get_attribute("value") == "first",
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, f"#{ids.INPUT}").get_attribute("value") == "first",
                message="the question never came back into the box")
     pick(dash_duo, image)
-    click(dash_duo, "#chat-send")
+    click(dash_duo, f"#{ids.SEND}")
     wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["model_without_vision"] in toast(d),
                message="no localized refusal")
     assert stored_conversations(dash_duo)[0]["messages"] == before  # the edited turn was put back as it was
-    assert dash_duo.find_element("#chat-input").get_attribute("value") == "first"
-    assert dash_duo.find_element("#chat-edit-banner").is_displayed()
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "first"
+    assert dash_duo.find_element(f"#{ids.EDIT_BANNER}").is_displayed()
     assert [c.text for c in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-attach-chip")] == [image.name]
     assert len(upstream.requests) == 1
 
 
-PASTE = """
+PASTE = PAGE_IDS + """
 const [data, name] = arguments;
 const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
 const clipboard = new DataTransfer();
 clipboard.items.add(new File([bytes], name, {type: 'image/png'}));
 const paste = new ClipboardEvent('paste', {clipboardData: clipboard, bubbles: true});
-document.querySelector('#chat-input').dispatchEvent(paste);
+document.getElementById(pageIds.INPUT).dispatchEvent(paste);
 """
 
 
@@ -145,7 +147,7 @@ def test_a_pasted_image_is_attached(dash_duo, upstream, tmp_path):
     dash_duo.driver.execute_script(PASTE, base64.b64encode(image.read_bytes()).decode(), "image.png")
     wait_until(dash_duo, lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, ".chat-attach-chip")]
                == ["image.png"], message="the pasted image never showed as a chip")
-    click(dash_duo, "#chat-send")  # an image alone is a question
+    click(dash_duo, f"#{ids.SEND}")  # an image alone is a question
     wait_for_answer(dash_duo, 0)
     parts = upstream.requests[-1]["body"]["messages"][-1]["content"]
     assert [part["type"] for part in parts] == ["image_url"]

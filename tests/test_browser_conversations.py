@@ -8,8 +8,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from testkit.browser import (Fresh, answer_text, close_settings, committed_history, open_settings, start,
-                             stored_conversations, toast, type_and_send, wait_for_answer, wait_until)
+from components import ids
+from testkit.browser import (PAGE_IDS, Fresh, answer_text, close_settings, committed_history, open_settings,
+                             start, stored_conversations, toast, type_and_send, wait_for_answer, wait_until)
 from testkit.upstream import Script
 
 USER = ".chat-message[data-role='user']"
@@ -17,12 +18,12 @@ USER = ".chat-message[data-role='user']"
 
 def list_titles(dash_duo):
     """The titles in the conversation list, top first."""
-    return [e.text for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item-title")]
+    return [e.text for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.LIST} .conv-item-title")]
 
 
 def list_item(dash_duo, title):
     """The list entry with this title (found again on each use: the list is redrawn as it changes)."""
-    return Fresh(lambda: next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")
+    return Fresh(lambda: next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.LIST} .conv-item")
                               if e.find_element(By.CSS_SELECTOR, ".conv-item-title").text == title))
 
 
@@ -63,12 +64,12 @@ def ask(dash_duo, text, index):
 
 def test_several_conversations_switch_rename_search_delete_and_survive_reload(dash_duo, upstream):
     start(dash_duo, upstream)
-    assert dash_duo.find_element("#conv-list").text == "还没有对话"
+    assert dash_duo.find_element(f"#{ids.LIST}").text == "还没有对话"
     ask(dash_duo, "First topic: apples", 0)
     wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="auto title")
-    assert dash_duo.find_element("#chat-title").text == "First topic: apples"
+    assert dash_duo.find_element(f"#{ids.TITLE}").text == "First topic: apples"
 
-    dash_duo.find_element("#conv-new").click()
+    dash_duo.find_element(f"#{ids.NEW_CHAT}").click()
     wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-message"), message="new chat not empty")
     assert ask(dash_duo, "Second topic: bananas", 0) == "Answer to: Second topic: bananas (saw 0 earlier messages)"
     wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["Second topic: bananas", "First topic: apples"])
@@ -85,7 +86,7 @@ def test_several_conversations_switch_rename_search_delete_and_survive_reload(da
 
     # Rename.
     hover_and_click(dash_duo, list_item(dash_duo, "Second topic: bananas"), ".conv-rename")
-    box = dash_duo.find_element("#conv-rename-input")
+    box = dash_duo.find_element(f"#{ids.RENAME_INPUT}")
     wait_until(dash_duo, lambda d: box.is_displayed() and box.get_attribute("value") == "Second topic: bananas")
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys("香蕉 notes")
@@ -93,19 +94,19 @@ def test_several_conversations_switch_rename_search_delete_and_survive_reload(da
     wait_until(dash_duo, lambda d: "香蕉 notes" in list_titles(dash_duo), message="not renamed")
 
     # Search by title and by message text.
-    search = dash_duo.find_element("#conv-search")
+    search = dash_duo.find_element(f"#{ids.SEARCH}")
     search.send_keys("MORE APPLES")
     wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="search by text")
     search.send_keys(Keys.CONTROL, "a")
     search.send_keys("zzz")
-    wait_until(dash_duo, lambda d: dash_duo.find_element("#conv-list").text == "没有匹配的对话")
+    wait_until(dash_duo, lambda d: dash_duo.find_element(f"#{ids.LIST}").text == "没有匹配的对话")
     search.send_keys(Keys.CONTROL, "a")
     search.send_keys(Keys.BACKSPACE)
     wait_until(dash_duo, lambda d: len(list_titles(dash_duo)) == 2, message="search not cleared")
 
     # Delete asks first; Cancel keeps it, OK removes it from the list and from storage.
     hover_and_click(dash_duo, list_item(dash_duo, "香蕉 notes"), ".conv-delete")
-    wait_until(dash_duo, lambda d: "香蕉 notes" in d.find_element(By.CSS_SELECTOR, "#conv-delete-text").text)
+    wait_until(dash_duo, lambda d: "香蕉 notes" in d.find_element(By.CSS_SELECTOR, f"#{ids.DELETE_TEXT}").text)
     confirm_dialog(dash_duo, ok=False)
     assert len(list_titles(dash_duo)) == 2
     hover_and_click(dash_duo, list_item(dash_duo, "香蕉 notes"), ".conv-delete")
@@ -117,7 +118,7 @@ def test_several_conversations_switch_rename_search_delete_and_survive_reload(da
 
 def upload(dash_duo, path):
     """Pick a file in the import control."""
-    dash_duo.find_element("#backup-import input[type=file]").send_keys(str(path))
+    dash_duo.find_element(f"#{ids.BACKUP_IMPORT} input[type=file]").send_keys(str(path))
 
 
 # True once the drawer has stopped sliding in: no antd motion class on its panel or mask, and its panel in the
@@ -133,8 +134,8 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
     start(dash_duo, upstream)
     upstream.script = Script(reply="**粗体** and `code`\n\n```python\nprint('hi')\n```")
     ask(dash_duo, "第一个对话", 0)
-    dash_duo.find_element("#chat-stop")  # stats, markdown and Chinese all go through the file
-    dash_duo.find_element("#conv-new").click()
+    dash_duo.find_element(f"#{ids.STOP}")  # stats, markdown and Chinese all go through the file
+    dash_duo.find_element(f"#{ids.NEW_CHAT}").click()
     upstream.script = Script(reply="partial", chunk_chars=2, cut_after=2)
     type_and_send(dash_duo, "second, interrupted")
     wait_for_answer(dash_duo, 0, status="error")
@@ -142,13 +143,13 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
     before = contents(stored_conversations(dash_duo))
 
     downloads = Path(dash_duo.download_path)
-    dash_duo.find_element("#export-json").click()
+    dash_duo.find_element(f"#{ids.EXPORT_JSON}").click()
     wait_until(dash_duo, lambda d: list(downloads.glob("chat-2*.json")), message="no JSON export")
     single = json.loads(next(downloads.glob("chat-2*.json")).read_text(encoding="utf-8"))
     assert single["format"] == "chat-app-conversations" and [c["title"] for c in single["conversations"]] == [
         "second, interrupted"]
     open_settings(dash_duo)
-    dash_duo.find_element("#backup-export").click()
+    dash_duo.find_element(f"#{ids.BACKUP_EXPORT}").click()
     wait_until(dash_duo, lambda d: list(downloads.glob("chat-backup-*.json")), message="no backup")
     backup_file = next(downloads.glob("chat-backup-*.json"))
     assert contents(json.loads(backup_file.read_text(encoding="utf-8"))["conversations"]) == before
@@ -172,7 +173,7 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
             "fetch(`/api/conversations/${arguments[0]}`, {method: 'DELETE'}).then(() => arguments[1]())",
             conversation["id"])
     dash_duo.driver.refresh()
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     assert stored_conversations(dash_duo) == []
     open_settings(dash_duo)
     upload(dash_duo, backup_file)
@@ -221,15 +222,15 @@ def test_copy_regenerate_edit_delete_and_stats(dash_duo, upstream):
     # Edit the second question and resend: it and every later turn are replaced.
     upstream.script = Script()
     hover_and_click(dash_duo, driver.find_elements(By.CSS_SELECTOR, USER)[1], ".msg-edit")
-    wait_until(dash_duo, lambda d: dash_duo.find_element("#chat-edit-banner").is_displayed())
-    assert "第 2 个问题" in dash_duo.find_element("#chat-edit-banner").text
-    box = dash_duo.find_element("#chat-input")
+    wait_until(dash_duo, lambda d: dash_duo.find_element(f"#{ids.EDIT_BANNER}").is_displayed())
+    assert "第 2 个问题" in dash_duo.find_element(f"#{ids.EDIT_BANNER}").text
+    box = dash_duo.find_element(f"#{ids.INPUT}")
     assert box.get_attribute("value") == "q2"
     box.send_keys(" edited")
     box.send_keys(Keys.ENTER)
     wait_until(dash_duo, lambda d: questions(dash_duo) == ["q1", "q2 edited"], message="later turns not replaced")
     assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: q2 edited (saw 2 earlier messages)"
-    assert not dash_duo.find_element("#chat-edit-banner").is_displayed()
+    assert not dash_duo.find_element(f"#{ids.EDIT_BANNER}").is_displayed()
 
     # Delete a turn: its question and answer go, the rest stays.
     hover_and_click(dash_duo, driver.find_elements(By.CSS_SELECTOR, USER)[0], ".msg-delete")
@@ -251,15 +252,15 @@ def test_settings_are_sent_remembered_and_language_and_theme_switch(dash_duo, up
     start(dash_duo, upstream)
     open_settings(dash_duo)
     # A preset fills the system prompt; temperature, max tokens and history length are set.
-    dash_duo.find_element("#settings-preset").click()
+    dash_duo.find_element(f"#{ids.PRESET}").click()
     wait_until(dash_duo, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, ".ant-select-item-option")
                                     if o.text == "周报助手"])
     next(o for o in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ant-select-item-option") if o.text == "周报助手").click()
-    prompt = dash_duo.find_element("#settings-system-prompt")
+    prompt = dash_duo.find_element(f"#{ids.SYSTEM_PROMPT}")
     wait_until(dash_duo, lambda d: prompt.get_attribute("value").startswith("你是周报助手"))
-    slider_keys(dash_duo, "settings-temperature", Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
-    dash_duo.find_element("#settings-max-tokens").send_keys("256")
-    slider_keys(dash_duo, "settings-history-turns", Keys.HOME)
+    slider_keys(dash_duo, ids.TEMPERATURE, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+    dash_duo.find_element(f"#{ids.MAX_TOKENS}").send_keys("256")
+    slider_keys(dash_duo, ids.HISTORY_TURNS, Keys.HOME)
     close_settings(dash_duo)
 
     for n in range(3):
@@ -281,26 +282,26 @@ def test_settings_are_sent_remembered_and_language_and_theme_switch(dash_duo, up
 
     # Dark theme, remembered.
     open_settings(dash_duo)
-    next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#settings-theme .ant-segmented-item")
+    next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.THEME} .ant-segmented-item")
          if e.text == "深色").click()
     wait_until(dash_duo, lambda d: d.execute_script("return document.documentElement.dataset.theme") == "dark")
     dark_bg = "return getComputedStyle(document.body).backgroundColor"
     assert dash_duo.driver.execute_script(dark_bg) == "rgb(20, 20, 20)"
     dash_duo.driver.refresh()
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     wait_until(dash_duo, lambda d: d.execute_script(dark_bg) == "rgb(20, 20, 20)", message="theme not remembered")
 
     # English: every visible string, the antd locale too; the conversation stays.
     open_settings(dash_duo)
-    next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#settings-language .ant-segmented-item")
+    next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.LANGUAGE} .ant-segmented-item")
          if e.text == "English").click()
-    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, "#chat-send").text == "Send", message="no English")
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, f"#{ids.SEND}").text == "Send", message="no English")
     wait_for_answer(dash_duo, 3)
     page = dash_duo.driver.find_element(By.TAG_NAME, "body").text
     for text in ("New chat", "Multi-turn", "Export", "Clear", "Settings", "first token"):
         assert text in page, text
     assert not [ch for ch in dash_duo.find_element(".chat-header").text if "\u4e00" <= ch <= "\u9fff"]
-    assert dash_duo.find_element("#chat-input").get_attribute("placeholder").startswith("Ask anything")
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("placeholder").startswith("Ask anything")
     assert dash_duo.get_logs() == []
 
 
@@ -313,13 +314,13 @@ def test_phone_width_375_px(dash_duo, upstream):
                              + "A long_word_without_spaces_" * 10)
     type_and_send(dash_duo, "wide things please")
     wait_for_answer(dash_duo, 0)
-    geometry = driver.execute_script("""
+    geometry = driver.execute_script(PAGE_IDS + """
         const rect = (s) => document.querySelector(s).getBoundingClientRect();
         // The code block's scrolling box (fmc puts it inside the <pre>).
         const code = [...document.querySelectorAll('.chat-markdown pre, .chat-markdown pre *')]
           .find((e) => e.scrollWidth > e.clientWidth && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX));
         return {width: innerWidth, height: innerHeight, page: document.documentElement.scrollWidth,
-                inputBottom: rect('.chat-input-bar').bottom, siderRight: rect('#conv-sider').right,
+                inputBottom: rect('.chat-input-bar').bottom, siderRight: rect(`#${pageIds.SIDER}`).right,
                 codeScrolls: !!code, codeRight: code && code.getBoundingClientRect().right,
                 headerRight: rect('.chat-header').right, toolbarRight: rect('.chat-toolbar').right};""")
     assert geometry["width"] == 375
@@ -329,12 +330,12 @@ def test_phone_width_375_px(dash_duo, upstream):
     assert geometry["codeScrolls"] and geometry["codeRight"] <= 375  # the code block scrolls sideways
     assert geometry["toolbarRight"] <= 375 and geometry["headerRight"] <= 375
     # The menu button opens the list as a drawer; picking a conversation closes it.
-    dash_duo.find_element("#conv-toggle").click()
+    dash_duo.find_element(f"#{ids.SIDER_TOGGLE}").click()
     wait_until(dash_duo, lambda d: d.execute_script(
-        "return document.querySelector('#conv-sider').getBoundingClientRect().left") >= 0, message="drawer closed")
-    dash_duo.find_element("#conv-list .conv-item").click()
+        f"return document.querySelector('#{ids.SIDER}').getBoundingClientRect().left") >= 0, message="drawer closed")
+    dash_duo.find_element(f"#{ids.LIST} .conv-item").click()
     wait_until(dash_duo, lambda d: d.execute_script(
-        "return document.querySelector('#conv-sider').getBoundingClientRect().right") <= 0, message="drawer open")
+        f"return document.querySelector('#{ids.SIDER}').getBoundingClientRect().right") <= 0, message="drawer open")
     # The input still works at this size.
     type_and_send(dash_duo, "from the phone")
     wait_for_answer(dash_duo, 1)
@@ -357,12 +358,12 @@ def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_s
     driver.refresh()
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 64, message="no tail")
     assert questions(dash_duo)[-1] == "question 499"
-    assert dash_duo.find_element("#chat-earlier").text == "显示更早的 64 条消息"
+    assert dash_duo.find_element(f"#{ids.EARLIER}").text == "显示更早的 64 条消息"
     # Scrolling to the top renders the previous 64, in order, above.
-    driver.execute_script("document.getElementById('chat-scroll').scrollTop = 0")
+    driver.execute_script(f"document.getElementById('{ids.SCROLL}').scrollTop = 0")
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 128, message="no more")
     assert questions(dash_duo)[0] == "question 436" and questions(dash_duo)[-1] == "question 499"
     # A new turn lands at the end with the right index (the window keeps its size: the oldest turn shown goes).
     ask(dash_duo, "question 500", 63)
     assert len(committed_history(dash_duo)) == 1002
-    assert driver.find_element(By.ID, "chat-msg-1001").get_attribute("data-status") == "done"
+    assert driver.find_element(By.ID, ids.message(1001)).get_attribute("data-status") == "done"

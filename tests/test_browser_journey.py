@@ -7,9 +7,10 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from components import ids
 from testkit.app import TEST_KEY
-from testkit.browser import (ASSISTANT, answer_text, answers, click, committed_history, start, stored_conversations,
-                             type_and_send, wait_for_answer, wait_for_markdown, wait_until)
+from testkit.browser import (ASSISTANT, PAGE_IDS, answer_text, answers, click, committed_history, start,
+                             stored_conversations, type_and_send, wait_for_answer, wait_for_markdown, wait_until)
 from testkit.upstream import Script
 
 
@@ -21,7 +22,7 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "What is Dash?")
     first = wait_for_answer(dash_duo, 0)
     assert answer_text(first) == "Answer to: What is Dash? (saw 0 earlier messages)"
-    assert dash_duo.find_element("#chat-input").get_attribute("value") == ""
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == ""
 
     # 2. Multi-turn is on by default: the model sees the first turn.
     type_and_send(dash_duo, "And Plotly?")
@@ -33,7 +34,7 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     ]
 
     # Off, each question stands alone (the original app's behaviour).
-    dash_duo.find_element("#multi-round-switch").click()
+    dash_duo.find_element(f"#{ids.MULTI_TURN}").click()
     type_and_send(dash_duo, "Alone?")
     assert answer_text(wait_for_answer(dash_duo, 2)) == "Answer to: Alone? (saw 0 earlier messages)"
     assert len(upstream.requests[-1]["body"]["messages"]) == 1
@@ -43,8 +44,8 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     type_and_send(dash_duo, "Tell me a long story")
     streaming = wait_for_answer(dash_duo, 3, status="streaming")
     wait_until(dash_duo, lambda d: "slow slow" in streaming.text, message="no partial text streamed")
-    assert dash_duo.find_element("#chat-stop").is_displayed()
-    dash_duo.find_element("#chat-stop").click()
+    assert dash_duo.find_element(f"#{ids.STOP}").is_displayed()
+    dash_duo.find_element(f"#{ids.STOP}").click()
     clicked = time.monotonic()
     stopped = wait_for_answer(dash_duo, 3, status="done")
     closed = upstream.wait_for_close(timeout=5)
@@ -53,10 +54,10 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     assert stopped.find_element(By.CSS_SELECTOR, ".chat-note").text in ("（已停止生成）", "(generation stopped)")
     partial = committed_history(dash_duo)[-1]
     assert partial["status"] == "interrupted" and 0 < len(partial["content"]) < len("slow " * 2000)
-    wait_until(dash_duo, lambda d: not dash_duo.find_element("#chat-stop").is_displayed())
+    wait_until(dash_duo, lambda d: not dash_duo.find_element(f"#{ids.STOP}").is_displayed())
 
     # 4. Export: a .md download with each question and answer.
-    dash_duo.find_element("#export-markdown").click()
+    dash_duo.find_element(f"#{ids.EXPORT_MARKDOWN}").click()
     download_dir = Path(dash_duo.download_path)
     wait_until(dash_duo, lambda d: list(download_dir.glob("chat-*.md")), message="no Markdown download")
     exported = next(download_dir.glob("chat-*.md")).read_text(encoding="utf-8")
@@ -65,7 +66,7 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
         assert text in exported
 
     # 5. Clear in one click.
-    dash_duo.find_element("#clear-conversation").click()
+    dash_duo.find_element(f"#{ids.CLEAR}").click()
     wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-message"), message="not cleared")
     assert committed_history(dash_duo) == []
     assert TEST_KEY not in dash_duo.driver.page_source
@@ -96,7 +97,7 @@ def test_markdown_bundle_is_left_out_of_the_first_screen_and_answers_work_withou
     dash_duo.driver.execute_cdp_cmd("Network.enable", {})
     dash_duo.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*feffery_markdown_components*"]})
     dash_duo.driver.refresh()
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     upstream.script = Script(reply="**bold** and `code`", chunk_chars=3, delay=0.01)
     type_and_send(dash_duo, "Plain?")
     wait_for_answer(dash_duo, 0)
@@ -119,7 +120,7 @@ def test_markdown_bundle_is_left_out_of_the_first_screen_and_answers_work_withou
 
 def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):
     start(dash_duo, upstream)
-    box = dash_duo.find_element("#chat-input")
+    box = dash_duo.find_element(f"#{ids.INPUT}")
     # Enter on an empty box sends nothing and says why.
     box.send_keys(Keys.ENTER)
     wait_until(dash_duo, lambda d: d.find_elements(By.CSS_SELECTOR, ".ant-message-notice"), message="no warning")
@@ -130,8 +131,8 @@ def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):
     assert box.get_attribute("value") == "line one\nline two"
     # Enter while an input method is composing (picking Chinese characters) does not send. The key handler
     # is synchronous, so counting clicks on Send around the event is a complete check (no waiting needed).
-    clicks = dash_duo.driver.execute_script("""
-        const send = document.getElementById('chat-send');
+    clicks = dash_duo.driver.execute_script(PAGE_IDS + """
+        const send = document.getElementById(pageIds.SEND);
         let clicks = 0;
         const count = () => clicks++;
         send.addEventListener('click', count);
@@ -164,20 +165,21 @@ def test_upstream_error_keeps_the_question_and_retry_reasks(dash_duo, upstream):
 
 def test_access_code_is_asked_once_and_remembered(dash_duo, upstream):
     start(dash_duo, upstream, ACCESS_CODE="open-sesame")
-    dash_duo.wait_for_element("#access-code-input")  # the page asks for the code on first visit
-    dash_duo.find_element("#access-code-input").send_keys("open-sesame")
+    code_box = f"#{ids.ACCESS_CODE_INPUT}"
+    dash_duo.wait_for_element(code_box)  # the page asks for the code on first visit
+    dash_duo.find_element(code_box).send_keys("open-sesame")
     dash_duo.find_element(".ant-modal-footer .ant-btn-primary").click()
-    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, "#access-code-input")
-               or not d.find_element(By.CSS_SELECTOR, "#access-code-input").is_displayed(), message="dialog stayed")
+    wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, code_box)
+               or not d.find_element(By.CSS_SELECTOR, code_box).is_displayed(), message="dialog stayed")
     type_and_send(dash_duo, "Am I in?")
     assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Am I in? (saw 0 earlier messages)"
     assert upstream.requests[-1]["headers"]["authorization"] == f"Bearer {TEST_KEY}"  # the server's key upstream
     # Remembered: a reload does not ask again.
     dash_duo.driver.refresh()
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     type_and_send(dash_duo, "Still in?")
     assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: Still in? (saw 2 earlier messages)"
-    assert not [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#access-code-input") if e.is_displayed()]
+    assert not [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, code_box) if e.is_displayed()]
 
 
 def test_conversation_and_its_answer_survive_a_reload(dash_duo, upstream):
@@ -201,10 +203,10 @@ def test_conversation_and_its_answer_survive_a_reload(dash_duo, upstream):
     assert [m["content"] for m in stored_conversations(dash_duo)[0]["messages"]][-1] == reply
 
     # Clear deletes the stored conversation too.
-    dash_duo.find_element("#clear-conversation").click()
+    dash_duo.find_element(f"#{ids.CLEAR}").click()
     wait_until(dash_duo, lambda d: stored_conversations(dash_duo) == [], message="still stored")
     dash_duo.driver.refresh()
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
 
 
@@ -240,12 +242,12 @@ def test_conversations_kept_in_this_browser_by_an_older_version_move_to_the_serv
     assert [(m["role"], m["content"], m["status"]) for m in moved] == [
         ("user", "旧问题", "done"), ("assistant", "旧回答 **粗体**", "done"), ("user", "cut", "done"),
         ("assistant", "half", "interrupted")]
-    dash_duo.wait_for_text_to_equal("#conv-list .conv-item-title", "从浏览器来的")
+    dash_duo.wait_for_text_to_equal(f"#{ids.LIST} .conv-item-title", "从浏览器来的")
     wait_until(dash_duo, lambda d: "chat-app" not in d.execute_async_script(OLD_DATABASES),
                message="the browser copy was kept")
     # Once only: another load imports nothing again.
     dash_duo.driver.refresh()
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     click(dash_duo, ".conv-item")
     assert answer_text(wait_for_answer(dash_duo, 0)) == "旧回答 粗体"
     assert len(stored_conversations(dash_duo)) == 1
@@ -260,12 +262,12 @@ def test_without_browser_storage_everything_still_works(dash_duo, upstream):
     start(dash_duo, upstream)
     type_and_send(dash_duo, "Still works?")
     assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Still works? (saw 0 earlier messages)"
-    dash_duo.find_element("#conv-new").click()
+    dash_duo.find_element(f"#{ids.NEW_CHAT}").click()
     wait_until(dash_duo, lambda d: not d.find_elements(By.CSS_SELECTOR, ".chat-message"), message="no new chat")
     type_and_send(dash_duo, "A second one")
     wait_for_answer(dash_duo, 0)
-    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")) == 2,
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"#{ids.LIST} .conv-item")) == 2,
                message="the list does not show both")
     dash_duo.driver.refresh()
-    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conv-list .conv-item")) == 2,
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"#{ids.LIST} .conv-item")) == 2,
                message="lost on reload")

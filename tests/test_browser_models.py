@@ -9,6 +9,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from components import ids
 from testkit.app import build_app
 from testkit.browser import open_settings, start, type_and_send, wait_for_answer
 from testkit.providers import two_providers
@@ -57,11 +58,11 @@ def test_the_reasoning_is_kept_exported_counted_and_never_sent_back(dash_duo, up
     assert reasoning_block(dash_duo).get_attribute("textContent").endswith(THOUGHT)
 
     downloads = Path(dash_duo.download_path)
-    dash_duo.find_element("#export-markdown").click()
+    dash_duo.find_element(f"#{ids.EXPORT_MARKDOWN}").click()
     wait_until(dash_duo, lambda d: list(downloads.glob("chat-*.md")), message="no Markdown export")
     markdown = next(downloads.glob("chat-*.md")).read_text(encoding="utf-8")
     assert f"<details><summary>思考过程</summary>\n\n{THOUGHT}\n\n</details>\n\n{ANSWER}" in markdown
-    dash_duo.find_element("#export-json").click()
+    dash_duo.find_element(f"#{ids.EXPORT_JSON}").click()
     wait_until(dash_duo, lambda d: list(downloads.glob("chat-2*.json")), message="no JSON export")
     exported = json.loads(next(downloads.glob("chat-2*.json")).read_text(encoding="utf-8"))
     assert exported["conversations"][0]["messages"][1]["reasoning"] == THOUGHT
@@ -77,9 +78,9 @@ def test_the_model_picker_groups_models_by_provider(dash_duo, upstream, tmp_path
         beta.script = Script(models=("thinker",))
         app = build_app(two_providers(tmp_path, upstream.url, beta.url, '["thinker"]'))
         dash_duo.start_server(app)
-        dash_duo.wait_for_element("#chat-input")
+        dash_duo.wait_for_element(f"#{ids.INPUT}")
         open_settings(dash_duo)
-        picker = dash_duo.find_element("#model-select")  # the search input; the box around it takes the click
+        picker = dash_duo.find_element(f"#{ids.MODEL}")  # the search input; the box around it takes the click
         picker.find_element(By.XPATH, "./ancestor::div[contains(@class, 'ant-select-selector')]").click()
         expected = [("ant-select-item-group", "alpha"), ("ant-select-item-option", "scripted"),
                     ("ant-select-item-option", "shared"), ("ant-select-item-group", "beta"),

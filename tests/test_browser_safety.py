@@ -6,6 +6,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
 from chatcore.strings import ERRORS
+from components import ids
 from testkit.app import build_app
 from testkit.browser import (answer_text, answers, committed_history, start, toast, type_and_send, wait_for_answer,
                                         wait_until)
@@ -30,7 +31,7 @@ PAGE_FAULTS = [
 
 def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_retries(dash_duo, upstream):
     start(dash_duo, upstream, REQUEST_TIMEOUT="1")
-    dash_duo.find_element("#multi-round-switch").click()  # each question alone: failed turns stay visible
+    dash_duo.find_element(f"#{ids.MULTI_TURN}").click()  # each question alone: failed turns stay visible
     for n, (script, words) in enumerate(PAGE_FAULTS):
         upstream.script = script
         type_and_send(dash_duo, f"question {n}")
@@ -56,7 +57,7 @@ def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_r
 
 def test_unreachable_upstream_shows_a_message(dash_duo):
     dash_duo.start_server(build_app({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}))
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     type_and_send(dash_duo, "anyone there?")
     failed = wait_for_answer(dash_duo, 0, status="error")
     assert "无法连接到模型服务" in failed.text
@@ -67,7 +68,7 @@ def test_a_question_over_the_limit_is_refused_before_sending_and_kept(dash_duo, 
     type_and_send(dash_duo, "x" * 60)
     wait_until(dash_duo, lambda d: "超过上限 50" in toast(d),
                message="no length warning")
-    assert dash_duo.find_element("#chat-input").get_attribute("value") == "x" * 60
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "x" * 60
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
     assert upstream.requests == []
 
@@ -144,9 +145,9 @@ def test_a_store_that_goes_away_is_said_on_the_page_and_the_question_stays(dash_
     try:
         type_and_send(dash_duo, "while it is down")
         wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["store_unavailable"] in toast(d), message="no message")
-        assert dash_duo.find_element("#chat-input").get_attribute("value") == "while it is down"
+        assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "while it is down"
         assert "Traceback" not in dash_duo.driver.page_source
     finally:
         postgres.start()
-    dash_duo.find_element("#chat-send").click()
+    dash_duo.find_element(f"#{ids.SEND}").click()
     assert answer_text(wait_for_answer(dash_duo, 1)) == "Answer to: while it is down (saw 2 earlier messages)"

@@ -6,6 +6,7 @@ import json
 import pytest
 import requests
 
+from components import ids
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
 from testkit.page_calls import callback_request
@@ -159,7 +160,7 @@ def test_a_database_that_goes_away_is_reported_and_nothing_is_half_written(upstr
         assert health.status_code == 503 and health.json()["store"] == "unavailable"
         # The page's callbacks get the same answer (chat.js shows it as a toast), with no trace.
         page = alice.post(f"{server.url}/_dash-update-component", json=callback_request(
-            server.app, "conv-changed.data", {"conv-changed.data": 1}, "conv-list"))
+            server.app, f"{ids.CHANGED}.data", {f"{ids.CHANGED}.data": 1}, ids.LIST))
         assert page.status_code == 503 and page.json()["error"]["code"] == "store_unavailable"
         assert "Traceback" not in page.text and "psycopg" not in page.text
     finally:

@@ -22,6 +22,7 @@ from chatcore.errors import ChatError
 from chatcore.messages import ChatRequest
 from chatcore.model_file import assembled_path
 from chatcore.providers import Finish, build_embedded
+from components import ids
 from config import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS, EmbeddedModel, load_settings
 from testkit.app import build_app
 from testkit.browser import committed_history, type_and_send
@@ -185,7 +186,7 @@ def test_any_gguf_given_by_path_is_loaded_as_it_is(provider, tmp_path):
 
 def test_the_model_answers_in_the_page(dash_duo):
     dash_duo.start_server(build_app(NO_UPSTREAM))
-    dash_duo.wait_for_element("#chat-input")
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
     type_and_send(dash_duo, "你好")
     WebDriverWait(dash_duo.driver, 300).until(
         lambda d: d.execute_script("const a = document.querySelector(\".chat-message[data-role='assistant']\");"

@@ -7,6 +7,7 @@ import requests
 
 from chatcore import quotas
 from chatcore.store import create_engine, users
+from components import ids
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
 
@@ -87,17 +88,17 @@ def test_the_page_shows_what_is_left_then_which_limit_was_reached_and_keeps_the_
 
     start(dash_duo, upstream, LIMIT_MESSAGES_PER_DAY="2")
     zh = STRINGS["zh-CN"]
-    dash_duo.wait_for_text_to_equal("#usage-left", zh["leftMessagesToday"].format(n=2))
+    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", zh["leftMessagesToday"].format(n=2))
     type_and_send(dash_duo, "first question")
     wait_for_answer(dash_duo, 0)
-    dash_duo.wait_for_text_to_equal("#usage-left", zh["leftMessagesToday"].format(n=1))
+    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", zh["leftMessagesToday"].format(n=1))
     type_and_send(dash_duo, "second question")
     wait_for_answer(dash_duo, 1)
-    dash_duo.wait_for_text_to_equal("#usage-left", zh["leftMessagesToday"].format(n=0))
+    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", zh["leftMessagesToday"].format(n=0))
     type_and_send(dash_duo, "third question")
     # Which limit, and when it resets; the question stays in the box, and nothing of it is stored.
     wait_until(dash_duo, lambda d: toast(d) == ERRORS["zh-CN"]["limit_messages_per_day"], message="no limit message")
-    assert dash_duo.find_element("#chat-input").get_attribute("value") == "third question"
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "third question"
     assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")) == 4
     assert [m["content"] for m in committed_history(dash_duo)][-2:] == [
         "second question", "Answer to: second question (saw 2 earlier messages)"]

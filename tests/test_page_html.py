@@ -8,6 +8,7 @@ left off the page yet served where the page is told to fetch it.
 import re
 
 from chatcore.strings import STRINGS
+from components import ids
 from testkit.app import TEST_KEY, build_app
 
 LIBRARY = "feffery_markdown_components"
@@ -17,7 +18,7 @@ ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
 def page_config(layout):
     """The data of the `chat-config` store (what chat.js gets) found in a serialized Dash layout."""
     if isinstance(layout, dict):
-        if layout.get("props", {}).get("id") == "chat-config":
+        if layout.get("props", {}).get("id") == ids.CONFIG:
             return layout["props"]["data"]
         layout = list(layout.values())
     if isinstance(layout, list):

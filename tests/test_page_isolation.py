@@ -6,6 +6,7 @@ import json
 import pytest
 
 from chatcore.store import conversations, create_engine, users
+from components import ids
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
 from testkit.page_calls import callback_request
@@ -39,26 +40,26 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
     answer = found["messages"][-1]
     before = snapshot(db, cid)
     current = {"id": cid, "window": 64}
+    # "<id>.<prop>" keys, as Dash's renderer names what changed
+    current_data, pending, action = f"{ids.CURRENT}.data", f"{ids.PENDING}.data", f"{ids.MESSAGE_ACTION}.data"
+    rename, delete = f"{ids.RENAME_MODAL}.okCounts", f"{ids.DELETE_MODAL}.okCounts"
+    clear, json_export, markdown_export = (f"{ids.CLEAR}.nClicks", f"{ids.EXPORT_JSON}.nClicks",
+                                           f"{ids.EXPORT_MARKDOWN}.nClicks")
+    send, stop, done = f"{ids.SEND}.nClicks", f"{ids.STOP}.nClicks", f"{ids.DONE}.data"
     calls = {  # name: (the prop that changed, the values the callback is given, an output naming it)
-        "draw the conversation": ("chat-current.data", {"chat-current.data": current}, "chat-history"),
-        "ask in it": ("chat-send.nClicks", {"chat-send.nClicks": 1, "chat-input.value": "hi",
-                                            "chat-current.data": current}, ""),
-        "message action": ("msg-action.data", {"msg-action.data": {"action": "delete", "seq": answer["seq"]},
-                                               "chat-current.data": current}, ""),
-        "copy a message": ("msg-action.data", {"msg-action.data": {"action": "copy", "seq": answer["seq"]},
-                                               "chat-current.data": current}, ""),
-        "rename dialog": ("conv-pending.data", {"conv-pending.data": {"id": cid, "action": "rename"}}, ""),
-        "rename": ("conv-rename-modal.okCounts", {"conv-rename-modal.okCounts": 1, "conv-rename-input.value": "pwned",
-                                                  "conv-pending.data": {"id": cid}}, ""),
-        "delete": ("conv-delete-modal.okCounts", {"conv-delete-modal.okCounts": 1, "conv-pending.data": {"id": cid}},
-                   ""),
-        "clear": ("clear-conversation.nClicks", {"clear-conversation.nClicks": 1, "chat-current.data": current}, ""),
-        "export JSON": ("export-json.nClicks", {"export-json.nClicks": 1, "chat-current.data": current}, ""),
-        "export Markdown": ("export-markdown.nClicks", {"export-markdown.nClicks": 1, "chat-current.data": current},
-                            ""),
-        "stop": ("chat-stop.nClicks", {"chat-stop.nClicks": 1, "chat-stream.data": {"gid": answer["id"]}}, ""),
-        "draw a finished answer": ("chat-done.data", {"chat-done.data": {"gid": answer["id"]},
-                                                      "chat-shown.data": {"id": cid, "count": 2}}, "chat-history"),
+        "draw the conversation": (current_data, {current_data: current}, ids.HISTORY),
+        "ask in it": (send, {send: 1, f"{ids.INPUT}.value": "hi", current_data: current}, ""),
+        "message action": (action, {action: {"action": "delete", "seq": answer["seq"]}, current_data: current}, ""),
+        "copy a message": (action, {action: {"action": "copy", "seq": answer["seq"]}, current_data: current}, ""),
+        "rename dialog": (pending, {pending: {"id": cid, "action": "rename"}}, ""),
+        "rename": (rename, {rename: 1, f"{ids.RENAME_INPUT}.value": "pwned", pending: {"id": cid}}, ""),
+        "delete": (delete, {delete: 1, pending: {"id": cid}}, ""),
+        "clear": (clear, {clear: 1, current_data: current}, ""),
+        "export JSON": (json_export, {json_export: 1, current_data: current}, ""),
+        "export Markdown": (markdown_export, {markdown_export: 1, current_data: current}, ""),
+        "stop": (stop, {stop: 1, f"{ids.STREAM}.data": {"gid": answer["id"]}}, ""),
+        "draw a finished answer": (done, {done: {"gid": answer["id"]}, f"{ids.SHOWN}.data": {"id": cid, "count": 2}},
+                                   ids.HISTORY),
     }
     for name, (changed, values, output) in calls.items():
         body = callback_request(server.app, changed, values, output)
@@ -72,8 +73,8 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
 
 def test_the_owner_can_do_what_the_other_user_cannot(two_users):
     server, alice, bob, cid, db = two_users
-    body = callback_request(server.app, "chat-current.data", {"chat-current.data": {"id": cid, "window": 64}},
-                            "chat-history")
+    body = callback_request(server.app, f"{ids.CURRENT}.data", {f"{ids.CURRENT}.data": {"id": cid, "window": 64}},
+                            ids.HISTORY)
     mine = alice.post(f"{server.url}/_dash-update-component", json=body)
     assert mine.status_code == 200 and "private question" in mine.text
     assert bob.post(f"{server.url}/_dash-update-component", json=body).status_code == 404
@@ -82,4 +83,4 @@ def test_the_owner_can_do_what_the_other_user_cannot(two_users):
         body["inputs"][0]["value"] = {"id": other, "window": 64}
         response = alice.post(f"{server.url}/_dash-update-component", json=body)
         assert response.status_code == 404, other
-    assert json.loads(mine.text)["response"]["chat-title"]["children"] == "alice's secret"
+    assert json.loads(mine.text)["response"][ids.TITLE]["children"] == "alice's secret"
