@@ -68,3 +68,12 @@ def _best_brotli(url, plain):
     body = response.raw.read()
     best = response.headers.get("Content-Encoding") == "br" and len(body) < 0.85 * len(gzip.compress(plain, 6))
     return body if best else None
+
+
+def test_a_cache_folder_that_cannot_be_written_leaves_the_bundles_served(upstream, serve, tmp_path):
+    (tmp_path / "bundles").write_text("a file where the folder would go")
+    server = serve(upstream_env(upstream, DATA_DIR=str(tmp_path)))
+    url, plain = _bundle(server.url)
+    for _ in range(2):
+        response = requests.get(url, headers={"Accept-Encoding": "gzip, br"}, timeout=30)
+        assert response.status_code == 200 and response.content == plain

@@ -11,6 +11,7 @@ Flask-Compress's gzip as before; no request ever waits for it.
 
 import fcntl
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from flask import request
 PREFIX = "/_dash-component-suites/"
 MIN_BYTES = 1024
 ROOT = Path(__file__).resolve().parent.parent  # where `-m web.compression` is found, whatever the cwd
+log = logging.getLogger("chat")
 
 
 class BundleCompressor:
@@ -52,7 +54,10 @@ class BundleCompressor:
             if path in self._started:
                 return None
             self._started.add(path)
-        self._start_child(key, body)
+        try:
+            self._start_child(key, body)
+        except OSError as exc:  # DATA_DIR not writable, no processes left: gzip it stays, the page is served
+            log.warning("bundle compression not started: %s", exc)
         return None
 
     def _start_child(self, key, body):
