@@ -26,7 +26,6 @@ from callbacks import admin as admin_callbacks
 from callbacks import export as export_callbacks
 from callbacks import login as login_callbacks
 from callbacks import settings as settings_callbacks
-from callbacks import usage as usage_callbacks
 from callbacks import usage_charts as usage_chart_callbacks
 from callbacks.page import Page
 from chatcore import quotas, redact, transfer
@@ -130,7 +129,7 @@ def create_app(settings=None):
         # Dash also calls this once without a request, to learn the layout's ids.
         signed_in = auth.resolve() if has_request_context() else None
         user = signed_in if auth.mode == "password" else None  # the header names accounts, not the implicit owner
-        limits, left = (usage_callbacks.limits_and_left(auth, signed_in["id"], strings) if signed_in
+        limits, left = (input_bar.limits_and_left(auth, signed_in["id"], strings) if signed_in
                         else (quotas.Limits(), ""))
         models = [model for model, _ in providers.models()]
         prefs = settings_drawer.preferences(users.get_settings(db, signed_in["id"]) if signed_in else {},
@@ -182,7 +181,6 @@ def create_app(settings=None):
     # Dash keeps a copy of a layout function's result to validate callbacks in debug mode, and sends it in every
     # page (~18 KB raw); the layout here holds every callback id, so debug mode can check against the layout.
     app.validation_layout = None
-    usage_callbacks.register(app, auth, current_language)
 
     if settings.trusted_proxies:
         # Behind Render's or nginx's proxy, the client IP (for rate limits) is in X-Forwarded-For.

@@ -317,6 +317,11 @@
     earlierAt = Date.now();
   }, true);
 
+  // Other browsers' changes are looked for only while the page is seen, and at once when it is seen again.
+  document.addEventListener('visibilitychange', () => {
+    if (state.config) setProps(ids.SYNC, document.hidden ? {disabled: true} : {disabled: false, n_intervals: at()});
+  });
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.chat = chat;
 })();

@@ -14,7 +14,7 @@ from chatcore import attachments, turns
 from chatcore.errors import ChatError
 from chatcore.store import conversations
 from components import ids
-from components.input_bar import attached
+from components.input_bar import attached, limits_and_left
 from components.message_list import WINDOW
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "inline-flex"}
@@ -101,36 +101,39 @@ def register(app, page):
                             preferences_from(values), edit_seq=edit_seq, attachments=files)
         except ChatError as exc:  # refused before it started: nothing stored, the box keeps everything
             return refuse("error", page.error_text(exc.code))
+        # Emptied only when they held something: every store that changes fires its own callbacks (requests).
+        emptied = (None if edit else no_update, *((None, None) if contents else (no_update, no_update)))
         shown = shown or {}
         count = shown.get("count")
         if not found or edit_seq is not None or shown.get("id") != cid or count is None:
-            return "", bump(current, id=cid), None, no_update, None, None, *(no_update,) * 6
+            return "", bump(current, id=cid), emptied[0], no_update, *emptied[1:], *(no_update,) * 6
         after = page.conversation(cid, window=2)
         turn = Patch()
         turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
-        return ("", no_update, None, no_update, None, None, turn, True,
+        return ("", no_update, emptied[0], no_update, *emptied[1:], turn, True,
                 *status(after, turns.streaming(after["messages"]), markdown, count + 2, shown.get("recent", 0) + 2))
 
     @app.callback(
         Output(ids.HISTORY, "children", allow_duplicate=True), Output(ids.RECENT, "children", allow_duplicate=True),
-        *STATUS, Input(ids.DONE, "data"),
+        *STATUS, Output(ids.USAGE_LEFT, "children"), Input(ids.DONE, "data"),
         State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"),
         prevent_initial_call=True,
     )
     def finish(done, shown, markdown, dark):
         """The answer chat.js followed has ended: draw it from the store in place of its live version (the last
-        message drawn; nothing else is drawn again)."""
+        message drawn; nothing else is drawn again), and what is left of the user's limits after it."""
         user_id = page.user_id()
         msg = user_id and conversations.get_message(page.db, user_id, (done or {}).get("gid"))
         if not msg:
             raise NotFound()
+        left = limits_and_left(page.auth, user_id, page.strings)[1]
         if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):
-            return (no_update,) * 6  # another conversation is on screen now
+            return (no_update,) * 6 + (left,)  # another conversation is on screen now
         found = page.conversation(msg["conversation_id"], window=1)
         answer, recent = Patch(), shown.get("recent", 0)
         answer[(recent or shown["count"]) - 1] = page.view(bool(markdown), bool(dark)).message(msg)
         drawn = (no_update, answer) if recent else (answer, no_update)
-        return *drawn, *status(found, None, markdown, shown["count"], recent)
+        return *drawn, *status(found, None, markdown, shown["count"], recent), left
 
     @app.callback(
         Output(ids.ATTACH_LIST, "hidden"), Output(ids.ATTACH_CHIPS, "children"),

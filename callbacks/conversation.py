@@ -29,29 +29,37 @@ def register(app, page):
 
     @app.callback(
         Output(ids.LIST, "children"), Output(ids.LIST_SIG, "data"),
-        Input(ids.CURRENT, "data"), Input(ids.DONE, "data"), Input(ids.SEARCH, "debounceValue"),
-        Input(ids.SYNC, "n_intervals"), Input(ids.CHANGED, "data"), State(ids.LIST_SIG, "data"),
+        Input(ids.CURRENT, "data"), Input(ids.SEARCH, "debounceValue"), Input(ids.CHANGED, "data"),
+        State(ids.LIST_SIG, "data"),
         prevent_initial_call=True,  # the page load draws it (components/conversation_list.py)
     )
-    def show_list(current, _done, query, _tick, _changed, shown):
+    def show_list(current, query, _changed, listed):
         """The user's conversations, newest first (matching the search when there is one); unchanged → no update."""
+        return listing(current, query, listed)
+
+    def listing(current, query, listed):
+        """(the list's items, their signature), or no_update twice when they are what is drawn."""
         children, signature = conversation_list.items(page.db, page.user_id(), (current or {}).get("id"), query,
                                                       page.strings)
-        return (no_update, no_update) if signature == shown else (children, signature)
+        return (no_update, no_update) if signature == listed else (children, signature)
 
     @app.callback(
-        Output(ids.CURRENT, "data", allow_duplicate=True), Input(ids.SYNC, "n_intervals"),
+        Output(ids.LIST, "children", allow_duplicate=True), Output(ids.LIST_SIG, "data", allow_duplicate=True),
+        Output(ids.CURRENT, "data", allow_duplicate=True),
+        Input(ids.SYNC, "n_intervals"), State(ids.SEARCH, "debounceValue"), State(ids.LIST_SIG, "data"),
         State(ids.SHOWN, "data"), State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
-    def sync(_tick, shown, current):
-        """Another browser changed the conversation on screen: draw it again (not while this one streams it)."""
+    def sync(_tick, query, listed, shown, current):
+        """What another browser of the user changed, in one request every few seconds while the page is seen: the
+        list, and the conversation on screen drawn again (not while this page streams it)."""
         user_id, cid = page.user_id(), (shown or {}).get("id")
         if not user_id or not cid or shown.get("live"):
-            return no_update
+            return *listing(current, query, listed), no_update
         found = conversations.get_conversation(page.db, user_id, cid, window=1)
         if found is None:
-            return bump(current, id=None, window=WINDOW)
-        return bump(current) if found["updated_at"] != shown.get("updated_at") else no_update
+            return *listing(current, query, listed), bump(current, id=None, window=WINDOW)
+        changed = found["updated_at"] != shown.get("updated_at")
+        return *listing(current, query, listed), bump(current) if changed else no_update
 
     @app.callback(
         Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.EDIT, "data", allow_duplicate=True),

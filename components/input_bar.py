@@ -1,8 +1,10 @@
-"""The input bar: the edit banner, the files picked, the message box, attach, send and stop."""
+"""The input bar: the edit banner, the files picked, the message box, attach, send and stop, and what is left of the
+user's limits under it ("还剩 12 条 / 12 left today")."""
 
 import feffery_antd_components as fac
 from dash import dcc, html
 
+from chatcore import quotas
 from chatcore.attachments import IMAGE_EXTENSIONS, TEXT_EXTENSIONS
 from components import ids
 
@@ -49,3 +51,23 @@ def render(strings, left=""):
             html.Div(left, id=ids.USAGE_LEFT, className="chat-usage-left", role="status"),  # what is left of the limits
         ],
     )
+
+
+# The first limit that is set is shown, in this order.
+LEFT_KEYS = (("messages_today", "leftMessagesToday"), ("tokens_today", "leftTokensToday"),
+             ("tokens_month", "leftTokensMonth"))
+
+
+def left_text(left: dict, strings) -> str:
+    """The line to show for quotas.remaining()'s result ('' when nothing is limited)."""
+    for key, string in LEFT_KEYS:
+        if key in left:
+            return strings[string].format(n=left[key])
+    return ""
+
+
+def limits_and_left(auth, user_id, strings):
+    """(the user's quotas.Limits, the line saying what is left of them; '' when nothing is limited)."""
+    limits = quotas.limits_for(auth.db, user_id, auth.settings)
+    return limits, left_text(quotas.remaining(auth.db, user_id, limits), strings) if limits.any else ""
+
