@@ -30,10 +30,11 @@ def bump(current, **changes):
 
 def status(found, live, markdown, count, recent=0):
     """The STATUS values for `found` drawn with `count` messages (the last `recent` of them appended since it was
-    drawn), its answer `live` (or None) still streaming."""
+    drawn, the last of all the last in `found`), its answer `live` (or None) still streaming."""
     stream = live and {"gid": live["id"], "seq": live["seq"], "cid": found["id"], "markdown": bool(markdown)}
+    last = found["messages"][-1]["seq"] if found["messages"] else None
     shown = {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live), "count": count,
-             "recent": recent}
+             "recent": recent, "last": last}
     return stream, shown, bool(live), SHOWN if live else HIDDEN
 
 
@@ -43,24 +44,26 @@ def register(app, page):
     @app.callback(
         Output(ids.HISTORY, "children"), Output(ids.RECENT, "children"), Output(ids.WELCOME, "hidden"),
         Output(ids.EARLIER, "hidden"),
-        Output(ids.EARLIER, "children"), Output(ids.TITLE, "children"), *STATUS,
+        Output(ids.EARLIER, "children"), Output(ids.TITLE, "children"), *STATUS, Output(ids.USAGE_LEFT, "children"),
         Input(ids.CURRENT, "data"), Input(ids.MARKDOWN, "data"), Input(ids.DARK, "data"),
         prevent_initial_call="initial_duplicate",
     )
     def show(current, markdown, dark):
-        """Draw the current conversation's last messages; an answer still streaming is followed by chat.js.
+        """Draw the current conversation's last messages; an answer still streaming is followed by chat.js. What is
+        left of the user's limits is drawn again too: an answer that ended before this drawing has no `finish`.
 
         Turns asked later are appended to `ids.RECENT`, so the (long) history drawn here is not drawn again."""
         current = current or {}
         found = page.conversation(current.get("id"), window=current.get("window") or WINDOW)
         strings = page.strings
         if not found:
-            return [], [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN
+            return [], [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN, no_update
         messages = found["messages"]
         earlier = found["message_count"] - len(messages)
         return (page.view(bool(markdown), bool(dark)).messages(messages), [], bool(messages), earlier <= 0,
                 strings["loadEarlier"].format(n=min(earlier, WINDOW)), found["title"] or strings["title"],
-                *status(found, turns.streaming(messages), markdown, len(messages)))
+                *status(found, turns.streaming(messages), markdown, len(messages)),
+                limits_and_left(page.auth, page.user_id(), strings)[1])
 
     @app.callback(
         Output(ids.INPUT, "value"), Output(ids.CURRENT, "data", allow_duplicate=True),
@@ -115,11 +118,12 @@ def register(app, page):
 
     @app.callback(
         Output(ids.HISTORY, "children", allow_duplicate=True), Output(ids.RECENT, "children", allow_duplicate=True),
-        *STATUS, Output(ids.USAGE_LEFT, "children"), Input(ids.DONE, "data"),
-        State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"),
+        *STATUS, Output(ids.USAGE_LEFT, "children", allow_duplicate=True),
+        Output(ids.CURRENT, "data", allow_duplicate=True), Input(ids.DONE, "data"),
+        State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
-    def finish(done, shown, markdown, dark):
+    def finish(done, shown, markdown, dark, current):
         """The answer chat.js followed has ended: draw it from the store in place of its live version (the last
         message drawn; nothing else is drawn again), and what is left of the user's limits after it."""
         user_id = page.user_id()
@@ -128,12 +132,15 @@ def register(app, page):
             raise NotFound()
         left = limits_and_left(page.auth, user_id, page.strings)[1]
         if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):
-            return (no_update,) * 6 + (left,)  # another conversation is on screen now
+            return (no_update,) * 6 + (left, no_update)  # another conversation is on screen now
         found = page.conversation(msg["conversation_id"], window=1)
+        if shown.get("last") != msg["seq"] or found["messages"][-1]["seq"] != msg["seq"]:
+            # A question was asked (or drawn) while this answer ended: its slot is not the last drawn one.
+            return (no_update,) * 6 + (left, bump(current))
         answer, recent = Patch(), shown.get("recent", 0)
         answer[(recent or shown["count"]) - 1] = page.view(bool(markdown), bool(dark)).message(msg)
         drawn = (no_update, answer) if recent else (answer, no_update)
-        return *drawn, *status(found, None, markdown, shown["count"], recent), left
+        return *drawn, *status(found, None, markdown, shown["count"], recent), left, no_update
 
     @app.callback(
         Output(ids.ATTACH_LIST, "hidden"), Output(ids.ATTACH_CHIPS, "children"),

@@ -1,0 +1,52 @@
+"""The chat page's `finish` callback, called by hand as the renderer does: an answer that ends while the next
+question is already asked (or drawn) never draws itself into another answer's place."""
+
+import json
+
+import requests
+
+from components import ids
+from testkit.app import upstream_env
+from testkit.page_calls import callback_request
+from testkit.waiting import wait_until
+
+
+def finished(session, server, cid):
+    """The conversation once its last answer is no longer streaming."""
+    def done():
+        found = session.get(f"{server.url}/api/conversations/{cid}").json()
+        return found if found["messages"][-1]["status"] != "streaming" else None
+    return wait_until(done, 30, "the answer to end")
+
+
+def finish(session, server, answer, shown):
+    """The outputs `finish` returns for `answer` ending while the page shows `shown`."""
+    body = callback_request(server.app, f"{ids.DONE}.data", {f"{ids.DONE}.data": {"gid": answer["id"]},
+                                                              f"{ids.SHOWN}.data": shown}, ids.HISTORY)
+    response = session.post(f"{server.url}/_dash-update-component", json=body)
+    assert response.status_code == 200, response.text[:300]
+    return json.loads(response.text)["response"]
+
+
+def test_an_answer_ending_after_the_next_question_draws_the_conversation_again(upstream, serve):
+    server = serve(upstream_env(upstream))
+    session = requests.Session()
+    session.headers["Origin"] = server.url  # the same-origin proof state changes need
+    cid = session.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    session.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "first"})
+    first = finished(session, server, cid)["messages"][-1]
+    shown = {"id": cid, "updated_at": 0, "live": True, "count": 2, "recent": 0, "last": first["seq"]}
+
+    # Ended as the last thing drawn: only its own place is patched.
+    outputs = finish(session, server, first, shown)
+    assert ids.HISTORY in outputs and ids.CURRENT not in outputs
+
+    # The next question was asked before this answer's `finish` ran: the conversation is drawn again instead.
+    session.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "second"})
+    outputs = finish(session, server, first, shown)
+    assert ids.CURRENT in outputs and ids.HISTORY not in outputs and ids.RECENT not in outputs
+
+    # The second answer ends while the page still holds the first one's (stale) drawing: drawn again too.
+    second = finished(session, server, cid)["messages"][-1]
+    outputs = finish(session, server, second, shown)
+    assert ids.CURRENT in outputs and ids.HISTORY not in outputs and ids.RECENT not in outputs
