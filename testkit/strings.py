@@ -3,11 +3,12 @@
 import re
 from string import Formatter
 
-from chatcore.strings import ERRORS, STRINGS
+from chatcore.strings import ERRORS, PRESETS, STRINGS
 
 ZH = STRINGS["zh-CN"]  # the page's language until the user picks another (Chinese, as the original app)
 EN = STRINGS["en-US"]
 ZH_ERRORS = ERRORS["zh-CN"]
+ZH_PRESETS = PRESETS["zh-CN"]
 
 
 def template_regex(template, **fields):
