@@ -2,6 +2,7 @@
 export's (plain data, so chatcore and components both read it)."""
 
 LANGUAGES = ("zh-CN", "en-US")
+LANGUAGE_NAMES = {"zh-CN": "中文", "en-US": "English"}  # each in its own language, the same on every page
 DEFAULT_LANGUAGE = "zh-CN"
 LANG_COOKIE = "chat-lang"  # set by /lang/<code>, read on every page load
 

@@ -3,6 +3,7 @@
 import feffery_antd_components as fac
 from dash import dcc, html
 
+from chatcore.strings import LANGUAGE_NAMES, LANGUAGES
 from components import ids
 
 # What a user starts with before changing anything; their changes are kept in the store (users.save_settings).
@@ -68,7 +69,7 @@ def render(strings, models, prefs, lang):
                 marks={1: "1", 20: "20", 50: "50"})),
             _field(strings["language"], fac.AntdSegmented(
                 id=ids.LANGUAGE, value=lang, block=True,
-                options=[{"label": "中文", "value": "zh-CN"}, {"label": "English", "value": "en-US"}])),
+                options=[{"label": LANGUAGE_NAMES[code], "value": code} for code in LANGUAGES])),
             _field(strings["theme"], fac.AntdSegmented(
                 id=ids.THEME, value=prefs["theme"], block=True,
                 options=[{"label": strings["themeLight"], "value": "light"},

@@ -1,2 +1,3 @@
 """What tests/ and bench/ share: the scripted upstream, waiting, the app served live or under gunicorn, an API
-client, a load generator and browser helpers. Not collected by pytest; tests/conftest.py holds only fixtures."""
+client, a load generator, browser helpers and the string table for assertions. Not collected by pytest;
+tests/conftest.py holds only fixtures."""

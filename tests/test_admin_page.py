@@ -7,12 +7,10 @@ import requests
 from selenium.webdriver.common.by import By
 
 from chatcore.store import create_engine, users
-from chatcore.strings import STRINGS
 from components import ids
 from testkit.accounts import PASSWORD, accounts, answered, signed_in
 from testkit.app import build_app, upstream_env
-
-ZH = STRINGS["zh-CN"]
+from testkit.strings import ZH
 
 
 def make_admin(env, name="alice"):

@@ -6,10 +6,10 @@ import base64
 from PIL import Image
 from selenium.webdriver.common.by import By
 
-from chatcore.strings import ERRORS
 from components import ids
 from testkit.browser import (PAGE_IDS, click, start, stored_conversations, toast, type_and_send, wait_for_answer,
                              wait_until)
+from testkit.strings import ZH_ERRORS
 from testkit.upstream import Script
 
 NOTE = "remember the number 4711"
@@ -96,7 +96,7 @@ def test_a_model_without_vision_refuses_an_image_and_keeps_everything(dash_duo, 
     start(dash_duo, upstream, VISION_MODELS="none")
     pick(dash_duo, image)
     type_and_send(dash_duo, "Describe it")
-    wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["model_without_vision"] in toast(d),
+    wait_until(dash_duo, lambda d: ZH_ERRORS["model_without_vision"] in toast(d),
                message="no localized refusal")
     assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "Describe it"
     assert [c.text for c in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-attach-chip")] == [image.name]
@@ -122,7 +122,7 @@ def test_an_edit_with_a_refused_image_changes_nothing(dash_duo, upstream, tmp_pa
                message="the question never came back into the box")
     pick(dash_duo, image)
     click(dash_duo, f"#{ids.SEND}")
-    wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["model_without_vision"] in toast(d),
+    wait_until(dash_duo, lambda d: ZH_ERRORS["model_without_vision"] in toast(d),
                message="no localized refusal")
     assert stored_conversations(dash_duo)[0]["messages"] == before  # the edited turn was put back as it was
     assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "first"

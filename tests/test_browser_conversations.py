@@ -2,15 +2,18 @@
 settings, language, dark mode, a phone-sized screen and a long conversation."""
 
 import json
+import re
 from pathlib import Path
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from chatcore.strings import LANGUAGE_NAMES
 from components import ids
 from testkit.browser import (PAGE_IDS, Fresh, answer_text, close_settings, committed_history, open_settings,
                              start, stored_conversations, toast, type_and_send, wait_for_answer, wait_until)
+from testkit.strings import EN, ZH, ZH_ERRORS, ZH_PRESETS, template_regex
 from testkit.upstream import Script
 
 USER = ".chat-message[data-role='user']"
@@ -64,7 +67,7 @@ def ask(dash_duo, text, index):
 
 def test_several_conversations_switch_rename_search_delete_and_survive_reload(dash_duo, upstream):
     start(dash_duo, upstream)
-    assert dash_duo.find_element(f"#{ids.LIST}").text == "还没有对话"
+    assert dash_duo.find_element(f"#{ids.LIST}").text == ZH["noConversations"]
     ask(dash_duo, "First topic: apples", 0)
     wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="auto title")
     assert dash_duo.find_element(f"#{ids.TITLE}").text == "First topic: apples"
@@ -99,7 +102,7 @@ def test_several_conversations_switch_rename_search_delete_and_survive_reload(da
     wait_until(dash_duo, lambda d: list_titles(dash_duo) == ["First topic: apples"], message="search by text")
     search.send_keys(Keys.CONTROL, "a")
     search.send_keys("zzz")
-    wait_until(dash_duo, lambda d: dash_duo.find_element(f"#{ids.LIST}").text == "没有匹配的对话")
+    wait_until(dash_duo, lambda d: dash_duo.find_element(f"#{ids.LIST}").text == ZH["noMatches"])
     search.send_keys(Keys.CONTROL, "a")
     search.send_keys(Keys.BACKSPACE)
     wait_until(dash_duo, lambda d: len(list_titles(dash_duo)) == 2, message="search not cleared")
@@ -154,17 +157,17 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
     backup_file = next(downloads.glob("chat-backup-*.json"))
     assert contents(json.loads(backup_file.read_text(encoding="utf-8"))["conversations"]) == before
 
-    # A bad file gets a clear message and changes nothing.
-    for content, words in (("{broken", "不是有效的 JSON"),
+    # A bad file gets a clear message (each ends saying nothing was changed) and changes nothing.
+    bad_role = "conversations[0].messages[0].role"
+    for content, words in (("{broken", ZH_ERRORS["import_not_json"]),
                            (json.dumps({"format": "chat-app-conversations", "version": 1, "conversations": [
                                {"id": "x", "title": "t", "messages": [{"role": "hacker", "content": ""}]}]}),
-                            "conversations[0].messages[0].role")):
+                            ZH_ERRORS["import_bad_format"].format(detail=bad_role))):
         bad = tmp_path / f"bad-{len(content)}.json"
         bad.write_text(content, encoding="utf-8")
         upload(dash_duo, bad)
         wait_until(dash_duo, lambda d: words in toast(d),
                    message=f"no error for {content[:20]}")
-        assert "没有做任何修改" in toast(dash_duo.driver)
         assert contents(stored_conversations(dash_duo)) == before
 
     # Restore the backup into an empty account: every conversation comes back exactly.
@@ -177,13 +180,13 @@ def test_json_export_backup_and_import_round_trip_and_a_bad_file_changes_nothing
     assert stored_conversations(dash_duo) == []
     open_settings(dash_duo)
     upload(dash_duo, backup_file)
-    wait_until(dash_duo, lambda d: "已导入 2 个对话" in toast(d))
+    wait_until(dash_duo, lambda d: ZH["imported"].format(n=2) in toast(d))
     wait_until(dash_duo, lambda d: contents(stored_conversations(dash_duo)) == before, message="round trip not lossless")
     # Importing the same backup again adds nothing.
     again = tmp_path / "again.json"
     again.write_bytes(backup_file.read_bytes())
     upload(dash_duo, again)
-    wait_until(dash_duo, lambda d: "已导入 0 个对话" in toast(d))
+    wait_until(dash_duo, lambda d: ZH["imported"].format(n=0) in toast(d))
     assert len(stored_conversations(dash_duo)) == 2
 
 
@@ -196,16 +199,18 @@ def test_copy_regenerate_edit_delete_and_stats(dash_duo, upstream):
     ask(dash_duo, "q2", 1)
     # Stats: the model, first-token time, speed and the backend's own usage (not an estimate).
     stats = wait_for_answer(dash_duo, 1).find_element(By.CSS_SELECTOR, ".chat-stats").text
-    assert stats.startswith("scripted · 首字 ") and "输入 3 · 输出 " in stats and "估算" not in stats
+    assert re.match(template_regex(f"scripted · {ZH['statsFirstToken']}", ms=r"\d+"), stats)
+    assert re.search(template_regex(ZH["statsUsage"], prompt="3", completion=r"\d+"), stats)
+    assert ZH["statsEstimated"] not in stats
     # A backend that reports no usage gets an estimate, labelled as such.
     upstream.script = Script(usage=False)
     ask(dash_duo, "q3", 2)
-    assert "（估算）" in wait_for_answer(dash_duo, 2).find_element(By.CSS_SELECTOR, ".chat-stats").text
+    assert ZH["statsEstimated"] in wait_for_answer(dash_duo, 2).find_element(By.CSS_SELECTOR, ".chat-stats").text
 
     # Copy puts the answer's Markdown source on the clipboard.
     answer = wait_for_answer(dash_duo, 0)
     hover_and_click(dash_duo, answer, ".msg-copy")
-    wait_until(dash_duo, lambda d: "已复制" in toast(d))
+    wait_until(dash_duo, lambda d: ZH["copied"] in toast(d))
     clipboard = driver.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0](String(e)))")
     assert clipboard == "Answer to: q1 (saw 0 earlier messages)"
 
@@ -223,7 +228,7 @@ def test_copy_regenerate_edit_delete_and_stats(dash_duo, upstream):
     upstream.script = Script()
     hover_and_click(dash_duo, driver.find_elements(By.CSS_SELECTOR, USER)[1], ".msg-edit")
     wait_until(dash_duo, lambda d: dash_duo.find_element(f"#{ids.EDIT_BANNER}").is_displayed())
-    assert "第 2 个问题" in dash_duo.find_element(f"#{ids.EDIT_BANNER}").text
+    assert ZH["editing"].format(n=2) in dash_duo.find_element(f"#{ids.EDIT_BANNER}").text
     box = dash_duo.find_element(f"#{ids.INPUT}")
     assert box.get_attribute("value") == "q2"
     box.send_keys(" edited")
@@ -254,10 +259,11 @@ def test_settings_are_sent_remembered_and_language_and_theme_switch(dash_duo, up
     # A preset fills the system prompt; temperature, max tokens and history length are set.
     dash_duo.find_element(f"#{ids.PRESET}").click()
     wait_until(dash_duo, lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, ".ant-select-item-option")
-                                    if o.text == "周报助手"])
-    next(o for o in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ant-select-item-option") if o.text == "周报助手").click()
+                                    if o.text == ZH["presetWeekly"]])
+    next(o for o in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".ant-select-item-option")
+         if o.text == ZH["presetWeekly"]).click()
     prompt = dash_duo.find_element(f"#{ids.SYSTEM_PROMPT}")
-    wait_until(dash_duo, lambda d: prompt.get_attribute("value").startswith("你是周报助手"))
+    wait_until(dash_duo, lambda d: prompt.get_attribute("value").startswith(ZH_PRESETS["weekly"]))
     slider_keys(dash_duo, ids.TEMPERATURE, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
     dash_duo.find_element(f"#{ids.MAX_TOKENS}").send_keys("256")
     slider_keys(dash_duo, ids.HISTORY_TURNS, Keys.HOME)
@@ -266,7 +272,7 @@ def test_settings_are_sent_remembered_and_language_and_theme_switch(dash_duo, up
     for n in range(3):
         ask(dash_duo, f"note {n}", n)
     body = upstream.requests[-1]["body"]
-    assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("你是周报助手")
+    assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith(ZH_PRESETS["weekly"])
     # One earlier turn only, then the question.
     assert [m["content"] for m in body["messages"][1:]] == ["note 1", "Answer to: note 1 (saw 2 earlier messages)",
                                                             "note 2"]
@@ -283,7 +289,7 @@ def test_settings_are_sent_remembered_and_language_and_theme_switch(dash_duo, up
     # Dark theme, remembered.
     open_settings(dash_duo)
     next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.THEME} .ant-segmented-item")
-         if e.text == "深色").click()
+         if e.text == ZH["themeDark"]).click()
     wait_until(dash_duo, lambda d: d.execute_script("return document.documentElement.dataset.theme") == "dark")
     dark_bg = "return getComputedStyle(document.body).backgroundColor"
     assert dash_duo.driver.execute_script(dark_bg) == "rgb(20, 20, 20)"
@@ -294,14 +300,16 @@ def test_settings_are_sent_remembered_and_language_and_theme_switch(dash_duo, up
     # English: every visible string, the antd locale too; the conversation stays.
     open_settings(dash_duo)
     next(e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.LANGUAGE} .ant-segmented-item")
-         if e.text == "English").click()
-    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, f"#{ids.SEND}").text == "Send", message="no English")
+         if e.text == LANGUAGE_NAMES["en-US"]).click()
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, f"#{ids.SEND}").text == EN["send"],
+               message="no English")
     wait_for_answer(dash_duo, 3)
     page = dash_duo.driver.find_element(By.TAG_NAME, "body").text
-    for text in ("New chat", "Multi-turn", "Export", "Clear", "Settings", "first token"):
+    for text in (EN["newChat"], EN["multiTurn"], EN["export"], EN["clear"], EN["settings"]):
         assert text in page, text
+    assert re.search(template_regex(EN["statsFirstToken"], ms=r"\d+"), page)
     assert not [ch for ch in dash_duo.find_element(".chat-header").text if "\u4e00" <= ch <= "\u9fff"]
-    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("placeholder").startswith("Ask anything")
+    assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("placeholder").startswith(EN["placeholder"])
     assert dash_duo.get_logs() == []
 
 
@@ -358,7 +366,7 @@ def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_s
     driver.refresh()
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 64, message="no tail")
     assert questions(dash_duo)[-1] == "question 499"
-    assert dash_duo.find_element(f"#{ids.EARLIER}").text == "显示更早的 64 条消息"
+    assert dash_duo.find_element(f"#{ids.EARLIER}").text == ZH["loadEarlier"].format(n=64)
     # Scrolling to the top renders the previous 64, in order, above.
     driver.execute_script(f"document.getElementById('{ids.SCROLL}').scrollTop = 0")
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".chat-message")) == 128, message="no more")

@@ -11,6 +11,7 @@ from components import ids
 from testkit.app import TEST_KEY
 from testkit.browser import (ASSISTANT, PAGE_IDS, answer_text, answers, click, committed_history, start,
                              stored_conversations, type_and_send, wait_for_answer, wait_for_markdown, wait_until)
+from testkit.strings import EN, ZH, ZH_ERRORS
 from testkit.upstream import Script
 
 
@@ -51,7 +52,7 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     closed = upstream.wait_for_close(timeout=5)
     assert closed is not None and closed - clicked < 1.0
     assert "slow slow" in stopped.text
-    assert stopped.find_element(By.CSS_SELECTOR, ".chat-note").text in ("（已停止生成）", "(generation stopped)")
+    assert stopped.find_element(By.CSS_SELECTOR, ".chat-note").text in (ZH["stopped"], EN["stopped"])
     partial = committed_history(dash_duo)[-1]
     assert partial["status"] == "interrupted" and 0 < len(partial["content"]) < len("slow " * 2000)
     wait_until(dash_duo, lambda d: not dash_duo.find_element(f"#{ids.STOP}").is_displayed())
@@ -62,7 +63,7 @@ def test_ask_multi_turn_stop_export_clear(dash_duo, upstream):
     wait_until(dash_duo, lambda d: list(download_dir.glob("chat-*.md")), message="no Markdown download")
     exported = next(download_dir.glob("chat-*.md")).read_text(encoding="utf-8")
     for text in ("What is Dash?", "Answer to: And Plotly? (saw 2 earlier messages)", "Tell me a long story",
-                 "## 问题 4", "已停止生成"):
+                 f"## {ZH['question']} 4", ZH["stopped"]):
         assert text in exported
 
     # 5. Clear in one click.
@@ -154,7 +155,7 @@ def test_upstream_error_keeps_the_question_and_retry_reasks(dash_duo, upstream):
     type_and_send(dash_duo, "Will this fail?")
     failed = wait_for_answer(dash_duo, 0, status="error")
     assert "partial answ" in failed.text
-    assert "连接中断" in failed.find_element(By.CSS_SELECTOR, ".chat-error").text
+    assert ZH_ERRORS["stream_interrupted"] in failed.find_element(By.CSS_SELECTOR, ".chat-error").text
     assert "Traceback" not in dash_duo.driver.page_source
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Will this fail?")
     upstream.script = Script()

@@ -2,13 +2,11 @@
 
 from selenium.webdriver.common.keys import Keys
 
-from chatcore.strings import STRINGS
 from components import ids
 from testkit.accounts import PASSWORD, accounts
 from testkit.app import build_app, upstream_env
 from testkit.browser import type_and_send, wait_for_answer
-
-ZH = STRINGS["zh-CN"]
+from testkit.strings import ZH
 
 
 def fill_in(dash_duo, name, password):

@@ -13,6 +13,7 @@ from components import ids
 from testkit.app import build_app
 from testkit.browser import open_settings, start, type_and_send, wait_for_answer
 from testkit.providers import two_providers
+from testkit.strings import ZH, template_regex
 from testkit.upstream import Script, ScriptedUpstream
 
 THOUGHT = "Two plus two: count on from two, three, four."
@@ -35,14 +36,15 @@ def test_the_reasoning_shows_open_while_thinking_then_collapses_with_its_duratio
     upstream.script = Script(reply=ANSWER, reasoning=THOUGHT, answer_gate=gate)
     start(dash_duo, upstream)
     type_and_send(dash_duo, "2+2?")
-    wait_until(dash_duo, lambda d: reasoning_block(dash_duo).text == f"思考中…\n{THOUGHT}",
+    wait_until(dash_duo, lambda d: reasoning_block(dash_duo).text == f"{ZH['thinking']}\n{THOUGHT}",
                message="the reasoning never showed while thinking")
     assert reasoning_block(dash_duo).get_attribute("open") == "true"
     gate.set()
     answer = wait_for_answer(dash_duo, 0)
     block = reasoning_block(dash_duo)
     assert block.get_attribute("open") is None
-    assert re.fullmatch(r"已思考 [\d.]+ 秒", block.text)  # collapsed: only its summary is visible
+    # Collapsed: only its summary is visible.
+    assert re.fullmatch(template_regex(ZH["thoughtFor"], n=r"[\d.]+"), block.text)
     assert answer.find_element(By.CSS_SELECTOR, ".chat-markdown").text == ANSWER
 
 
@@ -51,7 +53,8 @@ def test_the_reasoning_is_kept_exported_counted_and_never_sent_back(dash_duo, up
     start(dash_duo, upstream)
     type_and_send(dash_duo, "2+2?")
     answer = wait_for_answer(dash_duo, 0)
-    assert "（其中思考 12）" in answer.find_element(By.CSS_SELECTOR, ".chat-stats").text  # the backend's count
+    stats = answer.find_element(By.CSS_SELECTOR, ".chat-stats").text
+    assert ZH["statsReasoning"].format(n=12) in stats  # the backend's count
 
     dash_duo.driver.refresh()  # stored with the message
     wait_for_answer(dash_duo, 0)
@@ -61,7 +64,7 @@ def test_the_reasoning_is_kept_exported_counted_and_never_sent_back(dash_duo, up
     dash_duo.find_element(f"#{ids.EXPORT_MARKDOWN}").click()
     wait_until(dash_duo, lambda d: list(downloads.glob("chat-*.md")), message="no Markdown export")
     markdown = next(downloads.glob("chat-*.md")).read_text(encoding="utf-8")
-    assert f"<details><summary>思考过程</summary>\n\n{THOUGHT}\n\n</details>\n\n{ANSWER}" in markdown
+    assert f"<details><summary>{ZH['reasoning']}</summary>\n\n{THOUGHT}\n\n</details>\n\n{ANSWER}" in markdown
     dash_duo.find_element(f"#{ids.EXPORT_JSON}").click()
     wait_until(dash_duo, lambda d: list(downloads.glob("chat-2*.json")), message="no JSON export")
     exported = json.loads(next(downloads.glob("chat-2*.json")).read_text(encoding="utf-8"))

@@ -5,27 +5,27 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
-from chatcore.strings import ERRORS
 from components import ids
 from testkit.app import build_app
 from testkit.browser import (answer_text, answers, committed_history, start, toast, type_and_send, wait_for_answer,
                                         wait_until)
 from testkit.hostile import HOSTILE
+from testkit.strings import ZH, ZH_ERRORS
 from testkit.upstream import Script, free_port
 
-# (script, words the localized message must contain)
+# (script, the localized message the page must show)
 PAGE_FAULTS = [
-    (Script(status=401), "拒绝了配置的 API Key"),
-    (Script(status=403), "拒绝了配置的 API Key"),
-    (Script(status=404), "模型不存在"),
-    (Script(status=429), "限流"),
-    (Script(status=429, headers={"Retry-After": "30"}), "限流"),
-    (Script(status=500), "模型服务出错"),
-    (Script(status=503), "模型服务出错"),
-    (Script(hang_before_headers=2.5), "超时"),
-    (Script(reply="cut here please", chunk_chars=4, cut_after=2), "连接中断"),
-    (Script(reply="bad chunk here", chunk_chars=4, malformed_after=2), "无法解析"),
-    (Script(reply=""), "空回答"),
+    (Script(status=401), ZH_ERRORS["upstream_auth_failed"]),
+    (Script(status=403), ZH_ERRORS["upstream_auth_failed"]),
+    (Script(status=404), ZH_ERRORS["model_not_found"]),
+    (Script(status=429), ZH_ERRORS["upstream_rate_limited"]),
+    (Script(status=429, headers={"Retry-After": "30"}), ZH_ERRORS["upstream_rate_limited"]),
+    (Script(status=500), ZH_ERRORS["upstream_server_error"]),
+    (Script(status=503), ZH_ERRORS["upstream_server_error"]),
+    (Script(hang_before_headers=2.5), ZH_ERRORS["upstream_timeout"]),
+    (Script(reply="cut here please", chunk_chars=4, cut_after=2), ZH_ERRORS["stream_interrupted"]),
+    (Script(reply="bad chunk here", chunk_chars=4, malformed_after=2), ZH_ERRORS["upstream_bad_response"]),
+    (Script(reply=""), ZH_ERRORS["empty_answer"]),
 ]
 
 
@@ -60,13 +60,13 @@ def test_unreachable_upstream_shows_a_message(dash_duo):
     dash_duo.wait_for_element(f"#{ids.INPUT}")
     type_and_send(dash_duo, "anyone there?")
     failed = wait_for_answer(dash_duo, 0, status="error")
-    assert "无法连接到模型服务" in failed.text
+    assert ZH_ERRORS["upstream_unreachable"] in failed.text
 
 
 def test_a_question_over_the_limit_is_refused_before_sending_and_kept(dash_duo, upstream):
     start(dash_duo, upstream, MAX_INPUT_CHARS="50")
     type_and_send(dash_duo, "x" * 60)
-    wait_until(dash_duo, lambda d: "超过上限 50" in toast(d),
+    wait_until(dash_duo, lambda d: ZH["tooLong"].format(n=60, max=50) in toast(d),
                message="no length warning")
     assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "x" * 60
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message") == []
@@ -80,7 +80,7 @@ def test_long_history_is_trimmed_and_the_user_is_told(dash_duo, upstream):
         type_and_send(dash_duo, f"turn {n}")
         wait_for_answer(dash_duo, n)
     note = answers(dash_duo)[2].find_element(By.CSS_SELECTOR, ".chat-note--trimmed").text
-    assert "最早的 2 条消息" in note
+    assert ZH["trimmed"].format(n=2) in note
     sent = upstream.requests[-1]["body"]["messages"]
     assert sent[-1] == {"role": "user", "content": "turn 2"} and len(sent) == 3
 
@@ -144,7 +144,7 @@ def test_a_store_that_goes_away_is_said_on_the_page_and_the_question_stays(dash_
     postgres.stop()
     try:
         type_and_send(dash_duo, "while it is down")
-        wait_until(dash_duo, lambda d: ERRORS["zh-CN"]["store_unavailable"] in toast(d), message="no message")
+        wait_until(dash_duo, lambda d: ZH_ERRORS["store_unavailable"] in toast(d), message="no message")
         assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "while it is down"
         assert "Traceback" not in dash_duo.driver.page_source
     finally:

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from chatcore.export import conversation_to_markdown, export_filename
+from testkit.strings import EN, ZH
 
 NOW = datetime(2026, 3, 5, 11, 44, 53)
 
@@ -15,9 +16,10 @@ def test_export_lists_each_question_and_answer():
         {"role": "assistant", "content": "```python\nprint(1)\n```", "status": "done"},
     ]
     assert conversation_to_markdown(history, NOW, model="gpt-4o-mini") == (
-        "# 对话记录\n\n- 导出时间: 2026-03-05 11:44:53\n- 模型: gpt-4o-mini\n\n"
-        "## 问题 1\n\n```text\n什么是 Dash？\n```\n\n### 回答 1\n\nDash 是一个 **Python** 框架。\n\n"
-        "## 问题 2\n\n```text\nWrite code\n```\n\n### 回答 2\n\n```python\nprint(1)\n```\n"
+        f"# {ZH['exportHeading']}\n\n- {ZH['exportedAt']}: 2026-03-05 11:44:53\n- {ZH['model']}: gpt-4o-mini\n\n"
+        f"## {ZH['question']} 1\n\n```text\n什么是 Dash？\n```\n\n"
+        f"### {ZH['answer']} 1\n\nDash 是一个 **Python** 框架。\n\n"
+        f"## {ZH['question']} 2\n\n```text\nWrite code\n```\n\n### {ZH['answer']} 2\n\n```python\nprint(1)\n```\n"
     )
 
 
@@ -27,8 +29,8 @@ def test_interrupted_and_stopped_answers_are_marked_in_english_too():
         {"role": "user", "content": "q2"}, {"role": "assistant", "content": "half", "status": "done", "stopped": True},
     ]
     text = conversation_to_markdown(history, NOW, lang="en-US")
-    assert "### Answer 1 (answer interrupted)\n\npart" in text
-    assert "### Answer 2 (generation stopped)\n\nhalf" in text
+    assert f"### {EN['answer']} 1 {EN['answerInterrupted']}\n\npart" in text
+    assert f"### {EN['answer']} 2 {EN['stopped']}\n\nhalf" in text
 
 
 def test_a_question_with_backticks_cannot_break_out_of_its_fence():
@@ -68,21 +70,22 @@ def test_hostile_answers_export_as_inert_text():
 def test_the_title_heads_the_file_on_one_line_and_inert():
     history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "status": "done"}]
     text = conversation_to_markdown(history, NOW, title="我的\n<b>周报</b>", lang="zh-CN")
-    assert text.startswith("# 我的 &lt;b>周报&lt;/b>\n\n- 导出时间: 2026-03-05 11:44:53\n")
+    assert text.startswith(f"# 我的 &lt;b>周报&lt;/b>\n\n- {ZH['exportedAt']}: 2026-03-05 11:44:53\n")
 
 
 def test_reasoning_is_a_collapsed_details_section_above_the_answer():
     history = [{"role": "user", "content": "2+2?"},
                {"role": "assistant", "content": "4", "reasoning": "Add two and two.", "status": "done"}]
     text = conversation_to_markdown(history, NOW, lang="en-US")
-    assert "### Answer 1\n\n<details><summary>Reasoning</summary>\n\nAdd two and two.\n\n</details>\n\n4\n" in text
+    assert (f"### {EN['answer']} 1\n\n<details><summary>{EN['reasoning']}</summary>\n\n"
+            "Add two and two.\n\n</details>\n\n4\n") in text
 
 
 def test_reasoning_stays_inert_and_cannot_close_its_section():
     reasoning = "</details><img src=x onerror=alert(1)> [x](javascript:alert(1))\n```\nunclosed </details>"
     history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning": reasoning}]
     text = conversation_to_markdown(history, NOW, lang="en-US")
-    section = text.split("<details><summary>Reasoning</summary>")[1].split("\n</details>\n")[0]
+    section = text.split(f"<details><summary>{EN['reasoning']}</summary>")[1].split("\n</details>\n")[0]
     assert "&lt;/details>&lt;img src=x onerror=alert(1)> [x](#blocked-link)" in section
     assert section.rstrip().endswith("unclosed </details>\n```")  # the open fence is closed inside the section
     assert text.endswith("</details>\n\na\n")

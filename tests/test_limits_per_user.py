@@ -83,21 +83,20 @@ def test_fifty_racing_requests_over_two_instances_pass_exactly_the_limit(upstrea
 def test_the_page_shows_what_is_left_then_which_limit_was_reached_and_keeps_the_question(dash_duo, upstream):
     from selenium.webdriver.common.by import By
 
-    from chatcore.strings import ERRORS, STRINGS
     from testkit.browser import committed_history, start, toast, type_and_send, wait_for_answer, wait_until
+    from testkit.strings import ZH, ZH_ERRORS
 
     start(dash_duo, upstream, LIMIT_MESSAGES_PER_DAY="2")
-    zh = STRINGS["zh-CN"]
-    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", zh["leftMessagesToday"].format(n=2))
+    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", ZH["leftMessagesToday"].format(n=2))
     type_and_send(dash_duo, "first question")
     wait_for_answer(dash_duo, 0)
-    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", zh["leftMessagesToday"].format(n=1))
+    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", ZH["leftMessagesToday"].format(n=1))
     type_and_send(dash_duo, "second question")
     wait_for_answer(dash_duo, 1)
-    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", zh["leftMessagesToday"].format(n=0))
+    dash_duo.wait_for_text_to_equal(f"#{ids.USAGE_LEFT}", ZH["leftMessagesToday"].format(n=0))
     type_and_send(dash_duo, "third question")
     # Which limit, and when it resets; the question stays in the box, and nothing of it is stored.
-    wait_until(dash_duo, lambda d: toast(d) == ERRORS["zh-CN"]["limit_messages_per_day"], message="no limit message")
+    wait_until(dash_duo, lambda d: toast(d) == ZH_ERRORS["limit_messages_per_day"], message="no limit message")
     assert dash_duo.find_element(f"#{ids.INPUT}").get_attribute("value") == "third question"
     assert len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")) == 4
     assert [m["content"] for m in committed_history(dash_duo)][-2:] == [

@@ -7,9 +7,9 @@ left off the page yet served where the page is told to fetch it.
 
 import re
 
-from chatcore.strings import STRINGS
 from components import ids
 from testkit.app import TEST_KEY, build_app
+from testkit.strings import EN, ZH
 
 LIBRARY = "feffery_markdown_components"
 ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
@@ -43,6 +43,6 @@ def test_the_markdown_bundle_is_not_a_script_tag_of_the_page_but_is_served_at_th
 
 def test_the_page_title_is_in_the_language_the_visitor_chose():
     client = build_app(ENV).server.test_client()
-    assert f"<title>{STRINGS['zh-CN']['title']}</title>" in client.get("/").get_data(as_text=True)
+    assert f"<title>{ZH['title']}</title>" in client.get("/").get_data(as_text=True)
     client.get("/lang/en")
-    assert f"<title>{STRINGS['en-US']['title']}</title>" in client.get("/").get_data(as_text=True)
+    assert f"<title>{EN['title']}</title>" in client.get("/").get_data(as_text=True)
