@@ -3,7 +3,7 @@
 Dash's `compress=True` uses gzip for everything. A bundle never changes for a given URL, so it is worth
 compressing once at Brotli's maximum level (a third smaller than gzip for the big bundles) and serving it from
 memory. Quality 11 takes seconds per bundle and tens of MB of working memory, so a short-lived child process
-at the lowest CPU priority does it (`python -m web.compression <file>`): the memory goes back to the system
+at the lowest CPU priority (`nice`) does it (`python -m web.compression <file>`): the memory goes back to the system
 when the child exits instead of staying in the worker, and the result lands in `DATA_DIR/bundles`, named by a
 hash of the bundle, for every worker and the next start. Until a bundle is there, its requests get
 Flask-Compress's gzip as before; no request ever waits for it.
@@ -13,18 +13,20 @@ import fcntl
 import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import brotli
-from flask import request
 
 PREFIX = "/_dash-component-suites/"
 MIN_BYTES = 1024
 ROOT = Path(__file__).resolve().parent.parent  # where `-m web.compression` is found, whatever the cwd
 log = logging.getLogger("chat")
+# The child runs at the lowest CPU priority from its first instruction: a page load starts several at once.
+NICE = ["nice", "-n", "19"] if shutil.which("nice") else []
 
 
 class BundleCompressor:
@@ -69,7 +71,7 @@ class BundleCompressor:
         os.replace(partial, plain)
         self._children = [child for child in self._children if child.poll() is None]
         self._children.append(subprocess.Popen(
-            [sys.executable, "-m", "web.compression", str(plain)], stdin=subprocess.DEVNULL,
+            [*NICE, sys.executable, "-m", "web.compression", str(plain)], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=ROOT))
 
 
@@ -77,7 +79,6 @@ def compress_file(plain):
     """In the child: compress `<key>.js` to `<key>.br` at quality 11 (once, whichever worker asked first)."""
     plain = Path(plain)
     target = plain.with_suffix(".br")
-    os.nice(19)
     with open(plain.with_suffix(".lock"), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -93,6 +94,8 @@ def compress_file(plain):
 
 def install(server, cache_dir):
     """Register the after-request hook that serves cached Brotli for component bundles."""
+    from flask import request  # here, so the child (`-m web.compression`) starts without importing Flask
+
     compressor = BundleCompressor(cache_dir)
 
     @server.after_request
