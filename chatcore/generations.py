@@ -461,25 +461,24 @@ class Generations:
         request = self.service.prepare(request_body, files)  # the same validation and trimming as /v1
         gid = conversations.new_id()
         limits = self.limits(user_id)
-        quotas.reserve(self.db, user_id, request.model, limits, event_id=gid)
         limit = limits.concurrent_answers or self.max_per_user
         try:
             reserved = self.backend.reserve(user_id, gid, limit)
         except self.backend.errors as exc:
-            quotas.release(self.db, gid)
             raise log_unavailable() from exc
         if not reserved:
-            quotas.release(self.db, gid)
             raise ChatError(429, "too_many_answers", f"Too many answers at once (your limit is {limit}); wait for "
                             "one to finish or stop it.", error_type="rate_limit_error")
         try:
-            # The log first, the store last: if either fails, nothing of the turn is stored.
+            # The log first, the store last: if either fails, nothing of the turn is stored. The quota is counted in
+            # the turn's own transaction: one write per question, and a refused one leaves neither.
             run = Run(gid, user_id, request)
             self._ensure_background()
             self._append(run, "beat", b"")  # the log exists before anyone is told about it
             added = conversations.add_messages(self.db, user_id, conversation_id, [
                 {"role": "user", "content": clean_text(question), "attachments": files},
-                {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid])
+                {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid],
+                first=lambda connection: quotas.count(connection, user_id, request.model, limits, event_id=gid))
             if added is None:
                 raise not_found()  # deleted between the read and the write
         except BaseException as exc:
@@ -492,13 +491,13 @@ class Generations:
         return {"message_id": gid, "generation_id": gid, "question_id": added[0]["id"]}
 
     def _abandon(self, user_id, gid):
-        """Undo a start that failed before its answer was stored: no count, no quota, no log left behind."""
+        """Undo a start that failed before its answer was stored: no count and no log left behind (its quota was
+        counted in the transaction that did not store it)."""
         try:
             self.backend.release(user_id, gid)
             self.backend.finish(gid)
         except self.backend.errors:  # Redis down: its count goes stale in STALE_SECONDS and stops counting
             pass
-        quotas.release(self.db, gid)
 
     def _append(self, run, kind, frame):
         """Add a heartbeat or the end to the run's log, after the text waiting to be merged."""
