@@ -238,7 +238,9 @@ class _MemoryLog:
     def __init__(self):
         self.entries = []
         self.first = 1  # seq of entries[0] (older ones trimmed)
-        self.changed = threading.Condition(threading.Lock())
+        # An RLock: a Condition over a plain lock checks ownership with a non-blocking acquire, which under gevent
+        # yields to every other ready greenlet, so each append (and each question asked) waited a full loop turn.
+        self.changed = threading.Condition()
 
     def append(self, entry):
         """Add an event (trimming the oldest beyond MAX_EVENTS) and wake every waiting viewer."""
@@ -487,7 +489,7 @@ class Generations:
                 raise log_unavailable() from exc
             raise
         self._running[gid] = run
-        threading.Thread(target=self._generate, args=(run,), name="generation", daemon=True).start()
+        _background(self._generate, run)
         return {"message_id": gid, "generation_id": gid, "question_id": added[0]["id"]}
 
     def _abandon(self, user_id, gid):
@@ -798,6 +800,17 @@ class Generations:
             conversations.update_message(self.db, user_id, gid, only_if_status="streaming", **fields)
         message = conversations.get_message(self.db, user_id, gid)
         return replay(message, position) if message else b""
+
+
+def _background(function, *args):
+    """Run function(*args) on its own: a greenlet under gevent (a patched Thread's start() waits for the loop to
+    come round, which under a burst of questions held every request for most of a second), else a daemon thread."""
+    if gevent_patched():
+        import gevent
+
+        gevent.spawn(function, *args)
+    else:
+        threading.Thread(target=function, args=args, daemon=True).start()
 
 
 def _later(seconds, function, *args):
