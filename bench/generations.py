@@ -8,14 +8,16 @@ cost per upstream chunk (the slope between the two) and a cost per answer (the r
 Resume latency: with one long answer running, GET …/events with a Last-Event-ID some events back
 (a reload), timed until the first text arrives; R times, median and p99.
 
-Held streams: H answers (~8 s each, the concurrency benchmark's pace) all started in the same instant and held
-open together, through /v1 (the same-run baseline), then POST …/messages + GET …/events with the log in memory and
-in Redis; errors, wrong answers, and the first-token delay (from the first request sent to the first text read,
-so the /api path pays its two requests) p50 and p99.
+Held streams: H answers (~8 s each, the concurrency benchmark's pace) all started in the same instant (or evenly
+over BENCH_RAMP seconds) and held open together, straight to the upstream (its own first token: the overhead is
+each path's p99 minus it), through /v1 (the same-run baseline), then POST …/messages + GET …/events with the log
+in memory and in Redis; errors, wrong answers, and the first-token delay (from the first request sent to the first
+text read, so the /api path pays its two requests) p50 and p99.
 
     python -m bench generations            # N = 100, H = 500
     BENCH_STREAMS=300 python -m bench generations
     python -m bench.generations held       # the held streams alone (BENCH_HELD=1000 for more)
+    BENCH_HELD=1000 BENCH_RAMP=5 python -m bench.generations held   # 1,000 started over 5 s
 """
 
 import asyncio
@@ -138,9 +140,11 @@ def held_answer(question):
     return f"Answer to: {question} (saw 0 earlier messages)" * HELD_REPEAT
 
 
-async def held_api_stream(url, conversation_id, question, open_streams):
-    """The /api path for one held stream: POST, then read the events; returns (first-token s, raw events, error)."""
+async def held_api_stream(url, conversation_id, question, open_streams, delay=0.0):
+    """The /api path for one held stream (after `delay` s): POST, then read the events; returns (first-token s, raw
+    events, error)."""
     host, port, _ = _split(url + "/x")
+    await asyncio.sleep(delay)
     started = time.perf_counter()
     open_streams["now"] += 1
     open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
@@ -159,22 +163,26 @@ async def held_api_stream(url, conversation_id, question, open_streams):
         open_streams["now"] -= 1
 
 
-def held(env, redis_url, n):
-    """N streams started in the same instant on each path (each its own gunicorn); one table row per path."""
-    rows = []
-    for name, extra in (("/v1 (baseline)", {}), ("/api, memory log", {}), ("/api, Redis log", {"REDIS_URL": redis_url})):
+def held(env, redis_url, n, ramp=0.0):
+    """N streams started in the same instant (or evenly over `ramp` s) on each path (each its own gunicorn), after
+    the same streams straight to the upstream; one table row per path."""
+    rows, direct_p99 = [], None
+    for name, extra in (("upstream direct", {}), ("/v1 (baseline)", {}), ("/api, memory log", {}),
+                        ("/api, Redis log", {"REDIS_URL": redis_url})):
         with GunicornApp({**env, **extra, "MAX_CONCURRENT_ANSWERS": str(n + 1)}) as app:
             session = requests.Session()
-            conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"] for _ in range(n)]
+            conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"]
+                             for _ in range(n if name.startswith("/api") else 10)]
             questions = [f"h{i:05d}" for i in range(n)]
 
             async def streams(count):
                 open_streams = {"now": 0, "peak": 0}
-                if name.startswith("/v1"):
-                    tasks = [one_stream(f"{app.url}/v1/chat/completions", questions[i], 0, open_streams)
+                if name.startswith(("/v1", "upstream")):
+                    url = env["OPENAI_BASE_URL"] if name.startswith("upstream") else f"{app.url}/v1"
+                    tasks = [one_stream(f"{url}/chat/completions", questions[i], ramp * i / count, open_streams)
                              for i in range(count)]
                 else:
-                    tasks = [held_api_stream(app.url, conversations[i], questions[i], open_streams)
+                    tasks = [held_api_stream(app.url, conversations[i], questions[i], open_streams, ramp * i / count)
                              for i in range(count)]
                 return await asyncio.gather(*tasks), open_streams["peak"]
 
@@ -189,18 +197,21 @@ def held(env, redis_url, n):
         wrong = sum(1 for i, (_, raw, error) in enumerate(results)
                     if not error and parse_answer(raw) != (held_answer(questions[i]), None))
         firsts = [first * 1000 for first, _, _ in results if first is not None]
-        rows.append([name, peak, len(errors), wrong, f"{median(firsts):.0f}", f"{percentile(firsts, 99):.0f}",
+        p99 = percentile(firsts, 99)
+        direct_p99 = p99 if direct_p99 is None else direct_p99
+        rows.append([name, peak, len(errors), wrong, f"{median(firsts):.0f}", f"{p99:.0f}", f"{p99 - direct_p99:.0f}",
                      f"{max(firsts):.0f}", f"{cpu:.1f}", f"{(machine - cpu) / elapsed * 100:.0f}%"])
         if errors:
             print(f"{name} errors:", sorted(set(errors))[:5])
     return rows
 
 
-def print_held(rows, n):
+def print_held(rows, n, ramp=0.0):
     """The held-streams table."""
-    print_table(f"{n} streams started in the same instant and held open (~{HELD_REPEAT * 42} characters over "
-                f"~8 s each), gunicorn shipped config; first token in ms", rows,
-                ["path", "peak open", "errors", "wrong answers", "p50", "p99", "max", "worker CPU s",
+    when = f"started over {ramp:g} s" if ramp else "started in the same instant"
+    print_table(f"{n} streams {when} and held open (~{HELD_REPEAT * 42} characters over ~8 s each), gunicorn "
+                f"shipped config; first token in ms (overhead: p99 minus the upstream's own)", rows,
+                ["path", "peak open", "errors", "wrong answers", "p50", "p99", "p99 overhead", "max", "worker CPU s",
                  "everything else (% of a core)"])
 
 
@@ -220,15 +231,15 @@ def start_servers(chunk_chars, delay, repeat):
 
 def main_held():
     """The held streams alone."""
-    n = int(os.environ.get("BENCH_HELD", "500"))
+    n, ramp = int(os.environ.get("BENCH_HELD", "500")), float(os.environ.get("BENCH_RAMP", "0"))
     upstream_url, redis_url, processes = start_servers(HELD_CHUNK_CHARS, HELD_DELAY, HELD_REPEAT)
     try:
         rows = held({"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": upstream_url, "MODELS": "scripted",
-                     "RATE_LIMIT": ""}, redis_url, n)
+                     "RATE_LIMIT": ""}, redis_url, n, ramp)
     finally:
         for process in processes:
             process.terminate()
-    print_held(rows, n)
+    print_held(rows, n, ramp)
 
 
 def main():

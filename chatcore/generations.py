@@ -238,7 +238,9 @@ class _MemoryLog:
     def __init__(self):
         self.entries = []
         self.first = 1  # seq of entries[0] (older ones trimmed)
-        self.changed = threading.Condition(threading.Lock())
+        # An RLock: a Condition over a plain lock checks ownership with a non-blocking acquire, which under gevent
+        # yields to every other ready greenlet, so each append (and each question asked) waited a full loop turn.
+        self.changed = threading.Condition()
 
     def append(self, entry):
         """Add an event (trimming the oldest beyond MAX_EVENTS) and wake every waiting viewer."""
@@ -461,25 +463,24 @@ class Generations:
         request = self.service.prepare(request_body, files)  # the same validation and trimming as /v1
         gid = conversations.new_id()
         limits = self.limits(user_id)
-        quotas.reserve(self.db, user_id, request.model, limits, event_id=gid)
         limit = limits.concurrent_answers or self.max_per_user
         try:
             reserved = self.backend.reserve(user_id, gid, limit)
         except self.backend.errors as exc:
-            quotas.release(self.db, gid)
             raise log_unavailable() from exc
         if not reserved:
-            quotas.release(self.db, gid)
             raise ChatError(429, "too_many_answers", f"Too many answers at once (your limit is {limit}); wait for "
                             "one to finish or stop it.", error_type="rate_limit_error")
         try:
-            # The log first, the store last: if either fails, nothing of the turn is stored.
+            # The log first, the store last: if either fails, nothing of the turn is stored. The quota is counted in
+            # the turn's own transaction: one write per question, and a refused one leaves neither.
             run = Run(gid, user_id, request)
             self._ensure_background()
             self._append(run, "beat", b"")  # the log exists before anyone is told about it
             added = conversations.add_messages(self.db, user_id, conversation_id, [
                 {"role": "user", "content": clean_text(question), "attachments": files},
-                {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid])
+                {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid],
+                first=lambda connection: quotas.count(connection, user_id, request.model, limits, event_id=gid))
             if added is None:
                 raise not_found()  # deleted between the read and the write
         except BaseException as exc:
@@ -488,17 +489,17 @@ class Generations:
                 raise log_unavailable() from exc
             raise
         self._running[gid] = run
-        threading.Thread(target=self._generate, args=(run,), name="generation", daemon=True).start()
+        _background(self._generate, run)
         return {"message_id": gid, "generation_id": gid, "question_id": added[0]["id"]}
 
     def _abandon(self, user_id, gid):
-        """Undo a start that failed before its answer was stored: no count, no quota, no log left behind."""
+        """Undo a start that failed before its answer was stored: no count and no log left behind (its quota was
+        counted in the transaction that did not store it)."""
         try:
             self.backend.release(user_id, gid)
             self.backend.finish(gid)
         except self.backend.errors:  # Redis down: its count goes stale in STALE_SECONDS and stops counting
             pass
-        quotas.release(self.db, gid)
 
     def _append(self, run, kind, frame):
         """Add a heartbeat or the end to the run's log, after the text waiting to be merged."""
@@ -799,6 +800,17 @@ class Generations:
             conversations.update_message(self.db, user_id, gid, only_if_status="streaming", **fields)
         message = conversations.get_message(self.db, user_id, gid)
         return replay(message, position) if message else b""
+
+
+def _background(function, *args):
+    """Run function(*args) on its own: a greenlet under gevent (a patched Thread's start() waits for the loop to
+    come round, which under a burst of questions held every request for most of a second), else a daemon thread."""
+    if gevent_patched():
+        import gevent
+
+        gevent.spawn(function, *args)
+    else:
+        threading.Thread(target=function, args=args, daemon=True).start()
 
 
 def _later(seconds, function, *args):

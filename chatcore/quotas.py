@@ -102,17 +102,22 @@ def reserve(db, user_id, model, limits: Limits, now=None, event_id=None) -> str:
     The insert and the check run in one transaction that first locks the user's row (Postgres) or the database's
     write lock (SQLite), so concurrent requests are counted one after another.
     """
+    with db.begin() as connection:
+        return count(connection, user_id, model, limits, now, event_id)
+
+
+def count(connection, user_id, model, limits: Limits, now=None, event_id=None) -> str:
+    """reserve() inside the caller's transaction (a turn is stored with its count, or neither is)."""
     now = now or datetime.now(timezone.utc)
     if limits.models and model not in limits.models:
         raise ChatError(403, "model_not_allowed", f"You may not use the model {model!r}.",
                         error_type="permission_error")
     event_id = event_id or new_id()
-    with db.begin() as connection:
-        if limits.any and db.dialect.name == "postgresql":
-            connection.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
-        usage.record(connection, event_id, user_id, model, int(now.timestamp() * 1000))
-        if limits.any:
-            _check(connection, user_id, limits, now)
+    if limits.any and connection.dialect.name == "postgresql":
+        connection.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
+    usage.record(connection, event_id, user_id, model, int(now.timestamp() * 1000))
+    if limits.any:
+        _check(connection, user_id, limits, now)
     return event_id
 
 

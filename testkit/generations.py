@@ -5,8 +5,18 @@ import json
 
 def live_events(response):
     """The SSE events of a response as (id or None, data) pairs, as they arrive; comments (heartbeats) are left out."""
+    return events_of_lines(response.iter_lines(decode_unicode=False, delimiter=b"\n"))
+
+
+def complete_events(raw):
+    """The events of bytes cut anywhere that a reload keeps: the complete ones (a partial last one is dropped)."""
+    return list(events_of_lines(raw[:raw.rfind(b"\n\n") + 1].split(b"\n") if b"\n\n" in raw else []))
+
+
+def events_of_lines(lines):
+    """The (id or None, data) events of SSE lines (bytes, without their line ends)."""
     event_id, data = None, []
-    for line in response.iter_lines(decode_unicode=False, delimiter=b"\n"):
+    for line in lines:
         if line.startswith(b"id: "):
             event_id = line[4:].decode()
         elif line.startswith(b"data: "):

@@ -2,6 +2,8 @@
 other users' ids, and (with Redis) two instances sharing the log, cancel across instances and a killed one."""
 
 import itertools
+import os
+import random
 import signal
 import socket
 import threading
@@ -14,7 +16,7 @@ import requests
 
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
-from testkit.generations import ask, ending, follow, live_events, read_events, text_of
+from testkit.generations import ask, complete_events, ending, follow, live_events, read_events, text_of
 from testkit.gunicorn_app import GunicornApp
 from testkit.redis_server import RedisServer
 from testkit.upstream import Script
@@ -76,6 +78,45 @@ def test_a_300_chunk_burst_and_a_20k_answer_resume_exactly(upstream, alice_app):
     assert len(long_answer) > 20_000
     upstream.script = Script(reply=long_answer, chunk_chars=50)
     assert_resumes_exactly(server, alice, ask(alice, server, cid), long_answer)
+
+
+def test_reloads_at_20_random_moments_lose_and_repeat_no_character(upstream, alice_app):
+    server, alice, cid = alice_app
+    seed = int(os.environ.get("RELOAD_SEED") or random.randrange(1 << 32))
+    rng, where = random.Random(seed), f"RELOAD_SEED={seed}"
+    print(where)
+    answer = "".join(f"第{i}句，世界😀🎉" for i in range(60))
+    upstream.script = Script(reply=answer, chunk_chars=3, delay=0.005, split_utf8=True)
+    # Where each reload happens: once the viewer has this much text, after a random number of bytes more (cutting
+    # an event or a character). The last few wait until the upstream has finished (replayed after the end).
+    targets = sorted(rng.randrange(len(answer) * 4 // 5) for _ in range(16))
+    targets += sorted(rng.randrange(len(answer) * 4 // 5, len(answer)) for _ in range(4))
+    gid = ask(alice, server, cid)
+    text, last_id, cuts_while_running, cut_events, cut_characters = "", None, 0, 0, 0
+    for n, target in enumerate(targets):
+        if n == 16:
+            wait_until(lambda: upstream.requests[-1].get("finished"), 30, "the upstream to finish")
+        response = follow(alice, server, gid, last_id)
+        raw = b""
+        while len(text + text_of(complete_events(raw))) <= target:
+            piece = response.raw.read(rng.randint(1, 64))
+            assert piece, f"the stream ended before the reload ({where})"
+            raw += piece
+        raw += response.raw.read(rng.randint(0, 400))  # a moment later: any byte of any event
+        inside = [i for i in range(max(0, len(raw) - 400), len(raw)) if 0x80 <= raw[i] < 0xC0]
+        if inside and rng.random() < 0.5:  # or as the bytes of a character were arriving
+            raw = raw[:rng.choice(inside)]
+            cut_characters += 1
+        cut_events += not raw.endswith(b"\n\n")
+        cuts_while_running += not upstream.requests[-1].get("finished")
+        response.close()
+        kept = complete_events(raw)
+        text += text_of(kept)
+        last_id = next((event_id for event_id, _ in reversed(kept) if event_id), last_id)
+        assert answer.startswith(text), f"reload {n} at {last_id}: lost or repeated text ({where})"
+    rest = read_events(follow(alice, server, gid, last_id))
+    assert text + text_of(rest) == answer and ending(rest) == "[DONE]", where
+    assert cuts_while_running >= 8 and cut_events >= 10 and cut_characters >= 1, where
 
 
 def test_closing_every_viewer_mid_answer_still_completes_the_answer(upstream, alice_app):

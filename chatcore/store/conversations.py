@@ -150,11 +150,12 @@ def _insert_message(connection, user_id, conversation_id, seq, message, now, mes
     return _message(row)
 
 
-def add_messages(db, user_id, conversation_id, new_messages, ids=()) -> list[dict] | None:
+def add_messages(db, user_id, conversation_id, new_messages, ids=(), first=None) -> list[dict] | None:
     """Append messages in one transaction (a turn is stored whole or not at all); None if not the user's.
 
     The first question of an untitled conversation becomes its title. `ids` gives the first messages ids
-    chosen by the caller (a generation is known by its answer's id before the answer is stored).
+    chosen by the caller (a generation is known by its answer's id before the answer is stored). `first(connection)`
+    runs in the same transaction before the messages are written (an answer's quota count).
     """
     if not is_id(conversation_id):
         return None
@@ -163,6 +164,8 @@ def add_messages(db, user_id, conversation_id, new_messages, ids=()) -> list[dic
         row = connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first()
         if row is None:
             return None
+        if first:
+            first(connection)
         last = connection.execute(sa.select(sa.func.max(messages.c.seq))
                                   .where(messages.c.conversation_id == conversation_id)).scalar()
         seq = 0 if last is None else last + 1
