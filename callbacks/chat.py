@@ -105,15 +105,15 @@ def register(app, page):
         except ChatError as exc:  # refused before it started: nothing stored, the box keeps everything
             return refuse("error", page.error_text(exc.code))
         # Emptied only when they held something: every store that changes fires its own callbacks (requests).
-        emptied = (None if edit else no_update, *((None, None) if contents else (no_update, no_update)))
+        edit_out, files_out = (None if edit else no_update), ((None, None) if contents else (no_update, no_update))
         shown = shown or {}
         count = shown.get("count")
         if not found or edit_seq is not None or shown.get("id") != cid or count is None:
-            return "", bump(current, id=cid), emptied[0], no_update, *emptied[1:], *(no_update,) * 6
+            return "", bump(current, id=cid), edit_out, no_update, *files_out, *(no_update,) * 6
         after = page.conversation(cid, window=2)
         turn = Patch()
         turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
-        return ("", no_update, emptied[0], no_update, *emptied[1:], turn, True,
+        return ("", no_update, edit_out, no_update, *files_out, turn, True,
                 *status(after, turns.streaming(after["messages"]), markdown, count + 2, shown.get("recent", 0) + 2))
 
     @app.callback(

@@ -57,9 +57,10 @@ def register(app, page):
             return *listing(current, query, listed), no_update
         found = conversations.get_conversation(page.db, user_id, cid, window=1)
         if found is None:
-            return *listing(current, query, listed), bump(current, id=None, window=WINDOW)
-        changed = found["updated_at"] != shown.get("updated_at")
-        return *listing(current, query, listed), bump(current) if changed else no_update
+            redraw = bump(current, id=None, window=WINDOW)  # deleted elsewhere: a new chat takes its place
+        else:
+            redraw = bump(current) if found["updated_at"] != shown.get("updated_at") else no_update
+        return *listing(current, query, listed), redraw
 
     @app.callback(
         Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.EDIT, "data", allow_duplicate=True),
