@@ -45,6 +45,8 @@ class BundleCompressor:
         with self._lock:
             if path in self._ready:
                 return self._ready[path]
+            key = self._keys.get(path)
+        if key is None:  # hashed once per bundle, not on every request until it is ready
             key = self._keys.setdefault(path, hashlib.sha256(body).hexdigest()[:32])
         compressed = self._dir / f"{key}.br"
         if compressed.exists():
