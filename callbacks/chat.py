@@ -130,17 +130,18 @@ def register(app, page):
         msg = user_id and conversations.get_message(page.db, user_id, (done or {}).get("gid"))
         if not msg:
             raise NotFound()
-        left = limits_and_left(page.auth, user_id, page.strings)[1]
-        if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):
-            return (no_update,) * 6 + (left, no_update)  # another conversation is on screen now
+        if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):  # another one on screen now
+            return (no_update,) * 6 + (limits_and_left(page.auth, user_id, page.strings)[1], no_update)
         found = page.conversation(msg["conversation_id"], window=1)
         if shown.get("last") != msg["seq"] or found["messages"][-1]["seq"] != msg["seq"]:
-            # A question was asked (or drawn) while this answer ended: its slot is not the last drawn one.
-            return (no_update,) * 6 + (left, bump(current))
+            # A question was asked (or drawn) while this answer ended: its slot is not the last drawn one. Drawn
+            # again, what is left of the limits comes with it.
+            return (no_update,) * 7 + (bump(current),)
         answer, recent = Patch(), shown.get("recent", 0)
         answer[(recent or shown["count"]) - 1] = page.view(bool(markdown), bool(dark)).message(msg)
         drawn = (no_update, answer) if recent else (answer, no_update)
-        return *drawn, *status(found, None, markdown, shown["count"], recent), left, no_update
+        return (*drawn, *status(found, None, markdown, shown["count"], recent),
+                limits_and_left(page.auth, user_id, page.strings)[1], no_update)
 
     @app.callback(
         Output(ids.ATTACH_LIST, "hidden"), Output(ids.ATTACH_CHIPS, "children"),

@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, no_update
+from werkzeug.exceptions import NotFound
 
 from callbacks.chat import bump
 from callbacks.page import notice
@@ -123,9 +124,11 @@ def register(app, page):
 
     def forget(cid, current):
         """Delete a conversation of the user's; the screen moves to a new chat if it was shown."""
-        if not page.conversation(cid, window=1):
+        if not cid:
             return no_update, no_update
-        turns.forget(page.generations, page.db, page.user_id(), cid)
+        user_id = page.user_id()
+        if not user_id or not turns.forget(page.generations, page.db, user_id, cid):
+            raise NotFound()  # anyone else's, or gone: as page.conversation() answers
         shown = cid == (current or {}).get("id")
         return time.time(), bump(current, id=None, window=WINDOW) if shown else no_update
 
