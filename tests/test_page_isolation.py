@@ -14,12 +14,15 @@ from testkit.page_calls import callback_request
 
 @pytest.fixture
 def two_users(tmp_path, serve, upstream):
-    """An AUTH=password app with alice (one answered conversation) and bob, both signed in."""
+    """An AUTH=password app with alice (one answered conversation, its answer saved) and bob, both signed in."""
     env = accounts(tmp_path)
     server = serve(upstream_env(upstream, **env))
     alice, bob = signed_in(server, "alice"), signed_in(server, "bob")
     cid = alice.post(f"{server.url}/api/conversations", json={"title": "alice's secret"}).json()["id"]
     alice.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "private question"})
+    found = alice.get(f"{server.url}/api/conversations/{cid}").json()
+    while found["messages"][-1]["status"] == "streaming":  # the scripted answer takes a moment
+        found = alice.get(f"{server.url}/api/conversations/{cid}").json()
     db = create_engine(env["DATABASE_URL"])
     return server, alice, bob, cid, db
 
@@ -34,10 +37,7 @@ def snapshot(db, cid):
 
 def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_users):
     server, alice, bob, cid, db = two_users
-    found = alice.get(f"{server.url}/api/conversations/{cid}").json()
-    while found["messages"][-1]["status"] == "streaming":  # the scripted answer takes a moment
-        found = alice.get(f"{server.url}/api/conversations/{cid}").json()
-    answer = found["messages"][-1]
+    answer = alice.get(f"{server.url}/api/conversations/{cid}").json()["messages"][-1]
     before = snapshot(db, cid)
     current = {"id": cid, "window": 64}
     # "<id>.<prop>" keys, as Dash's renderer names what changed
@@ -84,3 +84,25 @@ def test_the_owner_can_do_what_the_other_user_cannot(two_users):
         response = alice.post(f"{server.url}/_dash-update-component", json=body)
         assert response.status_code == 404, other
     assert json.loads(mine.text)["response"][ids.TITLE]["children"] == "alice's secret"
+
+
+def test_the_sync_tick_treats_another_users_conversation_as_one_that_is_gone(two_users):
+    # The tick cannot answer 404 for a conversation this page showed and another browser deleted: that must move the
+    # page to a new chat. Someone else's id gets exactly that answer too, with nothing of it in the response.
+    server, alice, bob, cid, db = two_users
+    before = snapshot(db, cid)
+    tick = f"{ids.SYNC}.n_intervals"
+
+    def sync(session, conversation_id):
+        values = {tick: 1, f"{ids.SHOWN}.data": {"id": conversation_id, "updated_at": 0},
+                  f"{ids.CURRENT}.data": {"id": conversation_id}}
+        body = callback_request(server.app, tick, values, ids.CURRENT)
+        response = session.post(f"{server.url}/_dash-update-component", json=body)
+        assert response.status_code == 200, response.text[:200]
+        return response.text, json.loads(response.text)["response"]
+
+    text, outputs = sync(bob, cid)
+    assert "secret" not in text and "private" not in text
+    assert outputs[ids.CURRENT]["data"]["id"] is None  # the same as for an id that does not exist
+    assert sync(bob, "0" * 32)[1][ids.CURRENT]["data"]["id"] is None
+    assert snapshot(db, cid) == before
