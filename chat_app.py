@@ -25,6 +25,7 @@ from callbacks import conversation as conversation_callbacks
 from callbacks import admin as admin_callbacks
 from callbacks import export as export_callbacks
 from callbacks import login as login_callbacks
+from callbacks import overlays as overlay_callbacks
 from callbacks import settings as settings_callbacks
 from callbacks import usage_charts as usage_chart_callbacks
 from callbacks.page import Page
@@ -32,12 +33,11 @@ from chatcore import quotas, redact, transfer
 from chatcore.generations import Generations
 from chatcore.providers import build_providers
 from chatcore.service import ChatService
-from chatcore.store import conversations, create_engine, migrate, sqlite_url, users
+from chatcore.store import conversations, create_engine, migrate, sqlite_url
 from chatcore.strings import ERRORS, LANG_COOKIE, STRINGS, pick_language
-from components import access_code, conversation_list, header, ids, input_bar, login, message_list
+from components import conversation_list, header, ids, input_bar, login, message_list
 from components import admin as admin_page
 from components import usage_charts
-from components import settings as settings_drawer
 from config import load_settings
 
 # Keep remote content out: answers may contain images pointing anywhere (a prompt-injected answer
@@ -66,26 +66,36 @@ def title_in_visitor_language(app):
 
 
 def defer_bundle(app, library):
-    """Leave a component library's script out of the page (Dash then only serves it); return its URL.
+    """Leave a component library's script out of this app's page (Dash then only serves it); return its URL.
 
-    Dash puts a script tag on the page for every imported component library. Marking the entries `dynamic`
-    (what Dash's own lazy chunks use) keeps them served, with the same fingerprinted, cached URLs, but not loaded;
-    chat.js loads the script when it first needs the library. Changes the module's `_js_dist`, so it holds for
-    every app in the process.
+    Dash puts a script tag on the page for every imported component library. Marking the library's entries
+    `dynamic` (what Dash's own lazy chunks use) keeps them served, with the same fingerprinted, cached URLs, but
+    not loaded; chat.js loads the script when the page needs the library. Only this app's page changes: the
+    sign-in and admin pages, other Dash apps of the process, still load it at once.
     """
-    for entry in library._js_dist:
-        entry.setdefault("dynamic", True)
-    loaded = [dict(entry, dynamic=False) for entry in library._js_dist if entry["relative_package_path"].endswith(".js")]
+    namespace = library.__name__
+    every_script = app.scripts.get_all_scripts
+
+    def scripts(dev_bundles=False):
+        """The app's scripts, with the library's marked dynamic."""
+        return [dict(s, dynamic=True) if s.get("namespace") == namespace else s for s in every_script(dev_bundles)]
+
+    app.scripts.get_all_scripts = scripts
+    loaded = [dict(entry, dynamic=False) for entry in library._js_dist
+              if entry["relative_package_path"].endswith(".js") and "async" not in entry]
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, lang, prefix, markdown_bundle, has_answers):
-    """What chat.js needs, sent once per page load: a few strings, the Markdown bundle and the routes it reads."""
+def page_config(settings, lang, prefix, bundles, has_answers, theme):
+    """What chat.js needs, sent once per page load: a few strings, the two deferred bundles, the user's theme and
+    the routes it reads."""
     strings = STRINGS[lang]
     return {
         "strings": {key: strings[key] for key in ("copied", "copyFailed", "imported", "thoughtFor")},
         "errors": {key: ERRORS[lang][key] for key in ("default", "store_unavailable", "not_signed_in")},
-        "markdownBundle": markdown_bundle,
+        "markdownBundle": bundles[message_list.MARKDOWN_LIBRARY],
+        "antdBundle": bundles[fac],  # the dialogs and the settings drawer, drawn once it is loaded
+        "theme": theme,
         "exportFormat": {"format": transfer.FORMAT, "version": transfer.VERSION},  # the old browser copy's import
         "markdownNow": has_answers,  # a conversation is on screen: fetch fmc at once, not when the page is idle
         "prefix": prefix,
@@ -113,12 +123,16 @@ def create_app(settings=None):
     generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
                               limits=lambda user_id: quotas.limits_for(db, user_id, settings))
     page = Page(auth, generations, settings, providers, current_language)  # what the page's callbacks share
-    app = dash.Dash(__name__, compress=True, update_title=None, on_error=page.failed)
+    # The drawer and the dialogs join the page after the first screen (callbacks/overlays.py), so some callbacks'
+    # ids are not in the first layout.
+    app = dash.Dash(__name__, compress=True, update_title=None, on_error=page.failed,
+                    suppress_callback_exceptions=True)
     title_in_visitor_language(app)
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
     prefix = app.config.requests_pathname_prefix
-    markdown_bundle = defer_bundle(app, message_list.MARKDOWN_LIBRARY)
+    # Neither is needed for the first screen (plain HTML and dcc): chat.js loads both after it.
+    bundles = {library: defer_bundle(app, library) for library in (fac, message_list.MARKDOWN_LIBRARY)}
 
     def layout():
         """The page, built per load so the language cookie and the signed-in user (their settings, their
@@ -129,52 +143,43 @@ def create_app(settings=None):
         # Dash also calls this once without a request, to learn the layout's ids.
         signed_in = auth.resolve() if has_request_context() else None
         user = signed_in if auth.mode == "password" else None  # the header names accounts, not the implicit owner
-        limits, left = (input_bar.limits_and_left(auth, signed_in["id"], strings) if signed_in
-                        else (quotas.Limits(), ""))
-        models = [model for model, _ in providers.models()]
-        prefs = settings_drawer.preferences(users.get_settings(db, signed_in["id"]) if signed_in else {},
-                                            models, providers.default_model())
+        left = input_bar.limits_and_left(auth, signed_in["id"], strings)[1] if signed_in else ""
+        prefs = page.preferences(signed_in and signed_in["id"])
         latest = conversations.list_conversations(db, signed_in["id"], limit=1) if signed_in else []
         current_id = latest[0]["id"] if latest else None
-        return fac.AntdConfigProvider(
-            id=ids.APP_THEME,  # the theme callback switches its algorithm between light and dark
-            locale=lang.lower(),
-            primaryColor="#1677ff",
-            children=html.Div(
-                id=ids.SHELL,
-                className="chat-shell",
-                lang=lang,
-                children=[
-                    conversation_list.render(strings, conversation_list.items(
-                        db, signed_in and signed_in["id"], current_id, "", strings)),
-                    html.Div(id=ids.BACKDROP, className="chat-backdrop"),
-                    html.Div(className="chat-layout", children=[
-                        header.render(strings, prefs["multiTurn"], user),
-                        message_list.render(strings, settings.uses_embedded_model),
-                        input_bar.render(strings, left),
-                    ]),
-                    settings_drawer.render(strings, providers.models(), prefs, lang),
-                    access_code.render(strings, visible=bool(has_request_context() and signed_in is None
-                                                              and auth.mode == "none")),
-                    *conversation_list.dialogs(strings),
-                    # The conversation on screen ({id, window}); the page opens on the latest one.
-                    dcc.Store(id=ids.CURRENT, data={"id": current_id, "window": message_list.WINDOW}),
-                    dcc.Store(id=ids.SHOWN),  # what is drawn: {id, updated_at, live}
-                    dcc.Store(id=ids.STREAM),  # the generation chat.js follows: {gid, seq, cid}
-                    dcc.Store(id=ids.DONE),  # set by chat.js when it ends
-                    dcc.Store(id=ids.EDIT),  # the question being edited: {seq, n}
-                    dcc.Store(id=ids.COPY),  # text for chat.js to put on the clipboard
-                    dcc.Store(id=ids.MESSAGE_ACTION),  # {action, seq}: a message button chat.js saw clicked
-                    dcc.Store(id=ids.MARKDOWN, data=False),  # fmc's bundle is loaded (set by chat.js)
-                    dcc.Store(id=ids.DARK, data=False),
-                    dcc.Store(id=ids.CONFIG, data=page_config(settings, lang, prefix, markdown_bundle,
-                                                                 current_id is not None)),
-                    # Other browsers of the same user: a change there shows here within a few seconds.
-                    dcc.Interval(id=ids.SYNC, interval=SYNC_SECONDS * 1000),
-                    dcc.Download(id=ids.DOWNLOAD),
-                    html.Div(id=ids.GLOBAL_MESSAGE),
-                ],
-            ),
+        return html.Div(
+            id=ids.SHELL,
+            className="chat-shell",
+            lang=lang,
+            children=[
+                conversation_list.render(strings, conversation_list.items(
+                    db, signed_in and signed_in["id"], current_id, "", strings)),
+                html.Div(id=ids.BACKDROP, className="chat-backdrop"),
+                html.Div(className="chat-layout", children=[
+                    header.render(strings, prefs["multiTurn"], user),
+                    message_list.render(strings, settings.uses_embedded_model),
+                    input_bar.render(strings, left),
+                ]),
+                html.Div(id=ids.OVERLAYS),  # the dialogs and the settings drawer (callbacks/overlays.py)
+                # The conversation on screen ({id, window}); the page opens on the latest one.
+                dcc.Store(id=ids.CURRENT, data={"id": current_id, "window": message_list.WINDOW}),
+                dcc.Store(id=ids.SHOWN),  # what is drawn: {id, updated_at, live}
+                dcc.Store(id=ids.STREAM),  # the generation chat.js follows: {gid, seq, cid}
+                dcc.Store(id=ids.DONE),  # set by chat.js when it ends
+                dcc.Store(id=ids.EDIT),  # the question being edited: {seq, n}
+                dcc.Store(id=ids.COPY),  # text for chat.js to put on the clipboard
+                dcc.Store(id=ids.MESSAGE_ACTION),  # {action, seq}: a message button chat.js saw clicked
+                dcc.Store(id=ids.MARKDOWN, data=False),  # fmc's bundle is loaded (set by chat.js)
+                dcc.Store(id=ids.ANTD, data=False),  # fac's bundle is loaded (set by chat.js)
+                # Dark or light; chat.js corrects it at once when the theme follows the system's.
+                dcc.Store(id=ids.DARK, data=prefs["theme"] == "dark"),
+                dcc.Store(id=ids.CONFIG, data=page_config(settings, lang, prefix, bundles, current_id is not None,
+                                                          prefs["theme"])),
+                # Other browsers of the same user: a change there shows here within a few seconds.
+                dcc.Interval(id=ids.SYNC, interval=SYNC_SECONDS * 1000),
+                dcc.Download(id=ids.DOWNLOAD),
+                html.Div(id=ids.GLOBAL_MESSAGE),
+            ],
         )
 
     app.layout = layout
@@ -190,7 +195,8 @@ def create_app(settings=None):
     server.register_blueprint(admin.create_blueprint(auth))
     mount_extra_pages(server, auth)
     server.register_blueprint(generation_routes.create_blueprint(auth, generations))
-    for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
+    for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks,
+                      overlay_callbacks):
         callbacks.register(app, page)
     server.register_blueprint(conversation_routes.create_blueprint(auth, generations))
     api.install_limits(server, settings)

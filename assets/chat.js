@@ -2,7 +2,7 @@
  * - follow the answer being written: fetch + ReadableStream on /api/generations/<id>/events (resumed after a
  *   dropped connection with Last-Event-ID), the text accumulated here and pushed into the live message;
  * - Enter/IME, the clipboard, clicks on drawn items (turned into small stores the callbacks read);
- * - loading the Markdown bundle after the first screen, the system theme, and moving conversations an older
+ * - loading the antd and Markdown bundles after the first screen, the system theme, and moving conversations an older
  *   version kept in this browser (IndexedDB) to the server, once. */
 (function () {
   'use strict';
@@ -28,9 +28,9 @@
     return null;
   }
 
-  function notify(type, text) {
-    setProps(ids.GLOBAL_MESSAGE, {children: {namespace: 'feffery_antd_components', type: 'AntdMessage',
-      props: {content: text, type, key: String(Date.now())}}});
+  function notify(type, text) {  // the toast callbacks/page.py's notice() draws
+    setProps(ids.GLOBAL_MESSAGE, {children: {namespace: 'dash_html_components', type: 'Div', props: {children: text,
+      className: `chat-toast chat-toast--${type}`, role: type === 'error' ? 'alert' : 'status', key: String(Date.now())}}});
   }
 
   function scrollToEnd(force) {
@@ -39,18 +39,24 @@
     if (box && (force || box.scrollHeight - box.scrollTop - box.clientHeight < 80)) box.scrollTop = box.scrollHeight;
   }
 
-  /* fmc's bundle is left out of the page (the first screen does not need it); once loaded, the callbacks draw
-   * answers as Markdown. If it fails, answers stay plain text and the next page load tries again. */
+  /* A component library's script left out of the page (the first screen does not need it); resolves once it ran.
+   * onload also fires when the script ran but failed: only a defined namespace counts. */
+  function loadScript(src, namespace) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = src;
+      script.onload = () => (window[namespace] ? resolve() : script.onerror());
+      script.onerror = () => { script.remove(); reject(new Error(namespace)); };
+      document.head.appendChild(script);
+    });
+  }
+
+  /* fmc: once loaded, the callbacks draw answers as Markdown. If it fails, answers stay plain text and the
+   * next page load tries again. */
   function loadMarkdown() {
     if (!state.markdownLoad) {
-      state.markdownLoad = new Promise((resolve, reject) => {
-        const script = document.createElement('script');
-        script.src = state.config.markdownBundle;
-        // onload also fires when the script ran but failed: only a defined namespace counts.
-        script.onload = () => (window.feffery_markdown_components ? resolve() : script.onerror());
-        script.onerror = () => { script.remove(); reject(new Error('markdown bundle')); };
-        document.head.appendChild(script);
-      }).then(() => setProps(ids.MARKDOWN, {data: true}), () => { state.markdownLoad = null; });
+      state.markdownLoad = loadScript(state.config.markdownBundle, 'feffery_markdown_components')
+        .then(() => setProps(ids.MARKDOWN, {data: true}), () => { state.markdownLoad = null; });
     }
     return state.markdownLoad;
   }
@@ -204,21 +210,31 @@
     return response;
   };
 
+  /* Light or dark (`theme`: light, dark or system) on the page; true when dark. */
+  function applyTheme(theme) {
+    state.theme = theme || 'system';
+    const dark = state.theme === 'dark' || (state.theme === 'system' && !!window.matchMedia
+      && window.matchMedia('(prefers-color-scheme: dark)').matches);
+    document.documentElement.dataset.theme = dark ? 'dark' : 'light';
+    return dark;
+  }
+
   /* ---------- entry points for clientside callbacks ---------- */
 
   const chat = {
-    init: function (config) {
+    init: function (config, dark) {
       state.config = config;
       chat.ids = ids = config.ids;  // attach.js reads them here too
+      // fac: the callbacks then draw the settings drawer and the dialogs (the first screen needs neither).
+      loadScript(config.antdBundle, 'feffery_antd_components').then(() => setProps(ids.ANTD, {data: true}));
+      if (applyTheme(config.theme) !== dark) setProps(ids.DARK, {data: !dark});
       // A new visitor's first screen has no answers: fmc is fetched once the page is idle, before the first one.
       if (config.markdownNow || !window.requestIdleCallback) loadMarkdown();
       else requestIdleCallback(loadMarkdown, {timeout: 2000});
       moveToServer();
       if (window.matchMedia) {
         window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
-          const [algorithm, dark] = chat.theme(state.theme);
-          setProps(ids.APP_THEME, {algorithm});
-          setProps(ids.DARK, {data: dark});
+          setProps(ids.DARK, {data: applyTheme(state.theme)});
         });
       }
       return dc().no_update;
@@ -256,12 +272,8 @@
       }
       notify('success', t('copied'));
     },
-    theme: function (theme) {
-      state.theme = theme || 'system';
-      const dark = state.theme === 'dark' || (state.theme === 'system' && !!window.matchMedia
-        && window.matchMedia('(prefers-color-scheme: dark)').matches);
-      document.documentElement.dataset.theme = dark ? 'dark' : 'light';
-      return [dark ? 'dark' : 'default', dark];
+    theme: function (theme) {  // drawing the drawer fires this with the theme already applied: nothing changes
+      return (theme || 'system') === state.theme ? dc().no_update : applyTheme(theme);
     },
     language: function (lang) {
       if (lang && lang !== state.config.lang) window.location.href = state.config.langUrl + lang;

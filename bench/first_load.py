@@ -43,7 +43,7 @@ from testkit.waiting import wait_until
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 PREVIOUS = "91bb291"
 OLD_CHECKOUT = Path(os.environ.get("BENCH_OLD_CHECKOUT") or gunicorn_app.ROOT.parent / "wt-bench-old")
-DEFERRED = "feffery_markdown_components"  # fmc's bundle: loaded by chat.js after the first screen
+DEFERRED = "feffery_markdown_components"  # fmc's bundle: loaded by chat.js once the page is idle
 # Installed before the page's scripts: the first moment a person can type and send (see above).
 WATCH_READY = PAGE_IDS + """
 window.__readyAt = null;
@@ -162,10 +162,13 @@ def main():
 def _big_bundles(url):
     """The URLs of fac's and fmc's bundles (the two that take seconds to compress at Brotli's best level)."""
     page = requests.get(url, timeout=10).text
-    fac = re.search(r'src="([^"]*feffery_antd_components[^"]*\.js)"', page).group(1)
-    layout = requests.get(url.rstrip("/") + "/_dash-layout", timeout=10).text  # chat-config names fmc's bundle
-    fmc = json.loads('"' + re.search(r'"markdownBundle":\s*"([^"]+)"', layout).group(1) + '"')
-    return [url.rstrip("/") + path for path in (fac, fmc)]
+    layout = requests.get(url.rstrip("/") + "/_dash-layout", timeout=10).text  # chat-config names what chat.js loads
+    paths = []
+    for script, key in (("feffery_antd_components", "antdBundle"), ("feffery_markdown_components", "markdownBundle")):
+        on_page = re.search(rf'src="([^"]*{script}[^"]*\.js)"', page)  # the previous page loads fac at once
+        paths.append(on_page.group(1) if on_page else
+                     json.loads('"' + re.search(rf'"{key}":\s*"([^"]+)"', layout).group(1) + '"'))
+    return [url.rstrip("/") + path for path in paths]
 
 
 def _brotli_ready(urls, expected={}):  # noqa: B006 - the cache of expected sizes is the point

@@ -9,7 +9,7 @@ import time
 from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 from werkzeug.exceptions import NotFound
 
-from callbacks.page import PREFERENCE_STATES, notice, preferences_from
+from callbacks.page import PREFERENCE_STATES, notice
 from chatcore import attachments, turns
 from chatcore.errors import ChatError
 from chatcore.store import conversations
@@ -71,7 +71,7 @@ def register(app, page):
         Output(ids.ATTACH, "contents", allow_duplicate=True), Output(ids.ATTACH, "filename", allow_duplicate=True),
         Output(ids.RECENT, "children", allow_duplicate=True), Output(ids.WELCOME, "hidden", allow_duplicate=True),
         *STATUS,
-        Input(ids.SEND, "nClicks"), State(ids.INPUT, "value"), State(ids.CURRENT, "data"),
+        Input(ids.SEND, "n_clicks"), State(ids.INPUT, "value"), State(ids.CURRENT, "data"),
         State(ids.EDIT, "data"), State(ids.ATTACH, "contents"), State(ids.ATTACH, "filename"),
         State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
@@ -101,7 +101,7 @@ def register(app, page):
         edit_seq = (edit or {}).get("seq")
         try:
             cid = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
-                            preferences_from(values), edit_seq=edit_seq, attachments=files)
+                            page.preferences_from(values), edit_seq=edit_seq, attachments=files)
         except ChatError as exc:  # refused before it started: nothing stored, the box keeps everything
             return refuse("error", page.error_text(exc.code))
         # Emptied only when they held something: every store that changes fires its own callbacks (requests).
@@ -161,7 +161,7 @@ def register(app, page):
         """Remove the files picked."""
         return None, None
 
-    @app.callback(Input(ids.STOP, "nClicks"), State(ids.STREAM, "data"), prevent_initial_call=True)
+    @app.callback(Input(ids.STOP, "n_clicks"), State(ids.STREAM, "data"), prevent_initial_call=True)
     def stop(_clicks, stream):
         """Stop the answer on screen (the generation ends on the server; chat.js then sees its end)."""
         user_id = page.user_id()
@@ -204,7 +204,7 @@ def register(app, page):
         # The last answer is replaced; an earlier one is asked again at the end, so no later turn is lost.
         last = msg["seq"] == messages[-1]["seq"]
         try:
-            turns.ask(page.generations, page.db, user_id, cid, question["content"], preferences_from(values),
+            turns.ask(page.generations, page.db, user_id, cid, question["content"], page.preferences_from(values),
                       edit_seq=question["seq"] if last else None, files=question.get("attachments"))
         except ChatError as exc:  # e.g. a limit, or its images now asked of a model without vision
             return no_update, no_update, no_update, no_update, notice("error", page.error_text(exc.code))
@@ -236,7 +236,7 @@ def register(app, page):
         """Show as many earlier messages again."""
         return bump(current, window=(current or {}).get("window", WINDOW) + WINDOW)
 
-    app.clientside_callback(ClientsideFunction("chat", "init"), Input(ids.CONFIG, "data"))
+    app.clientside_callback(ClientsideFunction("chat", "init"), Input(ids.CONFIG, "data"), State(ids.DARK, "data"))
     app.clientside_callback(ClientsideFunction("chat", "follow"), Input(ids.STREAM, "data"))
     app.clientside_callback(ClientsideFunction("chat", "copy"), Input(ids.COPY, "data"),
                             prevent_initial_call=True)

@@ -10,7 +10,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, dcc, no_update
 from werkzeug.exceptions import NotFound
 
 from callbacks.chat import bump
-from callbacks.page import notice
+from callbacks.page import notice, unless_drawn_only
 from chatcore import transfer, turns
 from chatcore.errors import ChatError
 from chatcore.store import conversations
@@ -25,12 +25,23 @@ def download(document, prefix):
                            type="application/json")
 
 
+def dialogs_for(page, pending):
+    """(rename shown, the title in it, delete shown, its question) for the conversation chat.js says was clicked
+    (only the user's own; None for anything else)."""
+    found = page.conversation((pending or {}).get("id"), window=1)
+    if not found:
+        return None
+    if pending["action"] == "rename":
+        return True, found["title"], False, ""
+    return False, "", True, page.strings["deleteConfirm"].format(title=found["title"] or page.strings["newChat"])
+
+
 def register(app, page):
     """The list's callbacks."""
 
     @app.callback(
         Output(ids.LIST, "children"), Output(ids.LIST_SIG, "data"),
-        Input(ids.CURRENT, "data"), Input(ids.SEARCH, "debounceValue"), Input(ids.CHANGED, "data"),
+        Input(ids.CURRENT, "data"), Input(ids.SEARCH, "value"), Input(ids.CHANGED, "data"),
         State(ids.LIST_SIG, "data"),
         prevent_initial_call=True,  # the page load draws it (components/conversation_list.py)
     )
@@ -47,7 +58,7 @@ def register(app, page):
     @app.callback(
         Output(ids.LIST, "children", allow_duplicate=True), Output(ids.LIST_SIG, "data", allow_duplicate=True),
         Output(ids.CURRENT, "data", allow_duplicate=True),
-        Input(ids.SYNC, "n_intervals"), State(ids.SEARCH, "debounceValue"), State(ids.LIST_SIG, "data"),
+        Input(ids.SYNC, "n_intervals"), State(ids.SEARCH, "value"), State(ids.LIST_SIG, "data"),
         State(ids.SHOWN, "data"), State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def sync(_tick, query, listed, shown, current):
@@ -66,7 +77,7 @@ def register(app, page):
     @app.callback(
         Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.EDIT, "data", allow_duplicate=True),
         Output(ids.SHELL, "className", allow_duplicate=True),
-        Input(ids.PICK, "data"), Input(ids.NEW_CHAT, "nClicks"), State(ids.CURRENT, "data"),
+        Input(ids.PICK, "data"), Input(ids.NEW_CHAT, "n_clicks"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
     def pick(picked, new_clicks, current):
@@ -81,13 +92,7 @@ def register(app, page):
     )
     def confirm(pending):
         """Open the rename or delete dialog for the conversation chat.js says was clicked (only the user's own)."""
-        found = page.conversation((pending or {}).get("id"), window=1)
-        if not found:
-            return no_update, no_update, no_update, no_update
-        title = found["title"] or page.strings["newChat"]
-        if pending["action"] == "rename":
-            return True, found["title"], no_update, no_update
-        return no_update, no_update, True, page.strings["deleteConfirm"].format(title=title)
+        return dialogs_for(page, pending) or (no_update,) * 4
 
     @app.callback(
         Output(ids.CHANGED, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
@@ -95,8 +100,9 @@ def register(app, page):
         Input(ids.RENAME_MODAL, "okCounts"), State(ids.RENAME_INPUT, "value"), State(ids.PENDING, "data"),
         State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
-    def rename(_ok, title, pending, current):
+    def rename(ok, title, pending, current):
         """Rename the pending conversation."""
+        unless_drawn_only(ok)
         found = page.conversation((pending or {}).get("id"), window=1)
         try:
             conversations.rename_conversation(page.db, page.user_id(), found["id"], (title or "").strip())
@@ -110,13 +116,14 @@ def register(app, page):
         Input(ids.DELETE_MODAL, "okCounts"), State(ids.PENDING, "data"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
-    def delete(_ok, pending, current):
+    def delete(ok, pending, current):
         """Delete the pending conversation (its answer, if one is being written, is stopped first)."""
+        unless_drawn_only(ok)
         return forget((pending or {}).get("id"), current)
 
     @app.callback(
         Output(ids.CHANGED, "data", allow_duplicate=True), Output(ids.CURRENT, "data", allow_duplicate=True),
-        Input(ids.CLEAR, "nClicks"), State(ids.CURRENT, "data"), prevent_initial_call=True,
+        Input(ids.CLEAR, "n_clicks"), State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def clear(_clicks, current):
         """Clear the conversation on screen: it is deleted, and a new chat takes its place."""
@@ -133,11 +140,13 @@ def register(app, page):
         return time.time(), bump(current, id=None, window=WINDOW) if shown else no_update
 
     @app.callback(
-        Output(ids.DOWNLOAD, "data", allow_duplicate=True), Input(ids.EXPORT_JSON, "nClicks"),
-        Input(ids.BACKUP_EXPORT, "nClicks"), State(ids.CURRENT, "data"), prevent_initial_call=True,
+        Output(ids.DOWNLOAD, "data", allow_duplicate=True), Input(ids.EXPORT_JSON, "n_clicks"),
+        Input(ids.BACKUP_EXPORT, "nClicks", allow_optional=True),  # in the drawer, drawn after the first screen
+        State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
-    def export_json(_one, _all, current):
+    def export_json(one, every, current):
         """The conversation on screen (export-json) or every conversation (backup) as a JSON file."""
+        unless_drawn_only(one if ctx.triggered_id == ids.EXPORT_JSON else every)
         user_id = page.user_id()
         if not user_id:
             return no_update
@@ -154,6 +163,7 @@ def register(app, page):
     )
     def import_file(contents):
         """Import an export file or a backup: checked whole first, then stored; the same file can be picked again."""
+        unless_drawn_only(contents)
         user_id = page.user_id()
         if not contents or not user_id:
             return no_update, no_update, None
@@ -175,8 +185,9 @@ def register(app, page):
         Input(ids.ACCESS_CODE_MODAL, "okCounts"), State(ids.ACCESS_CODE_INPUT, "value"), State(ids.CURRENT, "data"),
         prevent_initial_call=True,
     )
-    def access_code(_ok, code, current):
+    def access_code(ok, code, current):
         """Check the access code; once right, the session cookie remembers it."""
+        unless_drawn_only(ok)
         try:
             page.auth.login("", (code or "").strip())
         except ChatError as exc:
@@ -185,4 +196,4 @@ def register(app, page):
         return False, time.time(), bump(current), no_update
 
     app.clientside_callback(ClientsideFunction("chat", "toggleSider"), Output(ids.SHELL, "className"),
-                            Input(ids.SIDER_TOGGLE, "nClicks"), prevent_initial_call=True)
+                            Input(ids.SIDER_TOGGLE, "n_clicks"), prevent_initial_call=True)

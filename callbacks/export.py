@@ -11,7 +11,7 @@ from components import ids
 def register(app, page):
     """Wire #export-markdown to a .md download built by the core exporter."""
 
-    @app.callback(Output(ids.DOWNLOAD, "data"), Input(ids.EXPORT_MARKDOWN, "nClicks"),
+    @app.callback(Output(ids.DOWNLOAD, "data"), Input(ids.EXPORT_MARKDOWN, "n_clicks"),
                   State(ids.CURRENT, "data"), prevent_initial_call=True)
     def export_markdown(_clicks, current):
         """The current conversation (title, model, messages) as a Markdown file; an empty one gives nothing."""

@@ -3,20 +3,22 @@
 import logging
 import time
 
-import feffery_antd_components as fac
-from dash import State, set_props
+from dash import State, html, set_props
+from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import HTTPException, NotFound
 
-from chatcore.store import STORE_ERRORS, conversations
+from chatcore.store import STORE_ERRORS, conversations, users
 from chatcore.strings import ERRORS, STRINGS
-from components import ids
+from components import ids, settings as settings_drawer
 from components.message_list import View
 from components.settings import CONTROLS
 
 
 def notice(kind, text):
-    """A toast for the page's one message holder (`global-message`)."""
-    return fac.AntdMessage(content=text, type=kind, key=str(time.time()))
+    """A toast for the page's one message holder (`global-message`); `kind` is success, warning or error. It
+    fades out by itself (assets/style.css); a new key starts it again."""
+    return html.Div(text, className=f"chat-toast chat-toast--{kind}", key=str(time.time()),
+                    role="alert" if kind == "error" else "status")
 
 
 class Page:
@@ -65,16 +67,34 @@ class Page:
         errors = ERRORS[self.language()]
         return errors.get(code, errors["default"])
 
+    def preferences(self, user_id):
+        """The user's saved settings over the defaults (the defaults for no user)."""
+        saved = users.get_settings(self.db, user_id) if user_id else {}
+        return settings_drawer.preferences(saved, [model for model, _ in self.providers.models()],
+                                           self.providers.default_model())
+
+    def preferences_from(self, values) -> dict:
+        """The settings a question is asked with, from the PREFERENCE_STATES' values. Until the drawer is drawn
+        (fac loads after the first screen) its controls are missing and read as None: then the saved ones."""
+        prefs = dict(zip(CONTROLS, values))
+        prefs["multiTurn"] = settings_drawer.ON in (prefs["multiTurn"] or [])
+        if prefs["theme"] is None:  # never None once drawn
+            prefs = {**self.preferences(self.user_id()), "multiTurn": prefs["multiTurn"]}
+        return prefs
+
     def view(self, markdown=False, dark=False):
         """How messages are drawn for this request."""
         lang = self.language()
         return View(STRINGS[lang], ERRORS[lang], markdown, dark)
 
 
-# The settings controls as callback States, in CONTROLS order (see preferences_from).
-PREFERENCE_STATES = [State(component, prop) for component, prop in CONTROLS.values()]
+def unless_drawn_only(count):
+    """Stop a callback of a drawer or dialog control that fired only because the overlays were drawn: Dash calls a
+    callback when its input is inserted (prevent_initial_call or not), and the control's count is unset then."""
+    if not count:
+        raise PreventUpdate
 
 
-def preferences_from(values) -> dict:
-    """The settings as a dict, from the PREFERENCE_STATES' values."""
-    return dict(zip(CONTROLS, values))
+# The settings controls as callback States, in CONTROLS order (see Page.preferences_from); the drawer's are
+# missing until fac is loaded.
+PREFERENCE_STATES = [State(component, prop, allow_optional=True) for component, prop in CONTROLS.values()]

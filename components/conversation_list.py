@@ -5,6 +5,7 @@ from dash import dcc, html
 
 from chatcore.store import conversations
 from components import ids
+from components.header import button
 
 LIST_LIMIT = 200  # the newest conversations listed; search finds the others
 
@@ -40,9 +41,10 @@ def render(strings, listed):
         className="chat-sider",
         **{"aria-label": strings["conversations"]},
         children=[
-            fac.AntdButton(strings["newChat"], id=ids.NEW_CHAT, block=True, icon=fac.AntdIcon(icon="antd-plus")),
-            fac.AntdInput(id=ids.SEARCH, placeholder=strings["searchPlaceholder"], allowClear=True,
-                          debounceWait=150, className="conv-search"),
+            button(strings["newChat"], ids.NEW_CHAT, "plus", text_hides=False),
+            # Sent once typing pauses; a search field has its own clear button.
+            dcc.Input(id=ids.SEARCH, type="search", placeholder=strings["searchPlaceholder"], value="",
+                      debounce=0.15, className="chat-field conv-search"),
             html.Nav(id=ids.LIST, className="conv-list", children=listed[0]),
             dcc.Store(id=ids.LIST_SIG, data=listed[1]),  # what the list shows: an unchanged list is not sent again
             dcc.Store(id=ids.PICK),  # {id}: the item chat.js saw clicked
@@ -52,17 +54,19 @@ def render(strings, listed):
     )
 
 
-def dialogs(strings):
-    """The rename and delete-confirm dialogs, shared by every list item."""
+def dialogs(strings, shown=(False, "", False, "")):
+    """The rename and delete-confirm dialogs, shared by every list item (drawn once fac is loaded); `shown` is
+    callbacks.conversation.dialogs_for()'s (rename shown, title, delete shown, question)."""
+    rename, title, delete, question = shown
     return [
         fac.AntdModal(
-            fac.AntdInput(id=ids.RENAME_INPUT, maxLength=100),
-            id=ids.RENAME_MODAL, title=strings["renameTitle"], visible=False, renderFooter=True,
+            fac.AntdInput(id=ids.RENAME_INPUT, maxLength=100, value=title),
+            id=ids.RENAME_MODAL, title=strings["renameTitle"], visible=rename, renderFooter=True,
             okText=strings["ok"], cancelText=strings["cancel"],
         ),
         fac.AntdModal(
-            html.Div(id=ids.DELETE_TEXT),
-            id=ids.DELETE_MODAL, title=strings["deleteTitle"], visible=False, renderFooter=True,
+            html.Div(question, id=ids.DELETE_TEXT),
+            id=ids.DELETE_MODAL, title=strings["deleteTitle"], visible=delete, renderFooter=True,
             okText=strings["delete"], cancelText=strings["cancel"], okButtonProps={"danger": True},
         ),
     ]

@@ -1,10 +1,11 @@
-"""The top bar: the list toggle (phones), title, the multi-turn switch, export, clear and settings."""
+"""The top bar: the list toggle (phones), title, the multi-turn switch, export, clear and settings.
 
-import feffery_antd_components as fac
-from dash import html
+Plain HTML and dcc, like the rest of the first screen: it is drawn before feffery-antd-components is loaded."""
+
+from dash import dcc, html
 
 from components import ids
-
+from components.settings import ON
 
 
 def render(strings, multi_turn, user=None):
@@ -13,23 +14,23 @@ def render(strings, multi_turn, user=None):
         className="chat-header",
         children=[
             html.Div([
-                fac.AntdButton(id=ids.SIDER_TOGGLE, type="text", icon=fac.AntdIcon(icon="antd-menu"),
-                               className="chat-sider-toggle", **{"aria-label": strings["conversations"]}),
+                html.Button(id=ids.SIDER_TOGGLE, className="chat-icon-button chat-icon-menu chat-sider-toggle",
+                            title=strings["conversations"], **{"aria-label": strings["conversations"]}),
                 html.H1(strings["title"], id=ids.TITLE, className="chat-title"),
                 html.Span(strings["subtitle"], className="chat-subtitle"),
             ], className="chat-brand"),
             html.Div(
                 className="chat-toolbar",
                 children=[
-                    fac.AntdTooltip(
-                        html.Label([fac.AntdSwitch(id=ids.MULTI_TURN, checked=multi_turn),
-                                    html.Span(strings["multiTurn"], className="chat-button-text")],
-                                   className="chat-switch-label"),
-                        title=strings["multiTurnHelp"]),
-                    _button(strings["export"], ids.EXPORT_MARKDOWN, "antd-download"),
-                    _button(strings["exportJson"], ids.EXPORT_JSON, "antd-file-text"),
-                    _button(strings["clear"], ids.CLEAR, "antd-clear"),
-                    _button(strings["settings"], ids.SETTINGS_OPEN, "antd-setting"),
+                    # A checkbox drawn as a switch (assets/style.css); clicking its label toggles it.
+                    html.Div(dcc.Checklist(
+                        id=ids.MULTI_TURN, value=[ON] if multi_turn else [], labelClassName="chat-switch-label",
+                        options=[{"label": html.Span(strings["multiTurn"], className="chat-button-text"), "value": ON}],
+                    ), className="chat-switch", title=strings["multiTurnHelp"]),
+                    button(strings["export"], ids.EXPORT_MARKDOWN, "download"),
+                    button(strings["exportJson"], ids.EXPORT_JSON, "file"),
+                    button(strings["clear"], ids.CLEAR, "clear"),
+                    button(strings["settings"], ids.SETTINGS_OPEN, "setting"),
                     *(_account(strings, user) if user else []),
                 ],
             ),
@@ -37,10 +38,12 @@ def render(strings, multi_turn, user=None):
     )
 
 
-def _button(label, button_id, icon):
-    """A toolbar button whose text hides on narrow screens (the icon and tooltip stay)."""
-    return fac.AntdTooltip(fac.AntdButton(html.Span(label, className="chat-button-text"), id=button_id,
-                                          icon=fac.AntdIcon(icon=icon), **{"aria-label": label}), title=label)
+def button(label, button_id, icon, kind="", text_hides=True, **props):
+    """A button with an icon (assets/style.css `.chat-icon-<icon>`); its text hides on narrow screens unless
+    `text_hides` is false, the icon and the tooltip stay. `kind`: '', 'primary' or 'danger'."""
+    return html.Button(html.Span(label, className="chat-button-text" if text_hides else None), id=button_id,
+                       className=f"chat-button chat-icon-{icon}" + (f" chat-button--{kind}" if kind else ""),
+                       title=label, type="button", **{"aria-label": label}, **props)
 
 
 def _account(strings, user):

@@ -12,8 +12,11 @@ EXPORT_MARKDOWN = "export-markdown"
 CLEAR = "clear-conversation"
 ATTACH = "chat-attach"
 
-# The page's frame: the theme provider, the shell (its class opens the phone drawer), the one toast holder.
+# The page's frame: the shell (its class opens the phone drawer), the one toast holder, and what is drawn with
+# feffery-antd-components once its bundle is loaded after the first screen (the dialogs and the settings drawer,
+# under their theme provider).
 APP_THEME = "app-theme"
+OVERLAYS = "chat-overlays"
 SHELL = "chat-shell"
 BACKDROP = "conv-backdrop"
 GLOBAL_MESSAGE = "global-message"
@@ -87,6 +90,7 @@ EDIT = "chat-edit"
 COPY = "chat-copy"
 MESSAGE_ACTION = "msg-action"
 MARKDOWN = "chat-markdown"
+ANTD = "chat-antd"
 DARK = "chat-dark"
 CONFIG = "chat-config"
 SYNC = "chat-sync"
@@ -155,6 +159,6 @@ USAGE_HEAVIEST = "usage-heaviest"
 # What chat.js and attach.js use, sent in the page config as `config.ids` (tests/test_ids.py checks the scripts
 # name only these).
 BROWSER = {name: globals()[name] for name in (
-    "INPUT", "SEND", "ATTACH", "APP_THEME", "SHELL", "BACKDROP", "GLOBAL_MESSAGE", "SCROLL", "EARLIER",
+    "INPUT", "SEND", "ATTACH", "SHELL", "BACKDROP", "GLOBAL_MESSAGE", "SCROLL", "EARLIER",
     "MESSAGE_PREFIX", "ANSWER_PREFIX", "THINK_PREFIX", "THINK_LABEL_PREFIX", "THINK_TEXT_PREFIX",
-    "DONE", "MESSAGE_ACTION", "MARKDOWN", "DARK", "PICK", "PENDING", "CHANGED", "SYNC")}
+    "DONE", "MESSAGE_ACTION", "MARKDOWN", "ANTD", "DARK", "PICK", "PENDING", "CHANGED", "SYNC")}

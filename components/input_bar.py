@@ -1,12 +1,12 @@
 """The input bar: the edit banner, the files picked, the message box, attach, send and stop, and what is left of the
 user's limits under it ("还剩 12 条 / 12 left today")."""
 
-import feffery_antd_components as fac
 from dash import dcc, html
 
 from chatcore import quotas
 from chatcore.attachments import IMAGE_EXTENSIONS, TEXT_EXTENSIONS
 from components import ids
+from components.header import button
 
 # What the file picker offers; the server decides by content whatever is picked or dropped (chatcore/attachments.py).
 ACCEPT = ",".join(["image/*", ".pdf", *sorted(f".{ext}" for ext in IMAGE_EXTENSIONS | TEXT_EXTENSIONS)])
@@ -20,7 +20,7 @@ def attached(filenames):
 
 
 def render(strings, left=""):
-    """A growing text area (Enter sends: assets/chat.js).
+    """A text area that grows with its text (CSS `field-sizing`; Enter sends: assets/chat.js), Send and Stop.
 
     No `maxLength` here on purpose: the browser would silently cut a long paste; sending refuses instead and
     keeps every character in the box.
@@ -41,12 +41,10 @@ def render(strings, left=""):
                 dcc.Upload(html.Button(className="chat-icon-button chat-icon-attach", title=strings["attach"],
                                        type="button", **{"aria-label": strings["attach"]}),
                            id=ids.ATTACH, multiple=True, accept=ACCEPT, className="chat-attach"),
-                fac.AntdInput(id=ids.INPUT, className="chat-input", mode="text-area", value="",
-                              autoSize={"minRows": 1, "maxRows": 8}, placeholder=strings["placeholder"],
-                              autoFocus=True),
-                fac.AntdButton(strings["send"], id=ids.SEND, type="primary", icon=fac.AntdIcon(icon="antd-send")),
-                fac.AntdButton(strings["stop"], id=ids.STOP, danger=True, style={"display": "none"},
-                               icon=fac.AntdIcon(icon="antd-pause-circle")),
+                dcc.Textarea(id=ids.INPUT, className="chat-field chat-input", value="", rows=1,
+                             placeholder=strings["placeholder"], autoFocus="autofocus"),
+                button(strings["send"], ids.SEND, "send", "primary", text_hides=False),
+                button(strings["stop"], ids.STOP, "stop", "danger", text_hides=False, style={"display": "none"}),
             ]),
             html.Div(left, id=ids.USAGE_LEFT, className="chat-usage-left", role="status"),  # what is left of the limits
         ],

@@ -10,10 +10,12 @@ from components import ids
 DEFAULTS = {"multiTurn": True, "model": None, "systemPrompt": "", "temperature": 0.7, "maxTokens": None,
             "historyTurns": 20, "theme": "system"}
 # The control (id, property) of every setting: the settings callback saves them, sending a question reads them.
-CONTROLS = {"multiTurn": (ids.MULTI_TURN, "checked"), "model": (ids.MODEL, "value"),
+# Multi-turn is the header's switch, drawn with the first screen; the others are in the drawer, drawn after it.
+CONTROLS = {"multiTurn": (ids.MULTI_TURN, "value"), "model": (ids.MODEL, "value"),
             "systemPrompt": (ids.SYSTEM_PROMPT, "value"), "temperature": (ids.TEMPERATURE, "value"),
             "maxTokens": (ids.MAX_TOKENS, "value"), "historyTurns": (ids.HISTORY_TURNS, "value"),
             "theme": (ids.THEME, "value")}
+ON = "on"  # the multi-turn switch's one option: its value is [ON] when on, [] when off
 
 
 def preferences(saved, models, default_model) -> dict:
@@ -40,14 +42,14 @@ def model_options(models):
             for provider in providers]
 
 
-def render(strings, models, prefs, lang):
+def render(strings, models, prefs, lang, visible=False):
     """The drawer, showing the user's settings `prefs` (each change is saved for the user)."""
     presets = [{"label": strings["presetNone"], "value": "none"}] + [
         {"label": strings[key], "value": value}
         for key, value in (("presetTranslator", "translator"), ("presetReviewer", "reviewer"),
                            ("presetWeekly", "weekly"))]
     return fac.AntdDrawer(
-        id=ids.SETTINGS_DRAWER, title=strings["settings"], visible=False, width="min(420px, 100vw)",
+        id=ids.SETTINGS_DRAWER, title=strings["settings"], visible=visible, width="min(420px, 100vw)",
         children=[
             _field(strings["model"], fac.AntdSelect(
                 id=ids.MODEL, options=model_options(models),

@@ -110,8 +110,9 @@ def answer_text(element):
 
 
 def toast(driver):
-    """The text of the toast on screen ('' when none), read in one step (antd redraws it)."""
-    return driver.execute_script("const e = document.querySelector('.ant-message'); return e ? e.textContent : ''")
+    """The text of the toast on screen ('' when none, or faded out), read in one step (a new one replaces it)."""
+    return driver.execute_script("const e = document.querySelector('.chat-toast');"
+                                 "return e && getComputedStyle(e).visibility !== 'hidden' ? e.textContent : ''")
 
 
 def click(dash_duo, selector):

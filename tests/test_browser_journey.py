@@ -10,7 +10,8 @@ from selenium.webdriver.common.keys import Keys
 from components import ids
 from testkit.app import TEST_KEY
 from testkit.browser import (ASSISTANT, PAGE_IDS, answer_text, answers, click, committed_history, start,
-                             stored_conversations, type_and_send, wait_for_answer, wait_for_markdown, wait_until)
+                             stored_conversations, toast, type_and_send, wait_for_answer, wait_for_markdown,
+                             wait_until)
 from testkit.strings import EN, ZH, ZH_ERRORS
 from testkit.upstream import Script
 
@@ -84,15 +85,19 @@ def test_burst_and_long_answer_arrive_complete_in_the_page(dash_duo, upstream):
     assert answer_text(answer).startswith("w00000 w00001") and answer_text(answer).endswith("w03498 w03499")
 
 
-def test_markdown_bundle_is_left_out_of_the_first_screen_and_answers_work_without_it(dash_duo, upstream):
+def test_antd_and_markdown_bundles_are_left_out_of_the_first_screen_and_loaded_once_after_it(dash_duo, upstream):
     app = start(dash_duo, upstream)
     page = app.server.test_client().get("/").get_data(as_text=True)
     scripts = re.findall(r'<script src="([^"]+)"', page)
-    assert any("feffery_antd_components" in src for src in scripts)
-    assert not any("feffery_markdown_components" in src for src in scripts)
-    bundles = dash_duo.driver.execute_script(
-        "return [...document.scripts].map((s) => s.src).filter((src) => src.includes('feffery_markdown'))")
-    assert len(bundles) == 1  # loaded once, by chat.js, after the first render
+    assert any("dash_core_components" in src for src in scripts)
+    for library in ("feffery_antd_components", "feffery_markdown_components"):
+        assert not any(library in src for src in scripts)
+        wait_until(dash_duo, lambda d, library=library: d.execute_script(
+            "return [...document.scripts].map((s) => s.src).filter((src) => src.includes(arguments[0]))",
+            library + "."), message=f"{library} never loaded")
+        bundles = dash_duo.driver.execute_script(
+            "return [...document.scripts].map((s) => s.src).filter((src) => src.includes(arguments[0]))", library + ".")
+        assert len(bundles) == 1, bundles  # loaded once, by chat.js, after the first render
 
     # The bundle cannot load (a flaky network): answers stream in as plain text, complete, with no error.
     dash_duo.driver.execute_cdp_cmd("Network.enable", {})
@@ -124,7 +129,7 @@ def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):
     box = dash_duo.find_element(f"#{ids.INPUT}")
     # Enter on an empty box sends nothing and says why.
     box.send_keys(Keys.ENTER)
-    wait_until(dash_duo, lambda d: d.find_elements(By.CSS_SELECTOR, ".ant-message-notice"), message="no warning")
+    wait_until(dash_duo, lambda d: toast(d), message="no warning")
     # Shift+Enter is a newline.
     box.send_keys("line one")
     box.send_keys(Keys.SHIFT, Keys.ENTER)

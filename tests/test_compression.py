@@ -2,6 +2,7 @@
 bytes either way."""
 
 import gzip
+import json
 import re
 
 import brotli
@@ -15,10 +16,7 @@ from testkit.waiting import wait_until
 
 def test_bundles_switch_to_brotli_without_making_anyone_wait(upstream, serve):
     server = serve(upstream_env(upstream))
-    page = requests.get(server.url, timeout=10).text
-    (bundle,) = re.findall(r'src="([^"]*feffery_antd_components[^"]*\.js)"', page)
-    url = f"{server.url}{bundle}"
-    plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=30).content
+    url, plain = _bundle(server.url)
 
     # The first request is answered at once with the usual fast compression, while q11 runs behind it.
     assert requests.get(url, headers={"Accept-Encoding": "gzip, br"}, timeout=30).content == plain
@@ -55,9 +53,9 @@ def test_under_gunicorn_a_child_compresses_once_and_the_next_start_serves_brotli
 
 
 def _bundle(base):
-    """The fac bundle's URL on the page at `base`, and its plain bytes."""
-    page = requests.get(base, timeout=10).text
-    (bundle,) = re.findall(r'src="([^"]*feffery_antd_components[^"]*\.js)"', page)
+    """The URL of fac's bundle (the page config names it: chat.js loads it) at `base`, and its plain bytes."""
+    layout = requests.get(f"{base}/_dash-layout", timeout=10).text
+    bundle = json.loads('"' + re.search(r'"antdBundle":\s*"([^"]+)"', layout).group(1) + '"')
     url = f"{base}{bundle}"
     return url, requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=30).content
 

@@ -1,17 +1,20 @@
-"""The page's HTML as served, without a browser: its title follows the visitor's language, and the Markdown bundle is
-left off the page yet served where the page is told to fetch it.
+"""The page's HTML as served, without a browser: its title follows the visitor's language, and the antd and Markdown
+bundles are left off the page yet served where the page is told to fetch them.
 
-`defer_bundle` in chat_app.py relies on private Dash APIs (a library's `_js_dist`, `app._collect_and_register_resources`,
-`app.scripts._resources._filter_resources`); the bundle test fails when a Dash or fmc upgrade changes them.
+`defer_bundle` in chat_app.py relies on private Dash APIs (`app.scripts.get_all_scripts`, a library's `_js_dist`,
+`app._collect_and_register_resources`, `app.scripts._resources._filter_resources`); the bundle test fails when a Dash,
+fac or fmc upgrade changes them.
 """
 
 import re
+
+import pytest
 
 from components import ids
 from testkit.app import TEST_KEY, build_app
 from testkit.strings import EN, ZH
 
-LIBRARY = "feffery_markdown_components"
+LIBRARIES = {"markdownBundle": "feffery_markdown_components", "antdBundle": "feffery_antd_components"}
 ENV = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
 
 
@@ -26,19 +29,27 @@ def page_config(layout):
     return None
 
 
-def test_the_markdown_bundle_is_not_a_script_tag_of_the_page_but_is_served_at_the_url_the_page_gets():
+@pytest.mark.parametrize("key", LIBRARIES)
+def test_a_deferred_bundle_is_not_a_script_tag_of_the_page_but_is_served_at_the_url_the_page_gets(key):
+    library = LIBRARIES[key]
     app = build_app(ENV)
     client = app.server.test_client()
 
     scripts = re.findall(r'<script src="([^"]+)"', client.get("/").get_data(as_text=True))
-    assert any("feffery_antd_components" in src for src in scripts), f"no component script tags found in {scripts}"
-    assert not any(LIBRARY in src for src in scripts), "Dash put the deferred Markdown bundle back on the page"
+    assert any("dash_core_components" in src for src in scripts), f"no component script tags found in {scripts}"
+    assert not any(library in src for src in scripts), f"Dash put the deferred {library} back on the page"
 
-    url = page_config(client.get("/_dash-layout").get_json())["markdownBundle"]
-    assert LIBRARY in url and url.endswith(".js"), f"the page was handed {url!r} as the Markdown bundle"
+    url = page_config(client.get("/_dash-layout").get_json())[key]
+    assert library in url and url.endswith(".js"), f"the page was handed {url!r} as {library}'s bundle"
     bundle = client.get(url)
     assert bundle.status_code == 200, f"{url} answered {bundle.status_code}: Dash no longer serves the deferred bundle"
     assert "javascript" in bundle.mimetype and len(bundle.get_data()) > 10_000
+
+
+def test_pages_other_than_the_chat_page_still_load_antd_at_once():
+    client = build_app({**ENV, "AUTH": "password"}).server.test_client()
+    scripts = re.findall(r'<script src="([^"]+)"', client.get("/login/").get_data(as_text=True))
+    assert any(LIBRARIES["antdBundle"] in src for src in scripts), f"the sign-in page lost fac: {scripts}"
 
 
 def test_the_page_title_is_in_the_language_the_visitor_chose():

@@ -43,9 +43,9 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
     # "<id>.<prop>" keys, as Dash's renderer names what changed
     current_data, pending, action = f"{ids.CURRENT}.data", f"{ids.PENDING}.data", f"{ids.MESSAGE_ACTION}.data"
     rename, delete = f"{ids.RENAME_MODAL}.okCounts", f"{ids.DELETE_MODAL}.okCounts"
-    clear, json_export, markdown_export = (f"{ids.CLEAR}.nClicks", f"{ids.EXPORT_JSON}.nClicks",
-                                           f"{ids.EXPORT_MARKDOWN}.nClicks")
-    send, stop, done = f"{ids.SEND}.nClicks", f"{ids.STOP}.nClicks", f"{ids.DONE}.data"
+    clear, json_export, markdown_export = (f"{ids.CLEAR}.n_clicks", f"{ids.EXPORT_JSON}.n_clicks",
+                                           f"{ids.EXPORT_MARKDOWN}.n_clicks")
+    send, stop, done = f"{ids.SEND}.n_clicks", f"{ids.STOP}.n_clicks", f"{ids.DONE}.data"
     calls = {  # name: (the prop that changed, the values the callback is given, an output naming it)
         "draw the conversation": (current_data, {current_data: current}, ids.HISTORY),
         "ask in it": (send, {send: 1, f"{ids.INPUT}.value": "hi", current_data: current}, ""),

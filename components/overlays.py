@@ -1,0 +1,20 @@
+"""What is drawn with feffery-antd-components, once chat.js has loaded its bundle after the first screen: the
+settings drawer and the dialogs, under antd's theme provider."""
+
+import feffery_antd_components as fac
+
+from components import access_code, conversation_list, ids
+from components import settings as settings_drawer
+
+
+def render(strings, lang, dark, models, prefs, ask_code, dialogs, settings_open):
+    """The drawer (open if its button was clicked before it was drawn), the access-code dialog (shown when
+    `ask_code`) and the rename/delete dialogs (`dialogs`: see conversation_list.dialogs)."""
+    return fac.AntdConfigProvider(
+        id=ids.APP_THEME, locale=lang.lower(), primaryColor="#1677ff", algorithm="dark" if dark else "default",
+        children=[
+            settings_drawer.render(strings, models, prefs, lang, visible=settings_open),
+            access_code.render(strings, visible=ask_code),
+            *conversation_list.dialogs(strings, dialogs),
+        ],
+    )
