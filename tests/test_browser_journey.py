@@ -124,6 +124,21 @@ def test_antd_and_markdown_bundles_are_left_out_of_the_first_screen_and_loaded_o
     assert answer_text(answers(dash_duo)[1]) == "Answer to: Formatted? (saw 2 earlier messages)"
 
 
+def test_the_first_screen_asks_and_answers_before_antd_has_loaded(dash_duo, upstream):
+    # The header, the list, the box, Send and the toasts need no feffery-antd-components (it loads after them):
+    # with its bundle blocked, a question is still refused with a toast, then asked, answered and listed.
+    dash_duo.driver.execute_cdp_cmd("Network.enable", {})
+    dash_duo.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*feffery_antd_components*"]})
+    start(dash_duo, upstream)
+    dash_duo.find_element(f"#{ids.SEND}").click()
+    wait_until(dash_duo, lambda d: toast(d) == ZH["emptyQuestion"], message="no toast for an empty question")
+    type_and_send(dash_duo, "no antd here")
+    assert "no antd here" in answer_text(wait_for_answer(dash_duo, 0))  # the scripted upstream echoes
+    wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".conv-item")) == 1, message="not listed")
+    assert dash_duo.driver.execute_script("return window.feffery_antd_components === undefined")
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.OVERLAYS} *")  # nothing drawn with fac
+
+
 def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):
     start(dash_duo, upstream)
     box = dash_duo.find_element(f"#{ids.INPUT}")
