@@ -250,12 +250,14 @@
       state.live = stream ? liveMessage(stream) : null;
       if (state.live) read(state.live);
     },
-    shown: function (shown) {
+    shown: function (shown) {  // what is drawn changed: scroll, and Send or Stop
       const id = shown && shown.id;
       const changed = id !== state.shownId;
       state.shownId = id;
       if (id) loadMarkdown();  // answers on screen: load it now (again, if it failed before)
       requestAnimationFrame(() => scrollToEnd(changed));
+      const live = !!(shown && shown.live);  // while an answer is written: Stop instead of Send
+      return [live, {display: live ? 'inline-flex' : 'none'}];
     },
     copy: async function (data) {
       try {

@@ -17,10 +17,9 @@ from components import ids
 from components.input_bar import attached, limits_and_left
 from components.message_list import WINDOW
 
-HIDDEN, SHOWN = {"display": "none"}, {"display": "inline-flex"}
-# What every drawing of the conversation also sets: the answer chat.js follows, what is drawn, Send and Stop.
-STATUS = [Output(ids.STREAM, "data", allow_duplicate=True), Output(ids.SHOWN, "data", allow_duplicate=True),
-          Output(ids.SEND, "disabled", allow_duplicate=True), Output(ids.STOP, "style", allow_duplicate=True)]
+# What every drawing of the conversation also sets: the answer chat.js follows, and what is drawn (Send and Stop
+# follow it in the browser: chat.js `shown`).
+STATUS = [Output(ids.STREAM, "data", allow_duplicate=True), Output(ids.SHOWN, "data", allow_duplicate=True)]
 
 
 def bump(current, **changes):
@@ -35,7 +34,7 @@ def status(found, live, markdown, count, recent=0):
     last = found["messages"][-1]["seq"] if found["messages"] else None
     shown = {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live), "count": count,
              "recent": recent, "last": last}
-    return stream, shown, bool(live), SHOWN if live else HIDDEN
+    return stream, shown
 
 
 def register(app, page):
@@ -57,7 +56,7 @@ def register(app, page):
         found = page.conversation(current.get("id"), window=current.get("window") or WINDOW)
         strings = page.strings
         if not found:
-            return [], [], False, True, "", strings["title"], None, {"id": None}, False, HIDDEN, no_update
+            return [], [], False, True, "", strings["title"], None, {"id": None}, no_update
         messages = found["messages"]
         earlier = found["message_count"] - len(messages)
         return (page.view(bool(markdown), bool(dark)).messages(messages), [], bool(messages), earlier <= 0,
@@ -87,7 +86,7 @@ def register(app, page):
 
         def refuse(kind, text):
             """Say why nothing was asked; the box keeps the question and the files."""
-            return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * 8
+            return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * 6
 
         if user_id is None:
             return refuse("error", page.error_text("not_signed_in"))
@@ -109,7 +108,7 @@ def register(app, page):
         shown = shown or {}
         count = shown.get("count")
         if not found or edit_seq is not None or shown.get("id") != cid or count is None:
-            return "", bump(current, id=cid), edit_out, no_update, *files_out, *(no_update,) * 6
+            return "", bump(current, id=cid), edit_out, no_update, *files_out, *(no_update,) * 4
         after = page.conversation(cid, window=2)
         turn = Patch()
         turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
@@ -131,12 +130,12 @@ def register(app, page):
         if not msg:
             raise NotFound()
         if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):  # another one on screen now
-            return (no_update,) * 6 + (limits_and_left(page.auth, user_id, page.strings)[1], no_update)
+            return (no_update,) * 4 + (limits_and_left(page.auth, user_id, page.strings)[1], no_update)
         found = page.conversation(msg["conversation_id"], window=1)
         if shown.get("last") != msg["seq"] or found["messages"][-1]["seq"] != msg["seq"]:
             # A question was asked (or drawn) while this answer ended: its slot is not the last drawn one. Drawn
             # again, what is left of the limits comes with it.
-            return (no_update,) * 7 + (bump(current),)
+            return (no_update,) * 5 + (bump(current),)
         answer, recent = Patch(), shown.get("recent", 0)
         answer[(recent or shown["count"]) - 1] = page.view(bool(markdown), bool(dark)).message(msg)
         drawn = (no_update, answer) if recent else (answer, no_update)
@@ -240,4 +239,5 @@ def register(app, page):
     app.clientside_callback(ClientsideFunction("chat", "follow"), Input(ids.STREAM, "data"))
     app.clientside_callback(ClientsideFunction("chat", "copy"), Input(ids.COPY, "data"),
                             prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("chat", "shown"), Input(ids.SHOWN, "data"))
+    app.clientside_callback(ClientsideFunction("chat", "shown"), Output(ids.SEND, "disabled"),
+                            Output(ids.STOP, "style"), Input(ids.SHOWN, "data"))
