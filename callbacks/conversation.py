@@ -165,7 +165,7 @@ def register(app, page):
         """Import an export file or a backup: checked whole first, then stored; the same file can be picked again."""
         unless_drawn_only(contents)
         user_id = page.user_id()
-        if not contents or not user_id:
+        if not user_id:
             return no_update, no_update, None
         try:
             data = base64.b64decode(contents.split(",", 1)[-1])

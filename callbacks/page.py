@@ -9,7 +9,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from chatcore.store import STORE_ERRORS, conversations, users
 from chatcore.strings import ERRORS, STRINGS
-from components import ids, settings as settings_drawer
+from components import ids
+from components import settings as settings_drawer
 from components.message_list import View
 from components.settings import CONTROLS
 
