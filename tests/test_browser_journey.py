@@ -1,14 +1,16 @@
 """Browser tests (dash_duo, headless Debian chromium) of the chat journey a person goes through."""
 
 import re
+import threading
 import time
 from pathlib import Path
 
+from flask import request
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from components import ids
-from testkit.app import TEST_KEY
+from testkit.app import TEST_KEY, build_app, upstream_env
 from testkit.browser import (ASSISTANT, PAGE_IDS, answer_text, answers, click, committed_history, start,
                              stored_conversations, toast, type_and_send, wait_for_answer, wait_for_markdown,
                              wait_until)
@@ -137,6 +139,26 @@ def test_the_first_screen_asks_and_answers_before_antd_has_loaded(dash_duo, upst
     wait_until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".conv-item")) == 1, message="not listed")
     assert dash_duo.driver.execute_script("return window.feffery_antd_components === undefined")
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.OVERLAYS} *")  # nothing drawn with fac
+
+
+def test_settings_clicked_before_antd_has_loaded_open_once_it_has(dash_duo, upstream):
+    # The drawer is drawn once fac's bundle has loaded; a click on Settings before that is not lost.
+    app = build_app(upstream_env(upstream))
+    release = threading.Event()
+
+    @app.server.before_request
+    def slow_antd():
+        """A slow network, for fac's bundle only."""
+        if "feffery_antd_components" in request.path:
+            release.wait(30)
+
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element(f"#{ids.INPUT}")
+    dash_duo.find_element(f"#{ids.SETTINGS_OPEN}").click()
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.MODEL}")
+    release.set()
+    wait_until(dash_duo, lambda d: d.find_element(By.CSS_SELECTOR, f"#{ids.MODEL}").is_displayed(),
+               message="the drawer did not open once drawn")
 
 
 def test_enter_shift_enter_ime_and_empty_input(dash_duo, upstream):
