@@ -417,6 +417,8 @@ class Generations:
         self._running = {}  # gid -> Run, the generations this process runs
         self._started_in = None  # pid of the process whose heartbeat (and cancel listener) runs
         self._start_lock = threading.Lock()
+        self._to_save = {}  # gid -> Run whose partial answer is due, written together by _save_due
+        self._saver_scheduled = False
         _MANAGERS.add(self)
 
     def running(self) -> int:
@@ -441,8 +443,11 @@ class Generations:
             raise bad_request("invalid_history_turns", "'history_turns' must be a positive whole number.")
         if question is None and (body.get("attachments") or files):
             question = ""  # files alone are a question
-        window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
-        found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
+        if multi_turn:
+            window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
+            found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
+        else:  # no history to send: only whose it is (the turn's own write checks again)
+            found = {"messages": []} if conversations.owns(self.db, user_id, conversation_id) else None
         if found is None:
             raise not_found()
         # Decoding and re-encoding images (Pillow) and reading PDFs take CPU for a while: not on the event loop.
@@ -584,8 +589,8 @@ class Generations:
         if run.request.trimmed_messages:
             usage["trimmed"] = run.request.trimmed_messages  # the oldest messages did not fit the context
         try:
-            self._save(run, status=status, usage=usage)
-            quotas.record(self.db, run.gid, counted)
+            self._save(run, status=status, usage=usage, also=lambda connection: quotas.record_in(connection, run.gid,
+                                                                                                counted))
         except Exception:  # the store is down: viewers still get the end; the answer stays 'streaming' there
             log.exception("could not save the answer")
         try:
@@ -618,7 +623,7 @@ class Generations:
                     run.answer_at = time.monotonic()  # the thinking before it ended here
                 self._add_text(run, key, item)
                 if time.monotonic() - run.saved_at >= SAVE_SECONDS:
-                    self._save(run, status=None)
+                    self._save_soon(run)
         except ChatError as exc:
             error = exc
         except Exception as exc:  # a bug or a store failure: the answer still ends, as failed
@@ -633,19 +638,48 @@ class Generations:
                 events.close()  # on Stop this closes the upstream request: generation (and billing) ends
         return finish, error, first_at
 
-    def _save(self, run, status, usage=None):
-        """Write the answer so far (and, at the end, its status and usage) to the store."""
+    def _save(self, run, status, usage=None, also=None):
+        """Write the final answer, its status and usage to the store (`also(connection)` in the same transaction)."""
         with run.save_lock:
             if run.final:
                 return
-            run.final = bool(status)
-            run.saved_at, run.saved_chars = time.monotonic(), run.chars["content"] + run.chars["reasoning_content"]
-            fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None}
-            if status:
-                fields.update(status=status, usage=usage)
-            else:  # while it runs, `alive_at` tells viewers on other workers (memory logs) that its process lives
-                fields["usage"] = {"alive_at": now_ms()}
-            conversations.update_message(self.db, run.user_id, run.gid, **fields)
+            run.final = True
+            fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None,
+                      "status": status, "usage": usage}
+            conversations.update_message(self.db, run.user_id, run.gid, also=also, **fields)
+
+    def _save_soon(self, run):
+        """Queue the answer so far for the next batch of partial saves (written in the next turn of the loop)."""
+        self._to_save[run.gid] = run
+        if not self._saver_scheduled:
+            self._saver_scheduled = True
+            _background(self._save_due)
+
+    def _save_due(self):
+        """Write every queued answer so far in one transaction: under load many are due in the same turn."""
+        self._saver_scheduled = False
+        runs, self._to_save = list(self._to_save.values()), {}
+        held, changes = [], []
+        try:
+            for run in runs:
+                # A run being saved for good is skipped (its final save is the last); the others wait for us.
+                if not run.save_lock.acquire(blocking=False):
+                    continue
+                held.append(run)
+                if run.final:
+                    continue
+                run.saved_at, run.saved_chars = time.monotonic(), run.chars["content"] + run.chars["reasoning_content"]
+                # While it runs, `alive_at` tells viewers on other workers (memory logs) that its process lives.
+                changes.append((run.user_id, run.gid, {"content": run.text("content"),
+                                                       "reasoning": run.text("reasoning_content") or None,
+                                                       "usage": {"alive_at": now_ms()}}))
+            if changes:
+                conversations.update_messages(self.db, changes)
+        except Exception:  # the store is down for a moment: the next save (or the final one) writes it
+            log.warning("could not save answers so far", exc_info=True)
+        finally:
+            for run in held:
+                run.save_lock.release()
 
     # --- background: heartbeat and cancel ---------------------------------------------------------------
 
@@ -678,7 +712,7 @@ class Generations:
                     quiet_for = time.monotonic() - run.saved_at
                     if (run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and
                             quiet_for >= SAVE_SECONDS) or (not self.backend.shared and quiet_for >= STALE_SECONDS / 2):
-                        self._save(run, status=None)
+                        self._save_soon(run)
                 self.backend.refresh(runs)
                 for gid in self.backend.cancel_requests([run.gid for run in runs]):
                     self._cancel_here(gid)
@@ -710,7 +744,11 @@ class Generations:
     def follow(self, user_id, gid, last_event_id):
         """The generation's events after `last_event_id` as SSE bytes; 404 (before any byte) if not the user's."""
         position = Position.parse(last_event_id)
-        message = conversations.get_message(self.db, user_id, gid)
+        run = self._running.get(gid)
+        if run is not None and run.user_id == user_id and not (run.final or run.cancelled):  # running here
+            message = {"id": gid, "role": "assistant", "status": "streaming"}
+        else:
+            message = conversations.get_message(self.db, user_id, gid)
         if message is None or message["role"] != "assistant":
             raise not_found()
         return self._events(user_id, message, position)
