@@ -275,16 +275,53 @@ class RedisBackend:
         self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
         self.on_cancel = None
         self._listening = None  # pid of the process whose listener runs
+        # The logs of the generations this process runs are also kept here: their viewers on this process read
+        # them without a round trip (the same events, written here first).
+        self.local = MemoryBackend()
+        self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
+        self._sending = False
+        self._pending_lock = threading.Lock()
 
     @staticmethod
     def _key(gid):
         """The stream's key."""
         return f"chat:generation:{gid}"
 
-    def append(self, gid, entry):
+    def _xadd(self, target, gid, entry):
         """XADD the event with its seq as the stream id, so a viewer's position is a stream id too."""
-        self.redis.xadd(self._key(gid), {"k": entry.kind, "f": entry.frame, "p": entry.position.event_id()},
-                        id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS, approximate=True)
+        target.xadd(self._key(gid), {"k": entry.kind, "f": entry.frame, "p": entry.position.event_id()},
+                    id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS, approximate=True)
+
+    def append(self, gid, entry):
+        """Add the event here and to Redis: the first at once (the stream exists before anyone is told of it, and
+        a Redis that refuses it refuses the question), later ones in one pipeline with every other event of this
+        process that comes before the last is sent."""
+        self.local.append(gid, entry)
+        if entry.position.seq == 1:
+            self._xadd(self.redis, gid, entry)
+            return
+        with self._pending_lock:
+            self._pending.append((gid, entry))
+            if self._sending:
+                return
+            self._sending = True
+        _background(self._send_pending)
+
+    def _send_pending(self):
+        """Send the waiting events, one pipeline at a time (so each stream's ids reach Redis in order)."""
+        while True:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._sending = False
+                    return
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for gid, entry in batch:
+                    self._xadd(pipe, gid, entry)
+                pipe.execute()
+            except Exception:  # Redis down for a moment: viewers elsewhere see the gap and continue from the store
+                log.warning("could not send %d log events to Redis", len(batch), exc_info=True)
 
     @staticmethod
     def _entry(fields):
@@ -293,7 +330,11 @@ class RedisBackend:
         return Entry(fields[b"k"].decode(), fields[b"f"], Position(seq, content, reasoning))
 
     def read(self, gid, after, timeout):
-        """XREAD BLOCK after seq `after`; None when the stream does not exist (expired, or never written)."""
+        """Events after seq `after`: from here when this process runs it, else XREAD BLOCK; None when the stream
+        does not exist (expired, or never written)."""
+        here = self.local.read(gid, after, timeout)
+        if here is not None:
+            return here
         key = self._key(gid)
         reply = self.redis.xread({key: f"{after}-0"}, count=READ_BATCH, block=max(1, int(timeout * 1000)))
         if reply:
@@ -302,14 +343,17 @@ class RedisBackend:
 
     def entries(self, gid):
         """Every event still held."""
-        return [self._entry(fields) for _, fields in self.redis.xrange(self._key(gid))]
+        return self.local.entries(gid) or [self._entry(fields) for _, fields in self.redis.xrange(self._key(gid))]
 
     def finish(self, gid):
-        """The answer is saved: the stream expires once viewers mid-read had time to read its end."""
+        """The answer is saved: the stream expires once viewers mid-read had time to read its end (so does the
+        copy here)."""
+        self.local.finish(gid)
         self.redis.expire(self._key(gid), int(LINGER_SECONDS))
 
     def sweep(self):
-        """Redis expires the logs itself."""
+        """Redis expires the logs itself; the copies here are dropped like memory logs."""
+        self.local.sweep()
 
     def request_cancel(self, gid):
         """Tell every instance: a key (read by the running instance's heartbeat, should it miss the message)
