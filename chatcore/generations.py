@@ -36,11 +36,12 @@ log = logging.getLogger("chat")
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
 STALE_SECONDS = 10.0     # a log silent this long belongs to an instance that died: the answer is interrupted
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
-FIRST_POLL_SECONDS = 0.2  # how often a viewer without the log reads the store until the first text is there
+FIRST_POLL_SECONDS = 0.05  # how often a viewer without the log reads the store until the first text is there
 LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; later ones replay from the store
 RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
+FOLLOW_SECONDS = 0.02    # with Redis, how often one process reads every stream its viewers follow from elsewhere
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
 POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns",
                "attachments")
@@ -281,6 +282,12 @@ class RedisBackend:
         self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
         self._sending = False
         self._pending_lock = threading.Lock()
+        # Streams of other processes that viewers here follow: one reader fetches them all with one XREAD each
+        # round into copies here, instead of an XREAD per viewer per event.
+        self._copies = {}  # gid -> _Copy
+        self._reader_pid = None
+        self._reader_error = None  # the last round's failure, raised to viewers until a round works again
+        self._wanted = threading.Event()  # set when a copy is added: wakes a reader with nothing to follow
 
     @staticmethod
     def _key(gid):
@@ -330,16 +337,69 @@ class RedisBackend:
         return Entry(fields[b"k"].decode(), fields[b"f"], Position(seq, content, reasoning))
 
     def read(self, gid, after, timeout):
-        """Events after seq `after`: from here when this process runs it, else XREAD BLOCK; None when the stream
-        does not exist (expired, or never written)."""
+        """Events after seq `after` (waiting up to `timeout` for one): from here when this process runs it, else
+        from the copy the reader keeps; None when the stream does not exist (expired, or never written)."""
         here = self.local.read(gid, after, timeout)
         if here is not None:
             return here
-        key = self._key(gid)
-        reply = self.redis.xread({key: f"{after}-0"}, count=READ_BATCH, block=max(1, int(timeout * 1000)))
-        if reply:
-            return [self._entry(fields) for _, fields in reply[0][1]]
-        return [] if self.redis.exists(key) else None
+        copy = self._copies.get(gid)
+        if copy is None:
+            if not self.redis.exists(self._key(gid)):
+                return None
+            copy = self._copies.setdefault(gid, _Copy())
+            self._start_reader()
+            self._wanted.set()
+        copy.read_at = time.monotonic()
+        entries = copy.log.read(after, timeout)
+        if self._reader_error is not None:
+            raise self._reader_error
+        if entries or copy.log.entries:
+            return entries
+        return [] if self.redis.exists(self._key(gid)) else None
+
+    def _start_reader(self):
+        """Start this process's reader once (a forked worker starts its own)."""
+        import os
+
+        with self._pending_lock:
+            if self._reader_pid == os.getpid():
+                return
+            self._reader_pid = os.getpid()
+        _background(self._follow)
+
+    def _follow(self):
+        """Every FOLLOW_SECONDS, one XREAD for every stream followed here, each from the last event fetched; a copy
+        no viewer read for a while, or whose end was fetched long enough ago, is dropped."""
+        pause = threading.Event()
+        while True:
+            started = time.monotonic()
+            copies = {gid: copy for gid, copy in list(self._copies.items())
+                      if started - copy.read_at < STALE_SECONDS and
+                      not (copy.ended_at and started - copy.ended_at > LINGER_SECONDS)}
+            for gid in set(self._copies) - set(copies):
+                self._copies.pop(gid, None)
+            if not copies:  # nothing to follow: sleep until a viewer asks for a stream
+                self._wanted.clear()
+                if not self._copies:
+                    self._wanted.wait()
+                continue
+            try:
+                reply = self.redis.xread({self._key(gid): f"{copy.fetched}-0" for gid, copy in copies.items()},
+                                         count=READ_BATCH)
+                self._reader_error = None
+            except Exception as exc:  # Redis down: viewers get the error; try again next round
+                self._reader_error = exc
+                reply = []
+            for key, items in reply or []:
+                copy = copies[key.decode().rpartition(":")[2]]
+                for _, fields in items:
+                    entry = self._entry(fields)
+                    if not copy.log.entries:  # Redis may have trimmed the oldest: the copy starts where it does
+                        copy.log.first = entry.position.seq
+                    copy.fetched = entry.position.seq
+                    copy.ended_at = copy.ended_at or (entry.kind == "end" and started)
+                    copy.log.append(entry)
+            pause.wait(max(0.0, FOLLOW_SECONDS - (time.monotonic() - started)))
 
     def entries(self, gid):
         """Every event still held."""
@@ -417,6 +477,16 @@ class RedisBackend:
             pipe.zadd(f"chat:running:{run.user_id}", {run.gid: now})
             pipe.expire(self._key(run.gid), RUNNING_TTL_SECONDS)
         pipe.execute()
+
+
+class _Copy:
+    """A stream of another process that viewers here follow: its events so far (from the first), as a memory log."""
+
+    def __init__(self):
+        self.log = _MemoryLog()
+        self.fetched = 0  # seq of the last event fetched
+        self.read_at = time.monotonic()  # when a viewer last read it
+        self.ended_at = None  # when its end was fetched
 
 
 class Run:
