@@ -41,7 +41,6 @@ LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; 
 RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
-REDIS_CONNECTIONS = 64   # per process, with Redis; the cancel listener holds one
 FOLLOW_SECONDS = 0.02    # with Redis, how often one process reads every stream its viewers follow from elsewhere
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
 POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns",
@@ -273,10 +272,7 @@ class RedisBackend:
     def __init__(self, url):
         import redis  # only when REDIS_URL is set
 
-        # A bounded pool: a burst of questions waits a moment for a connection instead of opening hundreds (each
-        # a TCP handshake and redis-py's own greeting commands); no command here blocks for long.
-        pool = redis.BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS)
-        self.redis = redis.Redis(connection_pool=pool)
+        self.redis = redis.Redis.from_url(url)
         self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
         self.on_cancel = None
         self._listening = None  # pid of the process whose listener runs
