@@ -36,11 +36,12 @@ log = logging.getLogger("chat")
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
 STALE_SECONDS = 10.0     # a log silent this long belongs to an instance that died: the answer is interrupted
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
-FIRST_POLL_SECONDS = 0.2  # how often a viewer without the log reads the store until the first text is there
+FIRST_POLL_SECONDS = 0.05  # how often a viewer without the log reads the store until the first text is there
 LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; later ones replay from the store
 RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
+FOLLOW_SECONDS = 0.02    # with Redis, how often one process reads every stream its viewers follow from elsewhere
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
 POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns",
                "attachments")
@@ -275,16 +276,59 @@ class RedisBackend:
         self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
         self.on_cancel = None
         self._listening = None  # pid of the process whose listener runs
+        # The logs of the generations this process runs are also kept here: their viewers on this process read
+        # them without a round trip (the same events, written here first).
+        self.local = MemoryBackend()
+        self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
+        self._sending = False
+        self._pending_lock = threading.Lock()
+        # Streams of other processes that viewers here follow: one reader fetches them all with one XREAD each
+        # round into copies here, instead of an XREAD per viewer per event.
+        self._copies = {}  # gid -> _Copy
+        self._reader_pid = None
+        self._reader_error = None  # the last round's failure, raised to viewers until a round works again
+        self._wanted = threading.Event()  # set when a copy is added: wakes a reader with nothing to follow
 
     @staticmethod
     def _key(gid):
         """The stream's key."""
         return f"chat:generation:{gid}"
 
-    def append(self, gid, entry):
+    def _xadd(self, target, gid, entry):
         """XADD the event with its seq as the stream id, so a viewer's position is a stream id too."""
-        self.redis.xadd(self._key(gid), {"k": entry.kind, "f": entry.frame, "p": entry.position.event_id()},
-                        id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS, approximate=True)
+        target.xadd(self._key(gid), {"k": entry.kind, "f": entry.frame, "p": entry.position.event_id()},
+                    id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS, approximate=True)
+
+    def append(self, gid, entry):
+        """Add the event here and to Redis: the first at once (the stream exists before anyone is told of it, and
+        a Redis that refuses it refuses the question), later ones in one pipeline with every other event of this
+        process that comes before the last is sent."""
+        self.local.append(gid, entry)
+        if entry.position.seq == 1:
+            self._xadd(self.redis, gid, entry)
+            return
+        with self._pending_lock:
+            self._pending.append((gid, entry))
+            if self._sending:
+                return
+            self._sending = True
+        _background(self._send_pending)
+
+    def _send_pending(self):
+        """Send the waiting events, one pipeline at a time (so each stream's ids reach Redis in order)."""
+        while True:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._sending = False
+                    return
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for gid, entry in batch:
+                    self._xadd(pipe, gid, entry)
+                pipe.execute()
+            except Exception:  # Redis down for a moment: viewers elsewhere see the gap and continue from the store
+                log.warning("could not send %d log events to Redis", len(batch), exc_info=True)
 
     @staticmethod
     def _entry(fields):
@@ -293,23 +337,83 @@ class RedisBackend:
         return Entry(fields[b"k"].decode(), fields[b"f"], Position(seq, content, reasoning))
 
     def read(self, gid, after, timeout):
-        """XREAD BLOCK after seq `after`; None when the stream does not exist (expired, or never written)."""
-        key = self._key(gid)
-        reply = self.redis.xread({key: f"{after}-0"}, count=READ_BATCH, block=max(1, int(timeout * 1000)))
-        if reply:
-            return [self._entry(fields) for _, fields in reply[0][1]]
-        return [] if self.redis.exists(key) else None
+        """Events after seq `after` (waiting up to `timeout` for one): from here when this process runs it, else
+        from the copy the reader keeps; None when the stream does not exist (expired, or never written)."""
+        here = self.local.read(gid, after, timeout)
+        if here is not None:
+            return here
+        copy = self._copies.get(gid)
+        if copy is None:
+            if not self.redis.exists(self._key(gid)):
+                return None
+            copy = self._copies.setdefault(gid, _Copy())
+            self._start_reader()
+            self._wanted.set()
+        copy.read_at = time.monotonic()
+        entries = copy.log.read(after, timeout)
+        if self._reader_error is not None:
+            raise self._reader_error
+        if entries or copy.log.entries:
+            return entries
+        return [] if self.redis.exists(self._key(gid)) else None
+
+    def _start_reader(self):
+        """Start this process's reader once (a forked worker starts its own)."""
+        import os
+
+        with self._pending_lock:
+            if self._reader_pid == os.getpid():
+                return
+            self._reader_pid = os.getpid()
+        _background(self._follow)
+
+    def _follow(self):
+        """Every FOLLOW_SECONDS, one XREAD for every stream followed here, each from the last event fetched; a copy
+        no viewer read for a while, or whose end was fetched long enough ago, is dropped."""
+        pause = threading.Event()
+        while True:
+            started = time.monotonic()
+            copies = {gid: copy for gid, copy in list(self._copies.items())
+                      if started - copy.read_at < STALE_SECONDS and
+                      not (copy.ended_at and started - copy.ended_at > LINGER_SECONDS)}
+            for gid in set(self._copies) - set(copies):
+                self._copies.pop(gid, None)
+            if not copies:  # nothing to follow: sleep until a viewer asks for a stream
+                self._wanted.clear()
+                if not self._copies:
+                    self._wanted.wait()
+                continue
+            try:
+                reply = self.redis.xread({self._key(gid): f"{copy.fetched}-0" for gid, copy in copies.items()},
+                                         count=READ_BATCH)
+                self._reader_error = None
+            except Exception as exc:  # Redis down: viewers get the error; try again next round
+                self._reader_error = exc
+                reply = []
+            for key, items in reply or []:
+                copy = copies[key.decode().rpartition(":")[2]]
+                for _, fields in items:
+                    entry = self._entry(fields)
+                    if not copy.log.entries:  # Redis may have trimmed the oldest: the copy starts where it does
+                        copy.log.first = entry.position.seq
+                    copy.fetched = entry.position.seq
+                    copy.ended_at = copy.ended_at or (entry.kind == "end" and started)
+                    copy.log.append(entry)
+            pause.wait(max(0.0, FOLLOW_SECONDS - (time.monotonic() - started)))
 
     def entries(self, gid):
         """Every event still held."""
-        return [self._entry(fields) for _, fields in self.redis.xrange(self._key(gid))]
+        return self.local.entries(gid) or [self._entry(fields) for _, fields in self.redis.xrange(self._key(gid))]
 
     def finish(self, gid):
-        """The answer is saved: the stream expires once viewers mid-read had time to read its end."""
+        """The answer is saved: the stream expires once viewers mid-read had time to read its end (so does the
+        copy here)."""
+        self.local.finish(gid)
         self.redis.expire(self._key(gid), int(LINGER_SECONDS))
 
     def sweep(self):
-        """Redis expires the logs itself."""
+        """Redis expires the logs itself; the copies here are dropped like memory logs."""
+        self.local.sweep()
 
     def request_cancel(self, gid):
         """Tell every instance: a key (read by the running instance's heartbeat, should it miss the message)
@@ -375,6 +479,16 @@ class RedisBackend:
         pipe.execute()
 
 
+class _Copy:
+    """A stream of another process that viewers here follow: its events so far (from the first), as a memory log."""
+
+    def __init__(self):
+        self.log = _MemoryLog()
+        self.fetched = 0  # seq of the last event fetched
+        self.read_at = time.monotonic()  # when a viewer last read it
+        self.ended_at = None  # when its end was fetched
+
+
 class Run:
     """One generation running in this process: its text so far, its log position and its stop flag."""
 
@@ -417,6 +531,8 @@ class Generations:
         self._running = {}  # gid -> Run, the generations this process runs
         self._started_in = None  # pid of the process whose heartbeat (and cancel listener) runs
         self._start_lock = threading.Lock()
+        self._to_save = {}  # gid -> Run whose partial answer is due, written together by _save_due
+        self._saver_scheduled = False
         _MANAGERS.add(self)
 
     def running(self) -> int:
@@ -441,8 +557,11 @@ class Generations:
             raise bad_request("invalid_history_turns", "'history_turns' must be a positive whole number.")
         if question is None and (body.get("attachments") or files):
             question = ""  # files alone are a question
-        window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
-        found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
+        if multi_turn:
+            window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
+            found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
+        else:  # no history to send: only whose it is (the turn's own write checks again)
+            found = {"messages": []} if conversations.owns(self.db, user_id, conversation_id) else None
         if found is None:
             raise not_found()
         # Decoding and re-encoding images (Pillow) and reading PDFs take CPU for a while: not on the event loop.
@@ -584,8 +703,8 @@ class Generations:
         if run.request.trimmed_messages:
             usage["trimmed"] = run.request.trimmed_messages  # the oldest messages did not fit the context
         try:
-            self._save(run, status=status, usage=usage)
-            quotas.record(self.db, run.gid, counted)
+            self._save(run, status=status, usage=usage, also=lambda connection: quotas.record_in(connection, run.gid,
+                                                                                                counted))
         except Exception:  # the store is down: viewers still get the end; the answer stays 'streaming' there
             log.exception("could not save the answer")
         try:
@@ -618,7 +737,7 @@ class Generations:
                     run.answer_at = time.monotonic()  # the thinking before it ended here
                 self._add_text(run, key, item)
                 if time.monotonic() - run.saved_at >= SAVE_SECONDS:
-                    self._save(run, status=None)
+                    self._save_soon(run)
         except ChatError as exc:
             error = exc
         except Exception as exc:  # a bug or a store failure: the answer still ends, as failed
@@ -633,19 +752,48 @@ class Generations:
                 events.close()  # on Stop this closes the upstream request: generation (and billing) ends
         return finish, error, first_at
 
-    def _save(self, run, status, usage=None):
-        """Write the answer so far (and, at the end, its status and usage) to the store."""
+    def _save(self, run, status, usage=None, also=None):
+        """Write the final answer, its status and usage to the store (`also(connection)` in the same transaction)."""
         with run.save_lock:
             if run.final:
                 return
-            run.final = bool(status)
-            run.saved_at, run.saved_chars = time.monotonic(), run.chars["content"] + run.chars["reasoning_content"]
-            fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None}
-            if status:
-                fields.update(status=status, usage=usage)
-            else:  # while it runs, `alive_at` tells viewers on other workers (memory logs) that its process lives
-                fields["usage"] = {"alive_at": now_ms()}
-            conversations.update_message(self.db, run.user_id, run.gid, **fields)
+            run.final = True
+            fields = {"content": run.text("content"), "reasoning": run.text("reasoning_content") or None,
+                      "status": status, "usage": usage}
+            conversations.update_message(self.db, run.user_id, run.gid, also=also, **fields)
+
+    def _save_soon(self, run):
+        """Queue the answer so far for the next batch of partial saves (written in the next turn of the loop)."""
+        self._to_save[run.gid] = run
+        if not self._saver_scheduled:
+            self._saver_scheduled = True
+            _background(self._save_due)
+
+    def _save_due(self):
+        """Write every queued answer so far in one transaction: under load many are due in the same turn."""
+        self._saver_scheduled = False
+        runs, self._to_save = list(self._to_save.values()), {}
+        held, changes = [], []
+        try:
+            for run in runs:
+                # A run being saved for good is skipped (its final save is the last); the others wait for us.
+                if not run.save_lock.acquire(blocking=False):
+                    continue
+                held.append(run)
+                if run.final:
+                    continue
+                run.saved_at, run.saved_chars = time.monotonic(), run.chars["content"] + run.chars["reasoning_content"]
+                # While it runs, `alive_at` tells viewers on other workers (memory logs) that its process lives.
+                changes.append((run.user_id, run.gid, {"content": run.text("content"),
+                                                       "reasoning": run.text("reasoning_content") or None,
+                                                       "usage": {"alive_at": now_ms()}}))
+            if changes:
+                conversations.update_messages(self.db, changes)
+        except Exception:  # the store is down for a moment: the next save (or the final one) writes it
+            log.warning("could not save answers so far", exc_info=True)
+        finally:
+            for run in held:
+                run.save_lock.release()
 
     # --- background: heartbeat and cancel ---------------------------------------------------------------
 
@@ -678,7 +826,7 @@ class Generations:
                     quiet_for = time.monotonic() - run.saved_at
                     if (run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and
                             quiet_for >= SAVE_SECONDS) or (not self.backend.shared and quiet_for >= STALE_SECONDS / 2):
-                        self._save(run, status=None)
+                        self._save_soon(run)
                 self.backend.refresh(runs)
                 for gid in self.backend.cancel_requests([run.gid for run in runs]):
                     self._cancel_here(gid)
@@ -710,7 +858,11 @@ class Generations:
     def follow(self, user_id, gid, last_event_id):
         """The generation's events after `last_event_id` as SSE bytes; 404 (before any byte) if not the user's."""
         position = Position.parse(last_event_id)
-        message = conversations.get_message(self.db, user_id, gid)
+        run = self._running.get(gid)
+        if run is not None and run.user_id == user_id and not (run.final or run.cancelled):  # running here
+            message = {"id": gid, "role": "assistant", "status": "streaming"}
+        else:
+            message = conversations.get_message(self.db, user_id, gid)
         if message is None or message["role"] != "assistant":
             raise not_found()
         return self._events(user_id, message, position)

@@ -53,10 +53,14 @@ def check_override(data) -> dict:
     return {key: value for key, value in data.items() if value is not None}
 
 
+_OVERRIDE = sa.select(user_limits.c.data).where(user_limits.c.user_id == sa.bindparam("_uid"))  # built once
+_RECORD = usage_events.update().where(usage_events.c.id == sa.bindparam("_id"))
+
+
 def limits_for(db, user_id, settings) -> Limits:
     """The user's limits: the settings' defaults with the user's overrides on top."""
     with db.connect() as connection:
-        override = connection.execute(sa.select(user_limits.c.data).where(user_limits.c.user_id == user_id)).scalar()
+        override = connection.execute(_OVERRIDE, {"_uid": user_id}).scalar()
     override = dict(override or {})
     if "models" in override:
         override["models"] = tuple(override["models"])
@@ -143,8 +147,14 @@ def record(db, event_id, answer_usage: dict | None):
     if not answer_usage:
         return
     with db.begin() as connection:
-        connection.execute(usage_events.update().where(usage_events.c.id == event_id).values(
-            total_tokens=int(answer_usage.get("total_tokens") or 0), estimated=bool(answer_usage.get("estimated"))))
+        record_in(connection, event_id, answer_usage)
+
+
+def record_in(connection, event_id, answer_usage: dict | None):
+    """record() inside the caller's transaction (an answer saved with its count)."""
+    if answer_usage:
+        connection.execute(_RECORD, {"_id": event_id, "total_tokens": int(answer_usage.get("total_tokens") or 0),
+                                     "estimated": bool(answer_usage.get("estimated"))})
 
 
 def release(db, event_id):

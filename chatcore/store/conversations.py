@@ -70,6 +70,28 @@ def _owned(user_id, conversation_id):
     return sa.and_(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
 
 
+# The statements of every question asked, built once with named parameters: building and hashing a statement
+# per call cost more worker CPU than SQLite running it. `_`-prefixed names are parameters of WHERE clauses.
+_OWNED = sa.and_(conversations.c.id == sa.bindparam("_cid"), conversations.c.user_id == sa.bindparam("_uid"))
+_MESSAGE_COUNT = (sa.select(sa.func.count()).where(messages.c.conversation_id == conversations.c.id)
+                  .scalar_subquery().label("message_count"))
+_CONVERSATION = sa.select(conversations, _MESSAGE_COUNT).where(_OWNED)
+_OWNS = sa.select(conversations.c.id).where(_OWNED)
+_LAST_MESSAGES = (messages.select().where(messages.c.conversation_id == sa.bindparam("_cid"))
+                  .order_by(messages.c.seq.desc()).limit(sa.bindparam("_window")))
+_ALL_MESSAGES = messages.select().where(messages.c.conversation_id == sa.bindparam("_cid")).order_by(messages.c.seq)
+_LAST_SEQ = sa.select(sa.func.max(messages.c.seq)).where(messages.c.conversation_id == sa.bindparam("_cid"))
+_INSERT_MESSAGE = messages.insert()
+# An untitled conversation takes the automatic title; the row count says whether it is the user's.
+_TOUCH = (conversations.update().where(_OWNED).values(
+    updated_at=sa.bindparam("_now"),
+    title=sa.case((conversations.c.title == "", sa.bindparam("_title")), else_=conversations.c.title)))
+_MESSAGE = messages.select().where(messages.c.id == sa.bindparam("_id"), messages.c.user_id == sa.bindparam("_uid"))
+_UPDATE_MESSAGE = messages.update().where(messages.c.id == sa.bindparam("_id"),
+                                          messages.c.user_id == sa.bindparam("_uid"))
+_UPDATE_MESSAGE_IF = _UPDATE_MESSAGE.where(messages.c.status == sa.bindparam("_status"))
+
+
 def list_conversations(db, user_id, query="", limit=1000) -> list[dict]:
     """The user's conversations, newest first; with `query`, those whose title or any message contains it."""
     statement = conversations.select().where(conversations.c.user_id == user_id)
@@ -102,18 +124,22 @@ def get_conversation(db, user_id, conversation_id, window=None) -> dict | None:
     if not is_id(conversation_id):
         return None
     with db.connect() as connection:
-        row = connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first()
+        row = connection.execute(_CONVERSATION, {"_cid": conversation_id, "_uid": user_id}).first()
         if row is None:
             return None
-        statement = messages.select().where(messages.c.conversation_id == conversation_id)
         if window:
-            statement = statement.order_by(messages.c.seq.desc()).limit(window)
-            rows = list(connection.execute(statement))[::-1]
+            rows = list(connection.execute(_LAST_MESSAGES, {"_cid": conversation_id, "_window": window}))[::-1]
         else:
-            rows = list(connection.execute(statement.order_by(messages.c.seq)))
-        total = connection.execute(sa.select(sa.func.count()).where(
-            messages.c.conversation_id == conversation_id)).scalar()
-    return _summary(row) | {"messages": [_message(m._mapping) for m in rows], "message_count": total}
+            rows = list(connection.execute(_ALL_MESSAGES, {"_cid": conversation_id}))
+    return _summary(row) | {"messages": [_message(m._mapping) for m in rows], "message_count": row.message_count}
+
+
+def owns(db, user_id, conversation_id) -> bool:
+    """True when the conversation is the user's."""
+    if not is_id(conversation_id):
+        return False
+    with db.connect() as connection:
+        return connection.execute(_OWNS, {"_cid": conversation_id, "_uid": user_id}).first() is not None
 
 
 def rename_conversation(db, user_id, conversation_id, title) -> dict | None:
@@ -138,15 +164,21 @@ def delete_conversation(db, user_id, conversation_id) -> bool:
         return bool(connection.execute(conversations.delete().where(_owned(user_id, conversation_id))).rowcount)
 
 
-def _insert_message(connection, user_id, conversation_id, seq, message, now, message_id=None):
-    """Insert one message row at position `seq`; returns it as a dict."""
+def _message_row(user_id, conversation_id, seq, message, now, message_id=None):
+    """The row of one message at position `seq` (refused if its role or status is not one the store knows)."""
     row = {"id": message_id or new_id(), "conversation_id": conversation_id, "user_id": user_id, "seq": seq,
            "role": message["role"], "content": message.get("content", ""), "reasoning": message.get("reasoning"),
            "status": message.get("status", "done"), "model": message.get("model"), "usage": message.get("usage"),
            "attachments": message.get("attachments") or None, "created_at": message.get("created_at") or now}
     if row["role"] not in ROLES or row["status"] not in STATUSES:
         raise ConversationError("role or status is not one the store knows")
-    connection.execute(messages.insert().values(**row))
+    return row
+
+
+def _insert_message(connection, user_id, conversation_id, seq, message, now, message_id=None):
+    """Insert one message row at position `seq`; returns it as a dict."""
+    row = _message_row(user_id, conversation_id, seq, message, now, message_id)
+    connection.execute(_INSERT_MESSAGE, row)
     return _message(row)
 
 
@@ -160,25 +192,22 @@ def add_messages(db, user_id, conversation_id, new_messages, ids=(), first=None)
     if not is_id(conversation_id):
         return None
     now = now_ms()
+    # A question of files alone is titled by its first file's name.
+    first_question = next((m["content"] or (m.get("attachments") or [{}])[0].get("name", "")
+                           for m in new_messages if m["role"] == "user"), "")
     with db.begin() as connection:
-        row = connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first()
-        if row is None:
+        # Touching the conversation first checks it is the user's and takes the write lock for the whole turn.
+        if not connection.execute(_TOUCH, {"_cid": conversation_id, "_uid": user_id, "_now": now,
+                                           "_title": auto_title(first_question) if first_question else ""}).rowcount:
             return None
         if first:
             first(connection)
-        last = connection.execute(sa.select(sa.func.max(messages.c.seq))
-                                  .where(messages.c.conversation_id == conversation_id)).scalar()
+        last = connection.execute(_LAST_SEQ, {"_cid": conversation_id}).scalar()
         seq = 0 if last is None else last + 1
-        added = [_insert_message(connection, user_id, conversation_id, seq + i, m, now, message_id)
-                 for i, (m, message_id) in enumerate(itertools.zip_longest(new_messages, ids[:len(new_messages)]))]
-        values = {"updated_at": now}
-        # A question of files alone is titled by its first file's name.
-        first_question = next((m["content"] or (m.get("attachments") or [{}])[0].get("name", "")
-                               for m in new_messages if m["role"] == "user"), "")
-        if not row.title and first_question:
-            values["title"] = auto_title(first_question)
-        connection.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
-    return added
+        rows = [_message_row(user_id, conversation_id, seq + i, m, now, message_id)
+                for i, (m, message_id) in enumerate(itertools.zip_longest(new_messages, ids[:len(new_messages)]))]
+        connection.execute(_INSERT_MESSAGE, rows)
+    return [_message(row) for row in rows]
 
 
 def get_message(db, user_id, message_id) -> dict | None:
@@ -186,25 +215,39 @@ def get_message(db, user_id, message_id) -> dict | None:
     if not is_id(message_id):
         return None
     with db.connect() as connection:
-        row = connection.execute(messages.select().where(messages.c.id == message_id,
-                                                         messages.c.user_id == user_id)).first()
+        row = connection.execute(_MESSAGE, {"_id": message_id, "_uid": user_id}).first()
     return None if row is None else _message(row._mapping) | {"reasoning": row.reasoning or "",
                                                               "conversation_id": row.conversation_id}
 
 
-def update_message(db, user_id, message_id, only_if_status=None, **fields) -> bool:
+def update_message(db, user_id, message_id, only_if_status=None, also=None, **fields) -> bool:
     """Change a message's content, reasoning, status, model or usage; False if not the user's (or, with
-    `only_if_status`, not in that status: a final answer must not be overwritten by a late 'interrupted')."""
+    `only_if_status`, not in that status: a final answer must not be overwritten by a late 'interrupted').
+    `also(connection)` runs in the same transaction (an answer's token count, saved with it)."""
     allowed = {key: value for key, value in fields.items() if key in ("content", "reasoning", "status", "model", "usage")}
     if "status" in allowed and allowed["status"] not in STATUSES:
         raise ConversationError("status is not one the store knows")
     if not is_id(message_id):
         return False
-    where = [messages.c.id == message_id, messages.c.user_id == user_id]
+    params = {"_id": message_id, "_uid": user_id, **allowed}
     if only_if_status:
-        where.append(messages.c.status == only_if_status)
+        params["_status"] = only_if_status
     with db.begin() as connection:
-        return bool(connection.execute(messages.update().where(*where).values(**allowed)).rowcount)
+        changed = bool(connection.execute(_UPDATE_MESSAGE_IF if only_if_status else _UPDATE_MESSAGE, params).rowcount)
+        if also:
+            also(connection)
+        return changed
+
+
+def update_messages(db, changes):
+    """Save several answers' fields in one transaction (one statement per set of fields): `changes` is a list of
+    (user id, message id, fields). Every running answer's partial text, written once a tick, not once each."""
+    groups = {}
+    for user_id, message_id, fields in changes:
+        groups.setdefault(tuple(sorted(fields)), []).append({"_id": message_id, "_uid": user_id, **fields})
+    with db.begin() as connection:
+        for rows in groups.values():
+            connection.execute(_UPDATE_MESSAGE, rows)
 
 
 def delete_messages_from(db, user_id, conversation_id, seq) -> bool:

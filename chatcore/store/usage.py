@@ -9,6 +9,7 @@ from . import users
 from .schema import conversations, messages, usage_events
 from .schema import users as user_table
 
+_INSERT_EVENT = usage_events.insert()  # built once: one per question asked
 DAYS = 30  # how far back the usage charts and /api/usage look
 NONE = {"messages_today": 0, "messages_month": 0, "tokens_today": 0, "tokens_month": 0}
 
@@ -82,5 +83,5 @@ def report(db, since_ms: int, user_id=None) -> dict:
 
 def record(connection, event_id, user_id, model, created_at, total_tokens=0, estimated=False):
     """Insert one usage event (an answer asked for; its tokens are set when it ends)."""
-    connection.execute(usage_events.insert().values(id=event_id, user_id=user_id, model=model, created_at=created_at,
-                                                    total_tokens=total_tokens, estimated=estimated))
+    connection.execute(_INSERT_EVENT, {"id": event_id, "user_id": user_id, "model": model, "created_at": created_at,
+                                       "total_tokens": total_tokens, "estimated": estimated})
