@@ -188,7 +188,7 @@ def create_app(settings=None):
     web_auth.install(server, auth)
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(admin.create_blueprint(auth))
-    mount_extra_pages(server, auth)
+    dash_apps = [app, *mount_extra_pages(server, auth)]
     server.register_blueprint(generation_routes.create_blueprint(auth, generations))
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks):
         callbacks.register(app, page)
@@ -211,6 +211,11 @@ def create_app(settings=None):
             response.headers.setdefault(name, SECURITY_HEADERS[name])
         return response
 
+    # Dash sets each of its apps up on the first request to the server (callback maps, script tags, a check of the
+    # layout). Done now, once: under gunicorn this is the master, and the workers it forks share the result
+    # instead of each building its own (~10 MiB a worker). Dash calls it `_setup_server` and has no public name.
+    for dash_app in dash_apps:
+        dash_app._setup_server()
     # What start_background() starts: nothing runs beside requests until the app is in the process that serves.
     server.extensions["chat.background"] = (providers.start, generations.start_background)
     # The start-up's database connections (migrations) are closed: under gunicorn this is the master, which forks
