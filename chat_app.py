@@ -193,7 +193,7 @@ def create_app(settings=None):
     web_auth.install(server, auth)
     server.register_blueprint(api.create_blueprint(service, auth))
     server.register_blueprint(admin.create_blueprint(auth))
-    mount_extra_pages(server, auth)
+    dash_apps = [app, *mount_extra_pages(server, auth)]
     server.register_blueprint(generation_routes.create_blueprint(auth, generations))
     for callbacks in (chat_callbacks, conversation_callbacks, export_callbacks, settings_callbacks,
                       overlay_callbacks):
@@ -217,9 +217,31 @@ def create_app(settings=None):
             response.headers.setdefault(name, SECURITY_HEADERS[name])
         return response
 
+    # Dash sets each of its apps up on the first request to the server (callback maps, script tags, a check of the
+    # layout). Done now, once: under gunicorn this is the master, and the workers it forks share the result
+    # instead of each building its own (~10 MiB a worker). Dash calls it `_setup_server` and has no public name.
+    for dash_app in dash_apps:
+        dash_app._setup_server()
+    # What start_background() starts: nothing runs beside requests until the app is in the process that serves.
+    server.extensions["chat.background"] = (providers.start, generations.start_background)
+    # The start-up's database connections (migrations) are closed: under gunicorn this is the master, which forks
+    # the workers next, and a connection must not be shared by two processes. Each worker opens its own.
+    db.dispose()
     logging.getLogger("chat").info("chat app ready: backend=%s models=%s", settings.backend_name,
                                    ",".join(settings.models))
     return app
+
+
+def start_background(server):
+    """Start the app's work beside requests in this process: the embedded model's load, the "auto" model lists'
+    reads, the generations' heartbeat and Redis cancel listener.
+
+    Once in each process that serves, after any fork (a thread does not go on in a forked child): gunicorn's
+    `post_worker_init` calls it in every worker (the app itself is built once, in the master), and
+    `python chat_app.py` calls it itself.
+    """
+    for start in server.extensions["chat.background"]:
+        start()
 
 
 def mount_page(server, prefix, title, layout, register):
@@ -234,7 +256,9 @@ def mount_page(server, prefix, title, layout, register):
 
 
 def mount_extra_pages(server, auth):
-    """The sign-in page (AUTH=password), the admin page (admins only) and the usage page (signed-in users)."""
+    """The sign-in page (AUTH=password), the admin page (admins only) and the usage page (signed-in users);
+    returns their Dash apps."""
+    pages = []
     if auth.mode == "password":
         web_auth.guard_chat_page(server, auth, LOGIN_PREFIX)
 
@@ -244,8 +268,8 @@ def mount_extra_pages(server, auth):
             return fac.AntdConfigProvider(login.render(STRINGS[lang], setup=auth.needs_setup()),
                                           locale=lang.lower(), primaryColor="#1677ff")
 
-        mount_page(server, LOGIN_PREFIX, "Sign in", login_layout,
-                   lambda page: login_callbacks.register(page, auth, current_language))
+        pages.append(mount_page(server, LOGIN_PREFIX, "Sign in", login_layout,
+                                lambda page: login_callbacks.register(page, auth, current_language)))
     admin.guard_page(server, auth, ADMIN_PREFIX)
 
     def admin_layout():
@@ -253,8 +277,8 @@ def mount_extra_pages(server, auth):
         lang = current_language()
         return admin_page.render(STRINGS[lang], lang)
 
-    mount_page(server, ADMIN_PREFIX, "Admin", admin_layout,
-               lambda page: admin_callbacks.register(page, auth, current_language))
+    pages.append(mount_page(server, ADMIN_PREFIX, "Admin", admin_layout,
+                            lambda page: admin_callbacks.register(page, auth, current_language)))
     admin.guard_page(server, auth, USAGE_PREFIX, admins_only=False)
 
     def usage_layout():
@@ -262,8 +286,9 @@ def mount_extra_pages(server, auth):
         lang = current_language()
         return usage_charts.own_usage(STRINGS[lang], lang)
 
-    mount_page(server, USAGE_PREFIX, "Usage", usage_layout,
-               lambda page: usage_chart_callbacks.register(page, auth, current_language, everyone=False))
+    pages.append(mount_page(server, USAGE_PREFIX, "Usage", usage_layout,
+                            lambda page: usage_chart_callbacks.register(page, auth, current_language, everyone=False)))
+    return pages
 
 
 def database_url(settings) -> str:
@@ -339,6 +364,7 @@ if __name__ == "__main__":
     # Before the app is built: its SDK client reads the proxy variables once, when it is created.
     local_mode = apply_local_proxy(sys.argv, os.environ, chat_settings.proxy_url)
     app = create_app(chat_settings)
+    start_background(app.server)
     if local_mode:
         logging.getLogger("chat").info("local mode: upstream calls go through %s", chat_settings.proxy_url)
     app.run(host=chat_settings.host, port=chat_settings.port, debug=False, threaded=True)

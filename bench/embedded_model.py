@@ -52,6 +52,7 @@ def bench_model(model_id):
     env = {"EMBEDDED_MODEL": model_id, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "WEB_CONCURRENCY": "1",
            "MAX_ANSWER_TOKENS": "512", "DATA_DIR": os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)}
     provider = build_embedded(load_settings(env, dotenv_path=None))
+    provider.start()
     wait_until(lambda: provider.load_seconds or not provider.health()[0], 600, "the model to load")
     assert provider.health()[0], provider.health()[1]
     print(f"\n### {model_id}: answers at temperature 0 (and at the page's 0.7)\n")

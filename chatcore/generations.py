@@ -594,7 +594,7 @@ class Generations:
             # The log first, the store last: if either fails, nothing of the turn is stored. The quota is counted in
             # the turn's own transaction: one write per question, and a refused one leaves neither.
             run = Run(gid, user_id, request)
-            self._ensure_background()
+            self.start_background()
             self._append(run, "beat", b"")  # the log exists before anyone is told about it
             added = conversations.add_messages(self.db, user_id, conversation_id, [
                 {"role": "user", "content": clean_text(question), "attachments": files},
@@ -797,8 +797,12 @@ class Generations:
 
     # --- background: heartbeat and cancel ---------------------------------------------------------------
 
-    def _ensure_background(self):
-        """Start this process's heartbeat (and cancel listener) once; a forked worker starts its own."""
+    def start_background(self):
+        """Start this process's heartbeat (and cancel listener) once; a forked worker starts its own.
+
+        Called when the app starts serving and again by every question: with Redis unreachable at start, the
+        listener is left for the next question to try (which answers 503 meanwhile, its reserve failing).
+        """
         import os
 
         if self._started_in == os.getpid():
@@ -807,7 +811,11 @@ class Generations:
             if self._started_in == os.getpid():
                 return
             if self.backend.shared:
-                self.backend.listen()
+                try:
+                    self.backend.listen()
+                except self.backend.errors as exc:
+                    log.warning("cancel listener not started, Redis unreachable: %s", type(exc).__name__)
+                    return
             threading.Thread(target=self._heartbeat, name="generation-heartbeat", daemon=True).start()
             self._started_in = os.getpid()
 

@@ -19,11 +19,14 @@ def upstream_env(upstream, **extra):
 
 
 def build_app(env):
-    """A fresh Dash app from an explicit environment (nothing read from the real one)."""
-    from chat_app import create_app
+    """A fresh Dash app from an explicit environment (nothing read from the real one), started as
+    `python chat_app.py` starts it."""
+    from chat_app import create_app, start_background
 
     env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **env}  # every app its own empty store
-    return create_app(load_settings(env, dotenv_path=None))
+    app = create_app(load_settings(env, dotenv_path=None))
+    start_background(app.server)
+    return app
 
 
 class LiveServer(BackgroundServer):

@@ -53,6 +53,7 @@ def ask(url, question, **body):
 def provider():
     """The shipped model, loaded once for this module's provider-level tests."""
     loaded = build_embedded(load_settings(NO_UPSTREAM, dotenv_path=None))
+    loaded.start()
     wait_until(lambda: loaded.load_seconds or not loaded.health()[0], 300, "the model to load")
     assert loaded.health() == (True, "ok")
     return loaded

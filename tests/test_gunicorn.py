@@ -1,10 +1,12 @@
 """`gunicorn chat_app:server` with the shipped config (gevent workers): many long streams at once, nothing lost,
-no key in logs, and the upstream client's timeouts and closes still work on the event loop."""
+no key in logs, the upstream client's timeouts and closes still work on the event loop, and the app built once in
+the master starts its work beside requests in each worker."""
 
 import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 import requests
 
@@ -12,7 +14,9 @@ from testkit.api_client import assert_closing_the_stream_closes_the_upstream_wit
 from testkit.app import TEST_KEY, upstream_env
 from testkit.gunicorn_app import GunicornApp
 from testkit.load import one_stream, parse_answer
+from testkit.providers import providers_file
 from testkit.upstream import Script
+from testkit.waiting import wait_until
 
 
 @pytest.fixture
@@ -117,3 +121,20 @@ def test_upstream_read_timeouts_fire_under_the_event_loop(upstream):
         events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith(b"data: {")]
         assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")) == "a"
         assert events[-1]["error"]["code"] == "upstream_timeout"
+
+
+def test_each_worker_starts_its_own_background_work_after_the_fork(tmp_path, upstream):
+    # The app is built once, in the master (preload_app), and the workers are forked from it. An "auto" model list
+    # is read by each worker as it starts, before anyone asks (/healthz is 200 only once a list is there, and does
+    # not ask for one); the master reads none, and keeps no database file open for the workers to share.
+    upstream.script = Script(models=("scripted", "second"))
+    env = providers_file(tmp_path, f'[[providers]]\nname = "alpha"\nbase_url = "{upstream.url}"\n'
+                                   'api_key_env = "ALPHA_KEY"\nmodels = "auto"\n')
+    with GunicornApp(env) as app:
+        master = psutil.Process(app.process.pid)
+        wait_until(lambda: len(upstream.gets) == 2, 30, "both workers to read the model list")
+        assert len(master.children()) == 2
+        assert not [f.path for f in master.open_files() if "chat.db" in f.path]
+        models = requests.get(f"{app.url}/v1/models", timeout=5).json()["data"]
+        assert [m["id"] for m in models] == ["alpha/scripted", "alpha/second"]
+    assert upstream.gets == ["/v1/models", "/v1/models"]

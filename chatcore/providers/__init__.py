@@ -23,17 +23,15 @@ def embedded_model_locator(settings):
 
 
 def build_embedded(settings):
-    """The embedded model's provider, already loading in its own thread."""
+    """The embedded model's provider; it loads when started (`start()`, or the first question)."""
     from config import EMBEDDED_SAMPLING
 
-    provider = EmbeddedProvider(embedded_model_locator(settings), settings.context_tokens, settings.max_answer_tokens,
-                                EMBEDDED_SAMPLING)
-    provider.start()
-    return provider
+    return EmbeddedProvider(embedded_model_locator(settings), settings.context_tokens, settings.max_answer_tokens,
+                            EMBEDDED_SAMPLING)
 
 
 def build_providers(settings):
-    """Every upstream of the settings, or the embedded model when there is none (which starts loading now)."""
+    """Every upstream of the settings, or the embedded model when there is none; nothing starts until `start()`."""
     if settings.uses_embedded_model:
         provider = build_embedded(settings)
         return ProviderSet([ProviderEntry(provider.name, provider, settings.models)], settings.default_model)

@@ -30,3 +30,6 @@ class Provider:
     def health(self) -> tuple[bool, str]:
         """(ready, short reason) without contacting the model; used by /healthz."""
         return True, "ok"
+
+    def start(self):
+        """Start what the provider runs in the background, in the process that serves (nothing here)."""

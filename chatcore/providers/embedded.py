@@ -134,7 +134,10 @@ class EmbeddedProvider(Provider):
                 for name, _, value in (line.partition(" ") for line in lines if line.startswith("llamacpp:"))}
 
     def start(self):
-        """Start the generation thread (once), which loads the model and then answers queued questions."""
+        """Start the generation thread (once), which loads the model and then answers queued questions.
+
+        Called in the process that serves, after any fork: a thread started before one does not go on in the child.
+        """
         with self._start_lock:
             if not self._started:
                 if gevent_patched():  # a real queue: the generation thread is an OS thread, not a greenlet

@@ -34,8 +34,8 @@ class ProviderEntry:
         """Read the "auto" list in the background when it is due; callers never wait for a backend.
 
         A background thread, not a real OS thread (chatcore/os_thread.py): the read is I/O, so under gevent the
-        patched `threading` runs it as a greenlet, which is what gevent wants. Started per process, on use,
-        so a forked worker starts its own.
+        patched `threading` runs it as a greenlet, which is what gevent wants. Per process (a read started
+        before a fork does not go on in the child), so a forked worker starts its own.
         """
         if not self.auto:
             return
@@ -77,10 +77,20 @@ class ProviderSet:
         self.entries = list(entries)
         self.prefixed = prefixed
         self._default = default_model
+        self._started_in = None  # the pid of the process that started the providers
+
+    def start(self):
+        """Start this process's background work: the embedded model's load, the first reads of "auto" lists."""
+        self._started_in = os.getpid()
+        for entry in self.entries:
+            entry.provider.start()
         self.refresh()
 
     def refresh(self):
-        """Start the due background reads of "auto" model lists."""
+        """Start the due background reads of "auto" model lists, once start() was called in this process (a
+        preloading gunicorn master builds the page once, and must leave every read to the workers it forks)."""
+        if self._started_in != os.getpid():
+            return
         for entry in self.entries:
             entry.refresh_if_due()
 

@@ -3,13 +3,17 @@
 import contextlib
 import fcntl
 import logging
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+ROOT = Path(__file__).resolve().parents[2]  # where the migrating child finds `chatcore`, whatever the cwd
+MIGRATIONS = ROOT / "migrations"
+UNREACHABLE = 3  # the migrating child's exit status when the database cannot be reached
 _MIGRATION_LOCK = 72_270_011  # any fixed number: a Postgres advisory lock every instance agrees on
 # The newest migration's revision (a test checks it is Alembic's head). A database already there is left alone
 # without importing Alembic, which would cost every worker tens of MB.
@@ -91,14 +95,37 @@ def schema_revision(engine) -> str | None:
 
 
 def migrate(engine):
-    """Bring the schema up to date (on start: every worker calls it, one at a time runs the migrations)."""
+    """Bring the schema up to date (on start: every process that builds the app calls it, one at a time migrates).
+
+    Alembic runs in a short-lived child process, never in this one: imported, it would stay in the serving process
+    for good (~10 MiB; under gunicorn in the master, whose memory every worker maps) for work done once per schema
+    change. The lock is held here while the child runs.
+    """
     try:
         with _migration_lock(engine):  # the first connection to a new SQLite file sets it up: one at a time
             if schema_revision(engine) == SCHEMA_REVISION:
                 return
-            from alembic import command
-
-            with engine.begin() as connection:
-                command.upgrade(alembic_config(connection), "head")
+            # The URL (with its password, if any) goes on the child's stdin: a command line is visible to all.
+            child = subprocess.run([sys.executable, "-c", "from chatcore.store.engine import upgrade; upgrade()"],
+                                   cwd=ROOT, text=True, input=engine.url.render_as_string(hide_password=False))
     except sa.exc.OperationalError as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__}") from None
+    if child.returncode == UNREACHABLE:
+        raise StoreUnavailable("database unavailable while migrating")
+    if child.returncode:
+        raise RuntimeError(f"the database migration failed (exit status {child.returncode}); its error is above")
+
+
+def upgrade():
+    """The migrating child: bring the database whose URL is on stdin to Alembic's head; exit status UNREACHABLE
+    when it cannot be reached."""
+    from alembic import command
+
+    # Alembic says which migrations it runs at INFO, as it did in the app's own log.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        with create_engine(sys.stdin.readline().strip()).begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+    except sa.exc.OperationalError as exc:
+        log.error("database unavailable while migrating: %s", type(exc.orig).__name__)
+        sys.exit(UNREACHABLE)
