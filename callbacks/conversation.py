@@ -25,17 +25,6 @@ def download(document, prefix):
                            type="application/json")
 
 
-def dialogs_for(page, pending):
-    """(rename shown, the title in it, delete shown, its question) for the conversation chat.js says was clicked
-    (only the user's own; None for anything else)."""
-    found = page.conversation((pending or {}).get("id"), window=1)
-    if not found:
-        return None
-    if pending["action"] == "rename":
-        return True, found["title"], False, ""
-    return False, "", True, page.strings["deleteConfirm"].format(title=found["title"] or page.strings["newChat"])
-
-
 def register(app, page):
     """The list's callbacks."""
 
@@ -88,11 +77,18 @@ def register(app, page):
     @app.callback(
         Output(ids.RENAME_MODAL, "visible"), Output(ids.RENAME_INPUT, "value"),
         Output(ids.DELETE_MODAL, "visible"), Output(ids.DELETE_TEXT, "children"),
-        Input(ids.PENDING, "data"), prevent_initial_call=True,
+        # Not run before the dialogs are drawn (its outputs are missing); Dash runs it once as they are drawn (an
+        # initial call: its outputs arrive), so a click made before that opens the dialog then.
+        Input(ids.PENDING, "data"),
     )
     def confirm(pending):
         """Open the rename or delete dialog for the conversation chat.js says was clicked (only the user's own)."""
-        return dialogs_for(page, pending) or (no_update,) * 4
+        found = page.conversation((pending or {}).get("id"), window=1)
+        if not found:
+            return no_update, no_update, no_update, no_update
+        if pending["action"] == "rename":
+            return True, found["title"], False, ""
+        return False, "", True, page.strings["deleteConfirm"].format(title=found["title"] or page.strings["newChat"])
 
     @app.callback(
         Output(ids.CHANGED, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),

@@ -12,10 +12,10 @@ DRAWER = {key: control for key, control in CONTROLS.items() if key != "multiTurn
 
 def register(app, page):
     """Wire the settings drawer."""
-    # Before the drawer is drawn this does not run; the drawer is then drawn open (callbacks/overlays.py).
+    # Not run before the drawer is drawn (its output is missing); Dash runs it once as the drawer is drawn (an
+    # initial call: its output arrives), so a click made before that opens the drawer then.
     app.clientside_callback("(n) => n ? true : window.dash_clientside.no_update",
-                            Output(ids.SETTINGS_DRAWER, "visible"), Input(ids.SETTINGS_OPEN, "n_clicks"),
-                            prevent_initial_call=True)
+                            Output(ids.SETTINGS_DRAWER, "visible"), Input(ids.SETTINGS_OPEN, "n_clicks"))
 
     def save(changed):
         """Keep the user's settings in the store: every browser of theirs starts with them."""

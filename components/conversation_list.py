@@ -54,19 +54,17 @@ def render(strings, listed):
     )
 
 
-def dialogs(strings, shown=(False, "", False, "")):
-    """The rename and delete-confirm dialogs, shared by every list item (drawn once fac is loaded); `shown` is
-    callbacks.conversation.dialogs_for()'s (rename shown, title, delete shown, question)."""
-    rename, title, delete, question = shown
+def dialogs(strings):
+    """The rename and delete-confirm dialogs, shared by every list item (drawn once fac is loaded)."""
     return [
         fac.AntdModal(
-            fac.AntdInput(id=ids.RENAME_INPUT, maxLength=100, value=title),
-            id=ids.RENAME_MODAL, title=strings["renameTitle"], visible=rename, renderFooter=True,
+            fac.AntdInput(id=ids.RENAME_INPUT, maxLength=100),
+            id=ids.RENAME_MODAL, title=strings["renameTitle"], visible=False, renderFooter=True,
             okText=strings["ok"], cancelText=strings["cancel"],
         ),
         fac.AntdModal(
-            html.Div(question, id=ids.DELETE_TEXT),
-            id=ids.DELETE_MODAL, title=strings["deleteTitle"], visible=delete, renderFooter=True,
+            html.Div(id=ids.DELETE_TEXT),
+            id=ids.DELETE_MODAL, title=strings["deleteTitle"], visible=False, renderFooter=True,
             okText=strings["delete"], cancelText=strings["cancel"], okButtonProps={"danger": True},
         ),
     ]

@@ -7,14 +7,13 @@ from components import access_code, conversation_list, ids
 from components import settings as settings_drawer
 
 
-def render(strings, lang, dark, models, prefs, ask_code, dialogs, settings_open):
-    """The drawer (open if its button was clicked before it was drawn), the access-code dialog (shown when
-    `ask_code`) and the rename/delete dialogs (`dialogs`: see conversation_list.dialogs)."""
+def render(strings, lang, dark, models, prefs, ask_code):
+    """The drawer, the access-code dialog (shown when `ask_code`) and the rename/delete dialogs."""
     return fac.AntdConfigProvider(
         id=ids.APP_THEME, locale=lang.lower(), primaryColor="#1677ff", algorithm="dark" if dark else "default",
         children=[
-            settings_drawer.render(strings, models, prefs, lang, visible=settings_open),
+            settings_drawer.render(strings, models, prefs, lang),
             access_code.render(strings, visible=ask_code),
-            *conversation_list.dialogs(strings, dialogs),
+            *conversation_list.dialogs(strings),
         ],
     )
