@@ -322,6 +322,9 @@ def test_phone_width_375_px(dash_duo, upstream):
                              + "A long_word_without_spaces_" * 10)
     type_and_send(dash_duo, "wide things please")
     wait_for_answer(dash_duo, 0)
+    # The list is a closed drawer (it slides away when the width shrinks: waited for, not caught mid-slide).
+    wait_until(dash_duo, lambda d: d.execute_script(
+        f"return document.querySelector('#{ids.SIDER}').getBoundingClientRect().right") <= 0, message="list shown")
     geometry = driver.execute_script(PAGE_IDS + """
         const rect = (s) => document.querySelector(s).getBoundingClientRect();
         // The code block's scrolling box (fmc puts it inside the <pre>).
@@ -334,7 +337,7 @@ def test_phone_width_375_px(dash_duo, upstream):
     assert geometry["width"] == 375
     assert geometry["page"] <= 375, geometry  # nothing widens the page
     assert abs(geometry["inputBottom"] - geometry["height"]) <= 1  # the input bar sits at the bottom
-    assert geometry["siderRight"] <= 0  # the list is a closed drawer
+    assert geometry["siderRight"] <= 0
     assert geometry["codeScrolls"] and geometry["codeRight"] <= 375  # the code block scrolls sideways
     assert geometry["toolbarRight"] <= 375 and geometry["headerRight"] <= 375
     # The menu button opens the list as a drawer; picking a conversation closes it.
