@@ -78,7 +78,7 @@ class Page:
         """The settings a question is asked with, from the PREFERENCE_STATES' values. Until the drawer is drawn
         (fac loads after the first screen) its controls are missing and read as None: then the saved ones."""
         prefs = dict(zip(CONTROLS, values))
-        prefs["multiTurn"] = settings_drawer.ON in (prefs["multiTurn"] or [])
+        prefs["multiTurn"] = settings_drawer.multi_turn_on(prefs["multiTurn"])
         if prefs["theme"] is None:  # never None once drawn
             prefs = {**self.preferences(self.user_id()), "multiTurn": prefs["multiTurn"]}
         return prefs

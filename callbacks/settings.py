@@ -5,7 +5,7 @@ from dash import ClientsideFunction, Input, Output, ctx, no_update
 from chatcore.store import users
 from chatcore.strings import PRESETS
 from components import ids
-from components.settings import CONTROLS, ON
+from components.settings import CONTROLS, multi_turn_on
 
 DRAWER = {key: control for key, control in CONTROLS.items() if key != "multiTurn"}
 
@@ -26,7 +26,7 @@ def register(app, page):
     @app.callback(Input(ids.MULTI_TURN, "value"), prevent_initial_call=True)
     def save_multi_turn(value):
         """The header's switch (drawn with the first screen, before the drawer)."""
-        save({"multiTurn": ON in (value or [])})
+        save({"multiTurn": multi_turn_on(value)})
 
     @app.callback(*(Input(component, prop) for component, prop in DRAWER.values()), prevent_initial_call=True)
     def save_drawer(*values):

@@ -18,6 +18,11 @@ CONTROLS = {"multiTurn": (ids.MULTI_TURN, "value"), "model": (ids.MODEL, "value"
 ON = "on"  # the multi-turn switch's one option: its value is [ON] when on, [] when off
 
 
+def multi_turn_on(value) -> bool:
+    """Whether the multi-turn switch's value says on."""
+    return ON in (value or [])
+
+
 def preferences(saved, models, default_model) -> dict:
     """The user's saved settings over the defaults; a model no longer offered falls back to the default."""
     merged = {**DEFAULTS, "model": default_model,
@@ -42,14 +47,14 @@ def model_options(models):
             for provider in providers]
 
 
-def render(strings, models, prefs, lang, visible=False):
+def render(strings, models, prefs, lang):
     """The drawer, showing the user's settings `prefs` (each change is saved for the user)."""
     presets = [{"label": strings["presetNone"], "value": "none"}] + [
         {"label": strings[key], "value": value}
         for key, value in (("presetTranslator", "translator"), ("presetReviewer", "reviewer"),
                            ("presetWeekly", "weekly"))]
     return fac.AntdDrawer(
-        id=ids.SETTINGS_DRAWER, title=strings["settings"], visible=visible, width="min(420px, 100vw)",
+        id=ids.SETTINGS_DRAWER, title=strings["settings"], visible=False, width="min(420px, 100vw)",
         children=[
             _field(strings["model"], fac.AntdSelect(
                 id=ids.MODEL, options=model_options(models),
