@@ -120,7 +120,8 @@ def create_app(settings=None):
     migrate(db)
     auth = web_auth.Auth(settings, db)
 
-    generations = Generations(service, db, settings.max_concurrent_answers, settings.redis_url,
+    generations = Generations(service, db, settings.max_concurrent_answers, Path(settings.data_dir) / "live",
+                              settings.redis_url,
                               limits=lambda user_id: quotas.limits_for(db, user_id, settings))
     page = Page(auth, generations, settings, providers, current_language)  # what the page's callbacks share
     # The drawer and the dialogs join the page after the first screen (callbacks/overlays.py), so some callbacks'

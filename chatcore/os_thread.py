@@ -1,4 +1,5 @@
-"""Real OS threads, also under gunicorn's gevent worker, where `threading.Thread` would start a greenlet."""
+"""Work beside the requests: real OS threads (also under gunicorn's gevent worker, where `threading.Thread` would
+start a greenlet), and light background tasks (greenlets under gevent)."""
 
 import sys
 import threading
@@ -28,3 +29,26 @@ def run_off_loop(function, *args):
 
         return gevent.get_hub().threadpool.apply(function, args)
     return function(*args)
+
+
+def spawn(function, *args):
+    """Run function(*args) on its own: a greenlet under gevent (a patched Thread's start() waits for the loop to
+    come round, which under a burst of questions held every request for most of a second), else a daemon thread."""
+    if gevent_patched():
+        import gevent
+
+        gevent.spawn(function, *args)
+    else:
+        threading.Thread(target=function, args=args, daemon=True).start()
+
+
+def spawn_later(seconds, function, *args):
+    """Call function(*args) in `seconds`, in a greenlet under gevent (cheap), else in a timer thread."""
+    if gevent_patched():
+        import gevent
+
+        gevent.spawn_later(seconds, function, *args)
+    else:
+        timer = threading.Timer(seconds, function, args)
+        timer.daemon = True
+        timer.start()

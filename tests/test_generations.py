@@ -1,7 +1,10 @@
 """Server-owned generations over real sockets: ask, follow from any event id, close every viewer, stop, limits,
-other users' ids, and (with Redis) two instances sharing the log, cancel across instances and a killed one."""
+other users' ids; two gunicorn workers sharing the log files (follow, stop, limits, a killed one); and (with Redis)
+two instances sharing the log, cancel across instances and a killed one."""
 
+import http.client
 import itertools
+import json
 import os
 import random
 import signal
@@ -376,12 +379,12 @@ def test_redis_logs_expire_after_the_answer_is_saved(upstream, serve, shared_sto
     assert [client.zcard(key) for key in client.keys("chat:running:*")] in ([], [0])
 
 
-# --- under gunicorn (gevent workers, memory logs) --------------------------------------------------------
+# --- under gunicorn (gevent workers, file logs) ----------------------------------------------------------
 
 
 def test_gunicorn_reload_drops_no_answer_and_any_worker_serves_any_viewer(upstream):
     upstream.script = Script(reply=lambda body: body["messages"][-1]["content"] * 40, chunk_chars=5, delay=0.2)
-    # AUTH=none, the shipped 2 gevent workers, no Redis: each worker has the logs of the answers it generates.
+    # AUTH=none, the shipped 2 gevent workers, no Redis: the logs are files both workers read.
     with GunicornApp(upstream_env(upstream, MAX_CONCURRENT_ANSWERS="10")) as app:
         client = requests.Session()
         cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
@@ -394,7 +397,7 @@ def test_gunicorn_reload_drops_no_answer_and_any_worker_serves_any_viewer(upstre
         stored = lambda: client.get(f"{app.url}/api/conversations/{cid}").json()["messages"]  # noqa: E731
         answers = lambda: [(m["content"], m["status"]) for m in stored() if m["role"] == "assistant"]  # noqa: E731
         wait_until(lambda: answers() == [(q * 40, "done") for q in questions], 60, "every answer to be saved")
-        # After the reload: of four viewers of one answer, those on the worker without its log follow the store.
+        # After the reload: four viewers of one answer, on either worker.
         gid = ask(client, app, cid, "after|")
         with ThreadPoolExecutor(4) as pool:
             views = [pool.submit(lambda: read_events(follow(requests.Session(), app, gid))) for _ in range(4)]
@@ -421,11 +424,32 @@ def test_stop_ends_an_answer_at_once_even_while_the_upstream_is_silent(upstream)
 
 def serving_worker(app, response):
     """The pid of the gunicorn worker that holds a streaming response's connection."""
-    port = response.raw._connection.sock.getsockname()[1]
+    return worker_holding(app, response.raw._connection.sock.getsockname()[1])
+
+
+def worker_holding(app, port):
+    """The pid of the gunicorn worker that accepted the connection from this local port (None until one has)."""
     for worker in psutil.Process(app.process.pid).children():
         if any(c.raddr and c.raddr.port == port for c in worker.net_connections("tcp")):
             return worker.pid
     return None
+
+
+def request_on(app, wanted, method, path, body=None):
+    """Send a request on a connection that a worker `wanted(pid)` accepted (new connections until one is); returns
+    (status, JSON body)."""
+    def attempt():
+        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+        connection.connect()
+        worker = wait_until(lambda: worker_holding(app, connection.sock.getsockname()[1]), 10, "the connection taken")
+        if not wanted(worker):
+            return connection.close()
+        connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+
+    return wait_until(attempt, 30, "a connection to the wanted worker")
 
 
 def generating_worker(app, upstream):
@@ -447,10 +471,10 @@ def viewer_on(app, gid, wanted, last_event_id=None):
     return wait_until(attempt, 30, "a viewer on the wanted worker")
 
 
-def test_with_memory_logs_a_viewer_on_the_other_worker_follows_the_store_to_the_end(upstream):
+def test_a_viewer_on_the_other_worker_follows_the_answer_live_to_the_end(upstream):
     answer = "".join(f"{i:03d}字 " for i in range(200))  # 1,000 characters, ~6 s
     upstream.script = Script(reply=answer, chunk_chars=5, delay=0.03)
-    # The shipped 2 gevent workers, no Redis: only the worker generating an answer has its log.
+    # The shipped 2 gevent workers, no Redis: the generating worker writes the log to a file the other one reads.
     with GunicornApp(upstream_env(upstream)) as app:
         client = requests.Session()
         cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
@@ -467,12 +491,51 @@ def test_with_memory_logs_a_viewer_on_the_other_worker_follows_the_store_to_the_
         fresh, resumed = (read_events(elsewhere[kind]) for kind in ("fresh", "resumed"))
         assert text_of(fresh) == answer and ending(fresh) == "[DONE]"
         assert text_of(head) + text_of(resumed) == answer and ending(resumed) == "[DONE]"
-        assert len([event for event in fresh if event[0]]) > 2  # it followed the partial answer, not just the end
+        # Live: the log's events as they come (tens over ~6 s), not the store's partial answer once a second.
+        assert len([event for event in fresh if event[0]]) > 30
 
 
+def test_stop_on_the_other_worker_ends_the_answer_for_every_viewer_within_a_second(upstream):
+    upstream.script = Script(reply="ab" * 20, chunk_chars=2, delay=2)  # one chunk, then 2 s of silence each
+    with GunicornApp(upstream_env(upstream, REQUEST_TIMEOUT="30")) as app:
+        client = requests.Session()
+        cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+        gid = ask(client, app, cid)
+        generator = wait_until(lambda: generating_worker(app, upstream), 30, "the answer to start")
+        viewers = [live_events(viewer_on(app, gid, lambda worker, here=here: (worker == generator) == here))
+                   for here in (True, False)]
+        seen = [[next(viewer)] for viewer in viewers]
+        stopped_at = time.monotonic()
+        assert request_on(app, lambda worker: worker != generator, "POST",
+                          f"/api/generations/{gid}/cancel") == (200, {"cancelled": True})
+        for viewer, events in zip(viewers, seen):
+            events.extend(viewer)
+        assert [ending(events) for events in seen] == ["cancelled", "cancelled"]
+        assert time.monotonic() - stopped_at < 1.0
+        assert stored_answer(client, app, cid)["status"] == "interrupted"
+        assert upstream.wait_for_close(timeout=10) is not None
 
 
-def test_with_memory_logs_a_killed_worker_leaves_its_answer_interrupted_for_viewers_elsewhere(upstream):
+def test_the_per_user_limit_holds_across_workers(upstream):
+    upstream.script = Script(reply="w" * 2000, chunk_chars=2, delay=0.02)  # ~20 s each
+    with GunicornApp(upstream_env(upstream, MAX_CONCURRENT_ANSWERS="3")) as app:
+        client = requests.Session()
+        workers = lambda: [worker.pid for worker in psutil.Process(app.process.pid).children()]  # noqa: E731
+        first, second = wait_until(lambda: len(workers()) == 2 and workers(), 30, "both workers")
+
+        def ask_on(worker):
+            """Ask in a new conversation on that worker; the status."""
+            cid = client.post(f"{app.url}/api/conversations", json={}).json()["id"]
+            return request_on(app, lambda pid: pid == worker, "POST", f"/api/conversations/{cid}/messages",
+                              {"content": "hi", "model": "scripted"})
+
+        assert [ask_on(worker)[0] for worker in (first, first, second)] == [202, 202, 202]
+        refused = [ask_on(worker) for worker in (first, second)]
+        assert [status for status, _ in refused] == [429, 429]
+        assert all(body["error"]["code"] == "too_many_answers" for _, body in refused)
+
+
+def test_a_killed_worker_leaves_its_answer_interrupted_for_viewers_on_the_other_worker(upstream):
     upstream.script = Script(reply="k" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not cut
     with GunicornApp(upstream_env(upstream)) as app:
         client = requests.Session()
@@ -481,14 +544,16 @@ def test_with_memory_logs_a_killed_worker_leaves_its_answer_interrupted_for_view
         generator = wait_until(lambda: generating_worker(app, upstream), 30, "the answer to start")
         response = viewer_on(app, gid, lambda worker: worker != generator)
         viewer = live_events(response)
-        seen = [next(viewer) for _ in range(2)]  # partial answers from the store, a second apart
+        seen = []
+        while len(text_of(seen)) < 10:
+            seen.append(next(viewer))
         psutil.Process(generator).send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         # A viewer that would follow the dead answer forever: its connection is ended, so the test fails, not hangs.
         watchdog = threading.Timer(30, response.raw._connection.sock.shutdown, [socket.SHUT_RDWR])
         watchdog.start()
         try:
-            seen.extend(viewer)  # ends by itself: the store has not heard from the answer's process for STALE_SECONDS
+            seen.extend(viewer)  # ends by itself: the log has had no heartbeat for STALE_SECONDS
         except requests.exceptions.ChunkedEncodingError:
             pytest.fail("the viewer still followed the dead answer 30 s after its worker was killed")
         watchdog.cancel()

@@ -1,0 +1,538 @@
+"""Where a running answer's events go, so every viewer can read them: the log backends of chatcore/generations.py.
+
+- `FileBackend` (no REDIS_URL): each log is also a file in DATA_DIR/live, so every worker of the instance (every
+  process using that data directory) follows any answer live and can stop it; the per-user running counts are
+  files there too.
+- `RedisBackend` (REDIS_URL): each log is also a Redis Stream, and Stop travels by pub/sub: any instance serves
+  any viewer.
+
+Either way the process running an answer keeps its log in memory as well (`MemoryLogs`): its own viewers read it
+without a file or a round trip, and the logs of other processes are followed by one reader per process (`_Followed`)
+into copies here, not read by each viewer on its own.
+"""
+
+import fcntl
+import hashlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from .errors import bad_request
+from .os_thread import spawn
+
+log = logging.getLogger("chat")
+
+STALE_SECONDS = 10.0     # a log silent this long belongs to a process that died: the answer is interrupted
+LINGER_SECONDS = 30.0    # a finished log stays this long for viewers mid-read; later ones replay from the store
+RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it disappears after this
+MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
+READ_BATCH = 1000        # events handed to a viewer per read
+FOLLOW_SECONDS = 0.02    # how often one process reads every log its viewers follow from another process
+STOP_POLL_SECONDS = 0.2  # how often a process looks for Stop requests made in another (file backend)
+
+
+class Position(NamedTuple):
+    """Where a viewer is: the last log event it has, and how many answer and reasoning characters."""
+
+    seq: int = 0
+    content: int = 0
+    reasoning: int = 0
+
+    def event_id(self) -> str:
+        """The SSE id of the event that brings a viewer here."""
+        return f"{self.seq}-{self.content}-{self.reasoning}"
+
+    @classmethod
+    def parse(cls, text):
+        """A Last-Event-ID (or ?after=) back into a Position; none given is the start; junk is a 400."""
+        if not text:
+            return cls()
+        try:
+            seq, content, reasoning = (int(part) for part in text.split("-"))
+        except ValueError:
+            raise bad_request("invalid_event_id", "Last-Event-ID is not an event id of this stream.") from None
+        if min(seq, content, reasoning) < 0:
+            raise bad_request("invalid_event_id", "Last-Event-ID is not an event id of this stream.")
+        return cls(seq, content, reasoning)
+
+
+class Entry(NamedTuple):
+    """One log event: a delta, a heartbeat, or the end; `frame` is the SSE bytes to write (with the id line)."""
+
+    kind: str  # "delta" | "beat" | "end"
+    frame: bytes
+    position: Position
+
+
+class MemoryLogs:
+    """The logs of the answers this process runs (and, in `_Copy`, of those it follows), in memory."""
+
+    def __init__(self):
+        self._logs = {}         # gid -> _MemoryLog
+        self._expiry = {}       # gid -> when its finished log is dropped (monotonic)
+
+    def append(self, gid, entry):
+        """Add an event and wake the viewers waiting for it."""
+        log_ = self._logs.get(gid)
+        if log_ is None:
+            log_ = self._logs.setdefault(gid, _MemoryLog())
+        log_.append(entry)
+
+    def read(self, gid, after, timeout):
+        """Events after seq `after` (waiting up to `timeout` for one); None when there is no such log here."""
+        log_ = self._logs.get(gid)
+        return None if log_ is None else log_.read(after, timeout)
+
+    def entries(self, gid):
+        """Every event still held."""
+        log_ = self._logs.get(gid)
+        return [] if log_ is None else log_.read(0, 0, limit=None)
+
+    def finish(self, gid):
+        """The answer is saved: drop the log once viewers mid-read had time to read its end."""
+        self._expiry[gid] = time.monotonic() + LINGER_SECONDS
+
+    def sweep(self):
+        """Drop the finished logs whose time is up."""
+        now = time.monotonic()
+        for gid, deadline in list(self._expiry.items()):
+            if deadline <= now:
+                self._logs.pop(gid, None)
+                self._expiry.pop(gid, None)
+
+
+class _MemoryLog:
+    """One generation's events in a list; viewers read by position and wait on one condition."""
+
+    def __init__(self):
+        self.entries = []
+        self.first = 1  # seq of entries[0] (older ones trimmed)
+        # An RLock: a Condition over a plain lock checks ownership with a non-blocking acquire, which under gevent
+        # yields to every other ready greenlet, so each append (and each question asked) waited a full loop turn.
+        self.changed = threading.Condition()
+
+    def append(self, entry):
+        """Add an event (trimming the oldest beyond MAX_EVENTS) and wake every waiting viewer."""
+        with self.changed:
+            self.entries.append(entry)
+            if len(self.entries) > MAX_EVENTS:
+                drop = len(self.entries) - MAX_EVENTS
+                del self.entries[:drop]
+                self.first += drop
+            self.changed.notify_all()
+
+    def read(self, after, timeout, limit=READ_BATCH):
+        """Events after seq `after`, waiting up to `timeout` for one."""
+        with self.changed:
+            if timeout:
+                self.changed.wait_for(lambda: self.first + len(self.entries) - 1 > after, timeout)
+            start = max(0, after - self.first + 1)
+            return self.entries[start:None if limit is None else start + limit]
+
+
+class _Copy:
+    """A log of another process that viewers here follow: its events so far (from the first), as a memory log."""
+
+    def __init__(self):
+        self.log = _MemoryLog()
+        self.fetched = 0  # seq of the last event fetched
+        self.read_at = time.monotonic()  # when a viewer last read it
+        self.ended_at = None  # when its end was fetched
+        self.file = None  # the file backend's open log file, and the part of a record read so far
+        self.rest = b""
+
+
+class _Followed:
+    """The shared part of the backends: this process's own logs in memory, and one reader that fetches the logs
+    of other processes that viewers here follow, every FOLLOW_SECONDS, into copies."""
+
+    errors = ()  # what a backend raises when its server cannot be reached (the caller answers 503)
+
+    def __init__(self):
+        self.local = MemoryLogs()
+        self.on_cancel = None  # set by Generations: called with a gid to stop
+        self._copies = {}  # gid -> _Copy
+        self._reader_pid = None
+        self._reader_error = None  # the last round's failure, raised to viewers until a round works again
+        self._wanted = threading.Event()  # set when a copy is added: wakes a reader with nothing to follow
+        self._lock = threading.Lock()
+
+    def read(self, gid, after, timeout):
+        """Events after seq `after` (waiting up to `timeout` for one): from here when this process runs it, else
+        from the copy the reader keeps; None when there is no such log (expired, or never written)."""
+        here = self.local.read(gid, after, timeout)
+        if here is not None:
+            return here
+        copy = self._copies.get(gid)
+        if copy is None:
+            if not self._exists(gid):
+                return None
+            copy = self._copies.setdefault(gid, _Copy())
+            self._start_reader()
+            self._wanted.set()
+        copy.read_at = time.monotonic()
+        entries = copy.log.read(after, timeout)
+        if self._reader_error is not None:
+            raise self._reader_error
+        if entries or copy.log.entries:
+            return entries
+        return [] if self._exists(gid) else None
+
+    def _start_reader(self):
+        """Start this process's reader once (a forked worker starts its own)."""
+        with self._lock:
+            if self._reader_pid == os.getpid():
+                return
+            self._reader_pid = os.getpid()
+        spawn(self._follow)
+
+    def _follow(self):
+        """Every FOLLOW_SECONDS, fetch every log followed here from the last event fetched; a copy no viewer read
+        for a while, or whose end was fetched long enough ago, is dropped."""
+        pause = threading.Event()
+        while True:
+            started = time.monotonic()
+            copies = {gid: copy for gid, copy in list(self._copies.items())
+                      if started - copy.read_at < STALE_SECONDS and
+                      not (copy.ended_at and started - copy.ended_at > LINGER_SECONDS)}
+            for gid in set(self._copies) - set(copies):
+                dropped = self._copies.pop(gid, None)
+                if dropped is not None and dropped.file is not None:
+                    dropped.file.close()
+            if not copies:  # nothing to follow: sleep until a viewer asks for a log
+                self._wanted.clear()
+                if not self._copies:
+                    self._wanted.wait()
+                continue
+            try:
+                fetched = self._fetch(copies)
+                self._reader_error = None
+            except Exception as exc:  # Redis down: viewers get the error; try again next round
+                self._reader_error = exc
+                fetched = []
+            for gid, entries in fetched:
+                copy = copies[gid]
+                for entry in entries:
+                    if not copy.log.entries:  # the oldest may be trimmed: the copy starts where the log does
+                        copy.log.first = entry.position.seq
+                    copy.fetched = entry.position.seq
+                    copy.ended_at = copy.ended_at or (entry.kind == "end" and started)
+                    copy.log.append(entry)
+            pause.wait(max(0.0, FOLLOW_SECONDS - (time.monotonic() - started)))
+
+    def sweep(self):
+        """Drop this process's finished logs whose time is up."""
+        self.local.sweep()
+
+
+class FileBackend(_Followed):
+    """Logs also written as files in `folder` (DATA_DIR/live), Stop requests and running counts as files there:
+    every process using the same data directory (the gunicorn workers of an instance) follows and stops any answer
+    that one of them runs, and the per-user limit holds across them."""
+
+    shared = False  # another instance (another host) does not see these files: it follows the store instead
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = Path(folder)
+        self.stops = self.folder / "stop"
+        self.running = self.folder / "running"
+        for path in (self.folder, self.stops, self.running):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._files = {}  # gid -> the open log file of an answer this process runs
+
+    def _path(self, gid):
+        """The log's file."""
+        return self.folder / f"{gid}.log"
+
+    def append(self, gid, entry):
+        """Add the event here and to the log's file (one write of one record: header line, then the frame)."""
+        self.local.append(gid, entry)
+        fd = self._files.get(gid)
+        if fd is None:
+            fd = self._files[gid] = os.open(self._path(gid), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.write(fd, b"%s %s %d\n" % (entry.kind.encode(), entry.position.event_id().encode(), len(entry.frame))
+                 + entry.frame)
+
+    def _exists(self, gid):
+        """True when the log's file is there."""
+        return self._path(gid).exists()
+
+    def _fetch(self, copies):
+        """What each followed log's file gained since the last round, as entries."""
+        fetched = []
+        for gid, copy in copies.items():
+            if copy.file is None:
+                try:
+                    copy.file = open(self._path(gid), "rb", buffering=0)
+                except FileNotFoundError:  # swept: its viewers continue from the store
+                    continue
+            entries, copy.rest = _records(copy.rest + copy.file.readall())
+            if entries:
+                fetched.append((gid, entries))
+        return fetched
+
+    def entries(self, gid):
+        """Every event still held."""
+        entries = self.local.entries(gid)
+        if entries:
+            return entries
+        try:
+            return _records(self._path(gid).read_bytes())[0]
+        except FileNotFoundError:
+            return []
+
+    def finish(self, gid):
+        """The answer is saved: close its file (the sweep deletes it once viewers mid-read had time to read it)."""
+        self.local.finish(gid)
+        fd = self._files.pop(gid, None)
+        if fd is not None:
+            os.close(fd)
+
+    def sweep(self):
+        """Drop finished logs here, and delete the log and Stop files nobody wrote for a while (an answer's log gets
+        an event at least every HEARTBEAT_SECONDS while it runs; a dead process's stop there)."""
+        super().sweep()
+        old = time.time() - STALE_SECONDS - LINGER_SECONDS
+        for folder in (self.folder, self.stops):
+            for item in os.scandir(folder):
+                try:
+                    if item.is_file() and item.stat().st_mtime < old:
+                        os.unlink(item.path)
+                except FileNotFoundError:  # another worker swept it first
+                    pass
+
+    def request_cancel(self, gid):
+        """Stop it here if it runs here, and leave a Stop file for the process that runs it."""
+        self.on_cancel(gid)
+        (self.stops / gid).touch()
+
+    def cancel_requests(self, gids):
+        """Stop files are delivered by the listener."""
+        return ()
+
+    def listen(self):
+        """Deliver the Stop files as they appear, for as long as the process lives."""
+        spawn(self._listen)
+
+    def _listen(self):
+        """Every STOP_POLL_SECONDS, pass each new Stop file's gid on (the process that runs it stops it)."""
+        pause, seen = threading.Event(), set()
+        while True:
+            try:
+                names = set(os.listdir(self.stops))
+                for gid in names - seen:
+                    self.on_cancel(gid)
+                seen = names
+            except Exception:  # the folder was removed under us: nothing to deliver until it is back
+                log.warning("could not read Stop requests", exc_info=True)
+            pause.wait(STOP_POLL_SECONDS)
+
+    def _user_folder(self, user_id):
+        """Where the user's running answers are counted (named by a hash: user ids are not file names)."""
+        return self.running / hashlib.sha256(str(user_id).encode()).hexdigest()[:32]
+
+    def reserve(self, user_id, gid, limit) -> bool:
+        """Count a generation against its user's limit (a file named gid.pid; those of processes that died no
+        longer count), under a lock shared by every process; False, nothing counted, when the user is at it."""
+        folder = self._user_folder(user_id)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        with open(folder / ".lock", "wb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # held for a listing: microseconds, so blocking the loop is fine
+            running = 0
+            for name in os.listdir(folder):
+                if name == ".lock":
+                    continue
+                if _alive(int(name.rpartition(".")[2])):
+                    running += 1
+                else:
+                    (folder / name).unlink(missing_ok=True)
+            if running >= limit:
+                return False
+            (folder / f"{gid}.{os.getpid()}").touch()
+        return True
+
+    def release(self, user_id, gid):
+        """The generation ended: it no longer counts."""
+        (self._user_folder(user_id) / f"{gid}.{os.getpid()}").unlink(missing_ok=True)
+
+    def refresh(self, runs):
+        """Nothing to keep alive: the log files get the heartbeats, and running counts go with their process."""
+
+
+def _records(data):
+    """The complete records at the start of a log file's bytes (an entry each), and the incomplete rest."""
+    entries = []
+    while True:
+        head, newline, rest = data.partition(b"\n")
+        if not newline:
+            return entries, data
+        kind, position, size = head.split(b" ")
+        size = int(size)
+        if len(rest) < size:
+            return entries, data
+        seq, content, reasoning = (int(part) for part in position.split(b"-"))
+        entries.append(Entry(kind.decode(), rest[:size], Position(seq, content, reasoning)))
+        data = rest[size:]
+
+
+def _alive(pid) -> bool:
+    """True when a process with this id runs (on this host)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        return True
+    return True
+
+
+class RedisBackend(_Followed):
+    """Logs also as Redis Streams, cancel over pub/sub (and a key), running counts in a sorted set per user: any
+    instance can run a generation and any instance can serve its viewers or stop it."""
+
+    shared = True
+    CANCEL_CHANNEL = "chat:cancel"
+
+    def __init__(self, url):
+        import redis  # only when REDIS_URL is set
+
+        super().__init__()
+        self.redis = redis.Redis.from_url(url)
+        self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
+        self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
+        self._sending = False
+
+    @staticmethod
+    def _key(gid):
+        """The stream's key."""
+        return f"chat:generation:{gid}"
+
+    def _xadd(self, target, gid, entry):
+        """XADD the event with its seq as the stream id, so a viewer's position is a stream id too."""
+        target.xadd(self._key(gid), {"k": entry.kind, "f": entry.frame, "p": entry.position.event_id()},
+                    id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS, approximate=True)
+
+    def append(self, gid, entry):
+        """Add the event here and to Redis: the first at once (the stream exists before anyone is told of it, and
+        a Redis that refuses it refuses the question), later ones in one pipeline with every other event of this
+        process that comes before the last is sent."""
+        self.local.append(gid, entry)
+        if entry.position.seq == 1:
+            self._xadd(self.redis, gid, entry)
+            return
+        with self._lock:
+            self._pending.append((gid, entry))
+            if self._sending:
+                return
+            self._sending = True
+        spawn(self._send_pending)
+
+    def _send_pending(self):
+        """Send the waiting events, one pipeline at a time (so each stream's ids reach Redis in order)."""
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._sending = False
+                    return
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for gid, entry in batch:
+                    self._xadd(pipe, gid, entry)
+                pipe.execute()
+            except Exception:  # Redis down for a moment: viewers elsewhere see the gap and continue from the store
+                log.warning("could not send %d log events to Redis", len(batch), exc_info=True)
+
+    @staticmethod
+    def _entry(fields):
+        """A stream entry's fields back into an Entry."""
+        seq, content, reasoning = (int(part) for part in fields[b"p"].split(b"-"))
+        return Entry(fields[b"k"].decode(), fields[b"f"], Position(seq, content, reasoning))
+
+    def _exists(self, gid):
+        """True when the stream is there."""
+        return bool(self.redis.exists(self._key(gid)))
+
+    def _fetch(self, copies):
+        """One XREAD for every stream followed here, each from the last event fetched."""
+        reply = self.redis.xread({self._key(gid): f"{copy.fetched}-0" for gid, copy in copies.items()},
+                                 count=READ_BATCH)
+        return [(key.decode().rpartition(":")[2], [self._entry(fields) for _, fields in items])
+                for key, items in reply or []]
+
+    def entries(self, gid):
+        """Every event still held."""
+        return self.local.entries(gid) or [self._entry(fields) for _, fields in self.redis.xrange(self._key(gid))]
+
+    def finish(self, gid):
+        """The answer is saved: the stream expires once viewers mid-read had time to read its end (so does the
+        copy here)."""
+        self.local.finish(gid)
+        self.redis.expire(self._key(gid), int(LINGER_SECONDS))
+
+    def request_cancel(self, gid):
+        """Tell every instance: a key (read by the running instance's heartbeat, should it miss the message)
+        and a pub/sub message (delivered at once)."""
+        pipe = self.redis.pipeline()
+        pipe.set(f"chat:cancel:{gid}", 1, ex=RUNNING_TTL_SECONDS)
+        pipe.publish(self.CANCEL_CHANNEL, gid)
+        pipe.execute()
+
+    def cancel_requests(self, gids):
+        """The gids among these whose cancel key is set."""
+        if not gids:
+            return ()
+        return [gid for gid, flag in zip(gids, self.redis.mget([f"chat:cancel:{gid}" for gid in gids])) if flag]
+
+    def listen(self):
+        """Subscribe now (messages published from here on are kept for us), then hand them over in a thread."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.CANCEL_CHANNEL)
+        threading.Thread(target=self._listen, args=(pubsub,), name="generation-cancel", daemon=True).start()
+
+    def _listen(self, pubsub):
+        """Deliver cancel messages for as long as the process lives (reconnecting if Redis restarts)."""
+        lost = False
+        while True:
+            try:
+                for message in pubsub.listen():
+                    lost = False
+                    if message["type"] == "message":
+                        self.on_cancel(message["data"].decode())
+            except Exception:  # Redis went away: the heartbeat's key check covers the gap
+                if not lost:
+                    log.warning("cancel listener lost Redis; reconnecting")
+                lost = True
+                threading.Event().wait(1.0)
+
+    def reserve(self, user_id, gid, limit) -> bool:
+        """Add the gid to the user's running set (entries not refreshed by a heartbeat lately do not count:
+        their instance died); False, and nothing kept, when that makes more than `limit`."""
+        key, now = f"chat:running:{user_id}", time.time()
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(key, "-inf", now - STALE_SECONDS)
+        pipe.zadd(key, {gid: now})
+        pipe.zcard(key)
+        pipe.expire(key, RUNNING_TTL_SECONDS)
+        if pipe.execute()[2] > limit:
+            self.redis.zrem(key, gid)
+            return False
+        return True
+
+    def release(self, user_id, gid):
+        """The generation ended: it no longer counts."""
+        self.redis.zrem(f"chat:running:{user_id}", gid)
+
+    def refresh(self, runs):
+        """Heartbeat for the running counts and the logs' time to live."""
+        if not runs:
+            return
+        pipe, now = self.redis.pipeline(), time.time()
+        for run in runs:
+            pipe.zadd(f"chat:running:{run.user_id}", {run.gid: now})
+            pipe.expire(self._key(run.gid), RUNNING_TTL_SECONDS)
+        pipe.execute()
