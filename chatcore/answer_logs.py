@@ -11,6 +11,7 @@ without a file or a round trip, and the logs of other processes are followed by 
 into copies here, not read by each viewer on its own.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -31,6 +32,7 @@ RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it dis
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
 FOLLOW_SECONDS = 0.02    # how often one process reads every log its viewers follow from another process
+FILE_READ_BYTES = 1 << 16  # per read of a followed log file
 STOP_POLL_SECONDS = 0.2  # how often a process looks for Stop requests made in another (file backend)
 
 
@@ -243,6 +245,7 @@ class FileBackend(_Followed):
         for path in (self.folder, self.stops, self.running):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._files = {}  # gid -> the open log file of an answer this process runs
+        self._mine = {}  # user id -> the gids of their answers running in this process
 
     def _path(self, gid):
         """The log's file."""
@@ -270,7 +273,13 @@ class FileBackend(_Followed):
                     copy.file = open(self._path(gid), "rb", buffering=0)
                 except FileNotFoundError:  # swept: its viewers continue from the store
                     continue
-            entries, copy.rest = _records(copy.rest + copy.file.readall())
+            data = copy.rest
+            while True:  # one read a round, unless a burst filled it
+                more = copy.file.read(FILE_READ_BYTES)
+                data += more
+                if len(more) < FILE_READ_BYTES:
+                    break
+            entries, copy.rest = _records(data)
             if entries:
                 fetched.append((gid, entries))
         return fetched
@@ -336,28 +345,41 @@ class FileBackend(_Followed):
         return self.running / hashlib.sha256(str(user_id).encode()).hexdigest()[:32]
 
     def reserve(self, user_id, gid, limit) -> bool:
-        """Count a generation against its user's limit (a file named gid.pid; those of processes that died no
-        longer count), under a lock shared by every process; False, nothing counted, when the user is at it."""
-        folder = self._user_folder(user_id)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        with open(folder / ".lock", "wb") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # held for a listing: microseconds, so blocking the loop is fine
-            running = 0
+        """Count a generation against its user's limit, across every process: each keeps its own count in a file
+        named by its pid (those of processes that died no longer count), read and written under a lock they
+        share; False, nothing counted, when the user is at the limit."""
+        with self._counting(user_id) as (folder, mine):
+            others = 0
             for name in os.listdir(folder):
-                if name == ".lock":
-                    continue
-                if _alive(int(name.rpartition(".")[2])):
-                    running += 1
-                else:
-                    (folder / name).unlink(missing_ok=True)
-            if running >= limit:
+                if name.isdigit() and int(name) != os.getpid():
+                    if _alive(int(name)):
+                        others += int((folder / name).read_bytes() or 0)
+                    else:
+                        (folder / name).unlink(missing_ok=True)
+            if others + len(mine) >= limit:
                 return False
-            (folder / f"{gid}.{os.getpid()}").touch()
+            mine.add(gid)
         return True
 
     def release(self, user_id, gid):
         """The generation ended: it no longer counts."""
-        (self._user_folder(user_id) / f"{gid}.{os.getpid()}").unlink(missing_ok=True)
+        with self._counting(user_id) as (_, mine):
+            mine.discard(gid)
+
+    @contextlib.contextmanager
+    def _counting(self, user_id):
+        """The user's folder and the set of their answers running here, under the lock every process takes for
+        the user's counts (held for a listing: microseconds, so blocking the loop is fine); this process's count
+        file is written from the set when the block ends."""
+        folder = self._user_folder(user_id)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        mine = self._mine.setdefault(user_id, set())
+        with self._lock, open(folder / ".lock", "wb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            before = len(mine)
+            yield folder, mine
+            if len(mine) != before:
+                (folder / str(os.getpid())).write_bytes(str(len(mine)).encode())
 
     def refresh(self, runs):
         """Nothing to keep alive: the log files get the heartbeats, and running counts go with their process."""
