@@ -246,6 +246,7 @@ class FileBackend(_Followed):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._files = {}  # gid -> the open log file of an answer this process runs
         self._mine = {}  # user id -> the gids of their answers running in this process
+        self._count_files = {}  # (user id, pid) -> (lock fd, this process's count fd)
 
     def _path(self, gid):
         """The log's file."""
@@ -372,14 +373,22 @@ class FileBackend(_Followed):
         the user's counts (held for a listing: microseconds, so blocking the loop is fine); this process's count
         file is written from the set when the block ends."""
         folder = self._user_folder(user_id)
-        folder.mkdir(mode=0o700, exist_ok=True)
         mine = self._mine.setdefault(user_id, set())
-        with self._lock, open(folder / ".lock", "wb") as lock:
+        with self._lock:
+            files = self._count_files.get((user_id, os.getpid()))
+            if files is None:  # kept open: these run for every question and every answer's end
+                folder.mkdir(mode=0o700, exist_ok=True)
+                files = self._count_files[user_id, os.getpid()] = tuple(
+                    os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600) for name in (".lock", str(os.getpid())))
+            lock, count = files
             fcntl.flock(lock, fcntl.LOCK_EX)
-            before = len(mine)
-            yield folder, mine
-            if len(mine) != before:
-                (folder / str(os.getpid())).write_bytes(str(len(mine)).encode())
+            try:
+                before = len(mine)
+                yield folder, mine
+                if len(mine) != before:  # overwritten in place: truncating costs a journal commit on ext4
+                    os.pwrite(count, b"%010d" % len(mine), 0)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def refresh(self, runs):
         """Nothing to keep alive: the log files get the heartbeats, and running counts go with their process."""

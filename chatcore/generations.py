@@ -132,6 +132,7 @@ class Run:
 
     def __init__(self, gid, user_id, request):
         self.gid, self.user_id, self.request = gid, user_id, request
+        self.started_at = time.monotonic()
         self.chunks = Chunks(gid, request.model)
         self.parts = {"content": [], "reasoning_content": []}
         self.chars = {"content": 0, "reasoning_content": 0}  # read so far
@@ -247,6 +248,13 @@ class Generations:
                 raise log_unavailable() from exc
             raise
         self._running[gid] = run
+        if gevent_patched():
+            # The reading runs in a greenlet of its own, so Stop can end it at once, even inside a read from an
+            # upstream that sends nothing for a while; started here, not by _generate: each greenlet started by
+            # another waits one more turn of a busy event loop before it asks the upstream.
+            import gevent
+
+            run.reader = gevent.spawn(self._read, run)
         spawn(self._generate, run)
         return {"message_id": gid, "generation_id": gid, "question_id": added[0]["id"]}
 
@@ -309,15 +317,12 @@ class Generations:
 
     def _generate(self, run):
         """The generation itself, in its own thread (a greenlet under gunicorn's gevent worker): provider stream →
-        log → store. Nobody waits on it: a slow viewer reads the log at its own pace."""
-        started = time.monotonic()
-        if gevent_patched():
-            # The reading runs in a greenlet of its own, so Stop can end it at once, even inside a read from an
-            # upstream that sends nothing for a while; the ending below then runs in this one, never interrupted.
-            import gevent
-
-            run.reader = gevent.spawn(self._read, run)
-            finish, error, first_at = run.reader.get()
+        log → store (its reading in run.reader under gevent; the ending here, never interrupted). Nobody waits on
+        it: a slow viewer reads the log at its own pace."""
+        started = run.started_at
+        if run.reader is not None:
+            read = run.reader.get()  # a reader Stop killed before it ever ran has no result
+            finish, error, first_at = read if isinstance(read, tuple) else (None, None, None)
         else:
             finish, error, first_at = self._read(run)
         characters = run.chars["content"] + run.chars["reasoning_content"]

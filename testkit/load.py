@@ -58,9 +58,10 @@ def _split(url):
 
 
 def parse_answer(raw):
-    """(answer text, error code or None) of a raw HTTP/1.0 SSE response."""
+    """(answer text, error code or None) of a raw HTTP/1.0 SSE response (200, or 202: a question asked for its
+    answer's events)."""
     head, _, body = raw.partition(b"\r\n\r\n")
-    if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
+    if head.split(b" ")[1:2] not in ([b"200"], [b"202"]):
         return "", head.split(b"\r\n")[0].decode(errors="replace")
     parts, done = [], False
     for line in body.split(b"\n"):

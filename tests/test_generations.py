@@ -137,6 +137,32 @@ def test_closing_every_viewer_mid_answer_still_completes_the_answer(upstream, al
     assert upstream.requests[-1]["closed_early"] is None
 
 
+def test_a_question_asked_for_its_events_streams_the_answer_and_a_closed_one_resumes(upstream, alice_app):
+    server, alice, cid = alice_app
+    answer = "流式提问 stream " * 30
+    upstream.script = Script(reply=answer, chunk_chars=3, delay=0.01)
+    asked = lambda: alice.post(f"{server.url}/api/conversations/{cid}/messages", stream=True,  # noqa: E731
+                               json={"content": "hi", "model": "scripted"}, headers={"Accept": "text/event-stream"})
+    whole = asked()
+    assert whole.status_code == 202 and whole.headers["Content-Type"].startswith("text/event-stream")
+    events = read_events(whole)
+    assert text_of(events) == answer and ending(events) == "[DONE]"
+    assert stored_answer(alice, server, cid)["id"] == whole.headers["X-Generation-Id"]
+    # Closed mid-answer: the answer goes on; GET …/events from the last id read gives exactly the rest.
+    cut = asked()
+    head = list(itertools.islice(live_events(cut), 5))
+    cut.close()
+    rest = read_events(follow(alice, server, cut.headers["X-Generation-Id"], head[-1][0]))
+    assert text_of(head) + text_of(rest) == answer and ending(rest) == "[DONE]"
+    question = alice.get(f"{server.url}/api/conversations/{cid}").json()["messages"][-2]
+    assert question["id"] == cut.headers["X-Question-Id"] and question["content"] == "hi"
+    # Someone else's conversation: the usual JSON 404, no stream.
+    bob = signed_in(server, "bob")
+    refused = bob.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "x"},
+                       headers={"Accept": "text/event-stream"})
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
+
+
 def test_a_viewer_that_never_reads_slows_nothing(upstream, alice_app):
     server, alice, cid = alice_app
     answer = "慢" * 20_000  # 20,000 one-character events: far more than the stalled viewer's socket buffers hold
