@@ -32,6 +32,9 @@ RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it dis
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
 FOLLOW_SECONDS = 0.02    # how often one process reads every log its viewers follow from another process
+# ...and, for a log file whose text has started, how often it is read after that: the first text is what a person
+# waits for; later a page draws at most every MERGE_SECONDS anyway, and each read is a system call per log.
+FILE_FOLLOW_SECONDS = 0.06
 FILE_READ_BYTES = 1 << 16  # per read of a followed log file
 STOP_POLL_SECONDS = 0.2  # how often a process looks for Stop requests made in another (file backend)
 
@@ -107,30 +110,33 @@ class MemoryLogs:
 
 
 class _MemoryLog:
-    """One generation's events in a list; viewers read by position and wait on one condition."""
+    """One generation's events in a list; viewers read by position and wait for the next append."""
 
     def __init__(self):
         self.entries = []
         self.first = 1  # seq of entries[0] (older ones trimmed)
-        # An RLock: a Condition over a plain lock checks ownership with a non-blocking acquire, which under gevent
-        # yields to every other ready greenlet, so each append (and each question asked) waited a full loop turn.
-        self.changed = threading.Condition()
+        self.lock = threading.Lock()
+        # Set, and replaced by a fresh one, by each append: it wakes every viewer waiting at once (cheaper under
+        # gevent than a Condition, whose notify wakes each waiter's own lock).
+        self.appended = threading.Event()
 
     def append(self, entry):
         """Add an event (trimming the oldest beyond MAX_EVENTS) and wake every waiting viewer."""
-        with self.changed:
+        with self.lock:
             self.entries.append(entry)
             if len(self.entries) > MAX_EVENTS:
                 drop = len(self.entries) - MAX_EVENTS
                 del self.entries[:drop]
                 self.first += drop
-            self.changed.notify_all()
+            appended, self.appended = self.appended, threading.Event()
+        appended.set()
 
     def read(self, after, timeout, limit=READ_BATCH):
         """Events after seq `after`, waiting up to `timeout` for one."""
-        with self.changed:
-            if timeout:
-                self.changed.wait_for(lambda: self.first + len(self.entries) - 1 > after, timeout)
+        appended = self.appended  # taken before looking: an append from now on sets it
+        if timeout and self.first + len(self.entries) - 1 <= after:
+            appended.wait(timeout)
+        with self.lock:
             start = max(0, after - self.first + 1)
             return self.entries[start:None if limit is None else start + limit]
 
@@ -143,8 +149,12 @@ class _Copy:
         self.fetched = 0  # seq of the last event fetched
         self.read_at = time.monotonic()  # when a viewer last read it
         self.ended_at = None  # when its end was fetched
-        self.file = None  # the file backend's open log file, and the part of a record read so far
+        # The file backend's: the open log file, the part of a record read so far, when to read it next, and
+        # whether any text has come.
+        self.file = None
         self.rest = b""
+        self.read_file_at = 0.0
+        self.text_started = False
 
 
 class _Followed:
@@ -267,8 +277,10 @@ class FileBackend(_Followed):
 
     def _fetch(self, copies):
         """What each followed log's file gained since the last round, as entries."""
-        fetched = []
+        fetched, now = [], time.monotonic()
         for gid, copy in copies.items():
+            if copy.read_file_at > now:
+                continue
             if copy.file is None:
                 try:
                     copy.file = open(self._path(gid), "rb", buffering=0)
@@ -283,6 +295,9 @@ class FileBackend(_Followed):
             entries, copy.rest = _records(data)
             if entries:
                 fetched.append((gid, entries))
+                copy.text_started = copy.text_started or any(entry.kind == "delta" for entry in entries)
+            if copy.text_started:
+                copy.read_file_at = now + FILE_FOLLOW_SECONDS
         return fetched
 
     def entries(self, gid):
