@@ -451,6 +451,7 @@ class RedisBackend(_Followed):
         self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
         self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
         self._sending = False
+        self._first = {}  # gid -> its log's first event, sent with the question's reserve()
 
     @staticmethod
     def _key(gid):
@@ -463,12 +464,12 @@ class RedisBackend(_Followed):
                     id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS, approximate=True)
 
     def append(self, gid, entry):
-        """Add the event here and to Redis: the first at once (the stream exists before anyone is told of it, and
-        a Redis that refuses it refuses the question), later ones in one pipeline with every other event of this
-        process that comes before the last is sent."""
+        """Add the event here and to Redis: the first with the question's reserve() (the stream exists before
+        anyone is told of it, and a Redis that refuses it refuses the question), later ones in one pipeline with
+        every other event of this process that comes before the last is sent."""
         self.local.append(gid, entry)
         if entry.position.seq == 1:
-            self._xadd(self.redis, gid, entry)
+            self._first[gid] = entry
             return
         with self._lock:
             self._pending.append((gid, entry))
@@ -518,6 +519,7 @@ class RedisBackend(_Followed):
         """The answer is saved: the stream expires once viewers mid-read had time to read its end (so does the
         copy here)."""
         self.local.finish(gid)
+        self._first.pop(gid, None)
         self.redis.expire(self._key(gid), int(LINGER_SECONDS))
 
     def request_cancel(self, gid):
@@ -557,13 +559,17 @@ class RedisBackend(_Followed):
 
     def reserve(self, user_id, gid, limit) -> bool:
         """Add the gid to the user's running set (entries not refreshed by a heartbeat lately do not count:
-        their instance died); False, and nothing kept, when that makes more than `limit`."""
+        their instance died), and send its log's first event; False, and no count kept, when that makes more than
+        `limit`."""
         key, now = f"chat:running:{user_id}", time.time()
         pipe = self.redis.pipeline()
         pipe.zremrangebyscore(key, "-inf", now - STALE_SECONDS)
         pipe.zadd(key, {gid: now})
         pipe.zcard(key)
         pipe.expire(key, RUNNING_TTL_SECONDS)
+        first = self._first.pop(gid, None)
+        if first is not None:  # one round trip for both: each one waits a turn of a busy event loop
+            self._xadd(pipe, gid, first)
         if pipe.execute()[2] > limit:
             self.redis.zrem(key, gid)
             return False

@@ -224,18 +224,15 @@ class Generations:
         limits = self.limits(user_id)
         limit = limits.concurrent_answers or self.max_per_user
         try:
-            reserved = self.backend.reserve(user_id, gid, limit)
-        except self.backend.errors as exc:
-            raise log_unavailable() from exc
-        if not reserved:
-            raise ChatError(429, "too_many_answers", f"Too many answers at once (your limit is {limit}); wait for "
-                            "one to finish or stop it.", error_type="rate_limit_error")
-        try:
             # The log first, the store last: if either fails, nothing of the turn is stored. The quota is counted in
             # the turn's own transaction: one write per question, and a refused one leaves neither.
             run = Run(gid, user_id, request)
             self.start_background()
             self._append(run, "beat", b"")  # the log exists before anyone is told about it
+            # (With Redis, that first event goes in the same round trip as the count.)
+            if not self.backend.reserve(user_id, gid, limit):
+                raise ChatError(429, "too_many_answers", f"Too many answers at once (your limit is {limit}); wait "
+                                "for one to finish or stop it.", error_type="rate_limit_error")
             added = conversations.add_messages(self.db, user_id, conversation_id, [
                 {"role": "user", "content": clean_text(question), "attachments": files},
                 {"role": "assistant", "content": "", "status": "streaming", "model": request.model}], ids=[None, gid],
