@@ -3,16 +3,17 @@
 The same N streams (the lean upstream's answers, in its own process) go through gunicorn's shipped config three
 ways, one after the other in one run: POST /v1/chat/completions (today's path), then POST
 /api/conversations/<id>/messages + GET /api/generations/<gid>/events with the log in files (no REDIS_URL: the
-workers share them), then the same with the log in a real Redis. Each way runs short answers and long ones; the workers' CPU seconds then split into a
-cost per upstream chunk (the slope between the two) and a cost per answer (the requests, the store writes).
+workers share them), then the same with the log in a real Redis. Each way runs short answers and long ones; the
+workers' CPU seconds then split into a cost per upstream chunk (the slope between the two) and a cost per answer (the requests, the store writes).
 Resume latency: with one long answer running, GET …/events with a Last-Event-ID some events back
 (a reload), timed until the first text arrives; R times, median and p99.
 
 Held streams: H answers (~8 s each, the concurrency benchmark's pace) all started in the same instant (or evenly
 over BENCH_RAMP seconds) and held open together, straight to the upstream (its own first token: the overhead is
 each path's p99 minus it), through /v1 (the same-run baseline), then POST …/messages + GET …/events with the log
-in files and in Redis, then the POST alone asked for its events (Accept: text/event-stream); errors, wrong answers, and the first-token delay (from the first request sent to the first
-text read, so the /api path pays its two requests) p50 and p99.
+in files and in Redis, then the POST alone asked for its events (Accept: text/event-stream); errors, wrong
+answers, and the first-token delay (from the first request sent to the first text read, so the two-request path
+pays both) p50 and p99.
 
     python -m bench generations            # N = 100, H = 500
     BENCH_STREAMS=300 python -m bench generations

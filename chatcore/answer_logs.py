@@ -257,6 +257,7 @@ class FileBackend(_Followed):
         self._files = {}  # gid -> the open log file of an answer this process runs
         self._mine = {}  # user id -> the gids of their answers running in this process
         self._count_files = {}  # (user id, pid) -> (lock fd, this process's count fd)
+        self._token = os.urandom(4).hex()
 
     def _path(self, gid):
         """The log's file."""
@@ -362,16 +363,18 @@ class FileBackend(_Followed):
 
     def reserve(self, user_id, gid, limit) -> bool:
         """Count a generation against its user's limit, across every process: each keeps its own count in a file
-        named by its pid (those of processes that died no longer count), read and written under a lock they
-        share; False, nothing counted, when the user is at the limit."""
+        named by its pid (those of processes that died no longer count; `.lock` has no pid), read and written under
+        a lock they share; False, nothing counted, when the user is at the limit."""
         with self._counting(user_id) as (folder, mine):
             others = 0
             for name in os.listdir(folder):
-                if name.isdigit() and int(name) != os.getpid():
-                    if _alive(int(name)):
-                        others += int((folder / name).read_bytes() or 0)
-                    else:
-                        (folder / name).unlink(missing_ok=True)
+                pid = name.partition(".")[0]
+                if not pid.isdigit() or name == self._count_name():
+                    continue
+                if _alive(int(pid)):
+                    others += int((folder / name).read_bytes() or 0)
+                else:
+                    (folder / name).unlink(missing_ok=True)
             if others + len(mine) >= limit:
                 return False
             mine.add(gid)
@@ -381,6 +384,10 @@ class FileBackend(_Followed):
         """The generation ended: it no longer counts."""
         with self._counting(user_id) as (_, mine):
             mine.discard(gid)
+
+    def _count_name(self):
+        """This process's count file: its pid, then this backend's token (apps in one process count apart)."""
+        return f"{os.getpid()}.{self._token}"
 
     @contextlib.contextmanager
     def _counting(self, user_id):
@@ -394,7 +401,7 @@ class FileBackend(_Followed):
             if files is None:  # kept open: these run for every question and every answer's end
                 folder.mkdir(mode=0o700, exist_ok=True)
                 files = self._count_files[user_id, os.getpid()] = tuple(
-                    os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600) for name in (".lock", str(os.getpid())))
+                    os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600) for name in (".lock", self._count_name()))
             lock, count = files
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:

@@ -565,7 +565,8 @@ class Generations:
     def _without_log(self, user_id, gid, position):
         """The log is not here: the store's answer when saved; else, with Redis, the log expired long after its
         writer died; without Redis, another instance runs it (its log files are on its host): follow the store's
-        partial answer until it is final, or until the store has not heard from its process for STALE_SECONDS (that process died)."""
+        partial answer until it is final, or until the store has not heard from its process for STALE_SECONDS
+        (that process died)."""
         while True:
             message = conversations.get_message(self.db, user_id, gid)
             if message is None:

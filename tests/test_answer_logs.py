@@ -1,0 +1,78 @@
+"""The file log backend on its own (chatcore/answer_logs.py): records cut anywhere, and two backends sharing a
+folder as the workers of an instance do (following, Stop, the per-user count, the sweep)."""
+
+import os
+import threading
+import time
+
+from chatcore.answer_logs import LINGER_SECONDS, STALE_SECONDS, Entry, FileBackend, Position, _records
+from testkit.waiting import wait_until
+
+
+def entries(count):
+    """A heartbeat, deltas with multi-byte text and newlines, then the end."""
+    made = [Entry("beat", b": beat\n\n", Position(1, 0, 0))]
+    for seq in range(2, count):
+        made.append(Entry("delta", f"id: {seq}-{seq}-0\ndata: 字\n\n".encode(), Position(seq, seq, 0)))
+    return made + [Entry("end", b"data: [DONE]\n\n", Position(count, count - 1, 0))]
+
+
+def test_records_cut_at_any_byte_come_out_whole_and_in_order(tmp_path):
+    backend = FileBackend(tmp_path)
+    written = entries(6)
+    for entry in written:
+        backend.append("g", entry)
+    data = (tmp_path / "g.log").read_bytes()
+    assert _records(data) == (written, b"")
+    for cut in range(len(data) + 1):
+        first, rest = _records(data[:cut])
+        second, left = _records(rest + data[cut:])
+        assert first + second == written and left == b"", cut
+
+
+def test_two_backends_sharing_a_folder_follow_stop_and_count_together(tmp_path):
+    writer, reader = FileBackend(tmp_path), FileBackend(tmp_path)
+    stopped = []
+    writer.on_cancel, reader.on_cancel = stopped.append, lambda gid: None
+    writer.listen()
+    # Following: the reader has no log of its own, it reads the writer's file as it grows.
+    assert reader.read("g", 0, 0.1) is None
+    written = entries(40)
+    writer.append("g", written[0])
+    got = []
+
+    def follow():
+        while not got or got[-1].kind != "end":
+            got.extend(reader.read("g", got[-1].position.seq if got else 0, 1.0) or [])
+
+    following = threading.Thread(target=follow)
+    following.start()
+    for entry in written[1:]:
+        writer.append("g", entry)
+        time.sleep(0.002)
+    following.join(10)
+    assert got == written
+    # Stop asked through the reader reaches the writer.
+    reader.request_cancel("g")
+    wait_until(lambda: stopped == ["g"], 2, "the writer to get the Stop")
+    # The per-user limit counts both; a release frees a place for either.
+    reserved = [writer.reserve("u", "a", 2), reader.reserve("u", "b", 2), writer.reserve("u", "c", 2)]
+    assert reserved == [True, True, False]
+    assert reader.reserve("v", "d", 2)  # another user counts apart
+    reader.release("u", "b")
+    assert writer.reserve("u", "c", 2)
+
+
+def test_the_sweep_deletes_logs_and_stops_nobody_wrote_for_a_while(tmp_path):
+    backend = FileBackend(tmp_path)
+    for gid in ("old", "new"):
+        backend.append(gid, entries(3)[0])
+        backend.finish(gid)
+    backend.on_cancel = lambda gid: None
+    backend.request_cancel("old")
+    long_ago = time.time() - STALE_SECONDS - LINGER_SECONDS - 1
+    for path in (tmp_path / "old.log", tmp_path / "stop" / "old"):
+        os.utime(path, (long_ago, long_ago))
+    backend.sweep()
+    assert not (tmp_path / "old.log").exists() and not (tmp_path / "stop" / "old").exists()
+    assert (tmp_path / "new.log").exists()
