@@ -235,7 +235,7 @@ def create_app(settings=None):
 
 def start_background(server):
     """Start the app's work beside requests in this process: the embedded model's load, the "auto" model lists'
-    reads, the generations' heartbeat and Redis cancel listener.
+    reads, the generations' heartbeat and Stop listener (Redis pub/sub, or the Stop files of the other workers).
 
     Once in each process that serves, after any fork (a thread does not go on in a forked child): gunicorn's
     `post_worker_init` calls it in every worker (the app itself is built once, in the master), and
