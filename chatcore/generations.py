@@ -200,10 +200,10 @@ class Generations:
         if multi_turn:
             window = min(CONTEXT_WINDOW, 2 * turns) if turns else CONTEXT_WINDOW
             found = conversations.get_conversation(self.db, user_id, conversation_id, window=window)
-        else:  # no history to send: only whose it is (the turn's own write checks again)
-            found = {"messages": []} if conversations.owns(self.db, user_id, conversation_id) else None
-        if found is None:
-            raise not_found()
+            if found is None:
+                raise not_found()
+        else:  # no history to send; whose it is, the turn's own write checks (not the user's: 404, nothing kept)
+            found = {"messages": []}
         # Decoding and re-encoding images (Pillow) and reading PDFs take CPU for a while: not on the event loop.
         uploads = body.get("attachments")
         if files is None:

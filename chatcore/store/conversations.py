@@ -76,7 +76,6 @@ _OWNED = sa.and_(conversations.c.id == sa.bindparam("_cid"), conversations.c.use
 _MESSAGE_COUNT = (sa.select(sa.func.count()).where(messages.c.conversation_id == conversations.c.id)
                   .scalar_subquery().label("message_count"))
 _CONVERSATION = sa.select(conversations, _MESSAGE_COUNT).where(_OWNED)
-_OWNS = sa.select(conversations.c.id).where(_OWNED)
 _LAST_MESSAGES = (messages.select().where(messages.c.conversation_id == sa.bindparam("_cid"))
                   .order_by(messages.c.seq.desc()).limit(sa.bindparam("_window")))
 _ALL_MESSAGES = messages.select().where(messages.c.conversation_id == sa.bindparam("_cid")).order_by(messages.c.seq)
@@ -132,14 +131,6 @@ def get_conversation(db, user_id, conversation_id, window=None) -> dict | None:
         else:
             rows = list(connection.execute(_ALL_MESSAGES, {"_cid": conversation_id}))
     return _summary(row) | {"messages": [_message(m._mapping) for m in rows], "message_count": row.message_count}
-
-
-def owns(db, user_id, conversation_id) -> bool:
-    """True when the conversation is the user's."""
-    if not is_id(conversation_id):
-        return False
-    with db.connect() as connection:
-        return connection.execute(_OWNS, {"_cid": conversation_id, "_uid": user_id}).first() is not None
 
 
 def rename_conversation(db, user_id, conversation_id, title) -> dict | None:
