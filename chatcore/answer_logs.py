@@ -363,18 +363,20 @@ class FileBackend(_Followed):
 
     def reserve(self, user_id, gid, limit) -> bool:
         """Count a generation against its user's limit, across every process: each keeps its own count in a file
-        named by its pid (those of processes that died no longer count; `.lock` has no pid), read and written under
-        a lock they share; False, nothing counted, when the user is at the limit."""
+        named by its pid (those of processes that died, or not refreshed lately, do not count; `.lock` has no pid),
+        read and written under a lock they share; False, nothing counted, when the user is at the limit."""
         with self._counting(user_id) as (folder, mine):
-            others = 0
+            others, fresh_since = 0, time.time() - STALE_SECONDS
             for name in os.listdir(folder):
                 pid = name.partition(".")[0]
                 if not pid.isdigit() or name == self._count_name():
                     continue
-                if _alive(int(pid)):
-                    others += int((folder / name).read_bytes() or 0)
-                else:
+                if not _alive(int(pid)):
                     (folder / name).unlink(missing_ok=True)
+                # A count its process's heartbeat no longer refreshes is not counted: that pid is someone else's now
+                # (the worker was killed), or the process is stuck.
+                elif os.stat(folder / name).st_mtime >= fresh_since:
+                    others += int((folder / name).read_bytes() or 0)
             if others + len(mine) >= limit:
                 return False
             mine.add(gid)
@@ -413,7 +415,12 @@ class FileBackend(_Followed):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def refresh(self, runs):
-        """Nothing to keep alive: the log files get the heartbeats, and running counts go with their process."""
+        """Keep this process's count files of the users with answers running here fresh (the log files get their
+        heartbeat events)."""
+        for user_id in {run.user_id for run in runs}:
+            files = self._count_files.get((user_id, os.getpid()))
+            if files is not None:
+                os.utime(files[1])
 
 
 def _records(data):

@@ -4,6 +4,7 @@ folder as the workers of an instance do (following, Stop, the per-user count, th
 import os
 import threading
 import time
+from types import SimpleNamespace
 
 from chatcore.answer_logs import LINGER_SECONDS, STALE_SECONDS, Entry, FileBackend, Position, _records
 from testkit.waiting import wait_until
@@ -76,3 +77,14 @@ def test_the_sweep_deletes_logs_and_stops_nobody_wrote_for_a_while(tmp_path):
     backend.sweep()
     assert not (tmp_path / "old.log").exists() and not (tmp_path / "stop" / "old").exists()
     assert (tmp_path / "new.log").exists()
+
+
+def test_a_count_its_process_no_longer_refreshes_stops_counting(tmp_path):
+    first, second = FileBackend(tmp_path), FileBackend(tmp_path)
+    assert first.reserve("u", "a", 1) and not second.reserve("u", "b", 1)
+    # A count its heartbeat has not refreshed for STALE_SECONDS: the pid is someone else's now, or the process stuck.
+    long_ago = time.time() - STALE_SECONDS - 1
+    os.utime(first._user_folder("u") / first._count_name(), (long_ago, long_ago))
+    assert second.reserve("u", "b", 2)
+    first.refresh([SimpleNamespace(user_id="u", gid="a")])  # the heartbeat: fresh again, counted again
+    assert not second.reserve("u", "c", 2)
