@@ -24,7 +24,7 @@ from . import attachments
 from .answer_logs import STALE_SECONDS, Entry, FileBackend, Position, RedisBackend
 from .errors import ChatError, bad_request, upstream_error
 from .messages import clean_text
-from .os_thread import call_later, gevent_patched, run_off_loop, spawn
+from .os_thread import gevent_patched, run_off_loop, spawn, spawn_later
 from . import quotas
 from .providers.base import Finish
 from .service import DONE_EVENT, MERGE_SECONDS, ChatService, sse_event
@@ -285,18 +285,10 @@ class Generations:
             if run.flush_scheduled:
                 return
             run.flush_scheduled = True
-        call_later(wait, self._flush_due, run)
-
-    def _flush_due(self, run):
-        """The merge window is over (under gevent, called from the event loop itself, which must not wait): flush.
-        Nothing holding run.lock ever waits, so it is free here; should it be held, a greenlet waits for it."""
-        if run.lock.locked():
-            spawn(self._flush, run)
-        else:
-            self._flush(run)
+        spawn_later(wait, self._flush, run)
 
     def _flush(self, run):
-        """Log the text waiting."""
+        """The merge window is over: log the text waiting."""
         with run.lock:
             run.flush_scheduled = False
             if not run.ended:

@@ -42,13 +42,12 @@ def spawn(function, *args):
         threading.Thread(target=function, args=args, daemon=True).start()
 
 
-def call_later(seconds, function, *args):
-    """Call function(*args) in `seconds`: under gevent from the event loop itself (a timer, no greenlet: a tenth of
-    the cost), so it must never wait for anything; else in a timer thread."""
+def spawn_later(seconds, function, *args):
+    """Call function(*args) in `seconds`, in a greenlet under gevent (cheap), else in a timer thread."""
     if gevent_patched():
         import gevent
 
-        gevent.get_hub().loop.timer(seconds).start(function, *args)
+        gevent.spawn_later(seconds, function, *args)
     else:
         timer = threading.Timer(seconds, function, args)
         timer.daemon = True
