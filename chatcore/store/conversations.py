@@ -65,17 +65,13 @@ def _message(row) -> dict:
     return out
 
 
-def _owned(user_id, conversation_id):
-    """The WHERE clause of one conversation of one user."""
-    return sa.and_(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
-
-
 # The statements of every question asked, built once with named parameters: building and hashing a statement
 # per call cost more worker CPU than SQLite running it. `_`-prefixed names are parameters of WHERE clauses.
 _OWNED = sa.and_(conversations.c.id == sa.bindparam("_cid"), conversations.c.user_id == sa.bindparam("_uid"))
 _MESSAGE_COUNT = (sa.select(sa.func.count()).where(messages.c.conversation_id == conversations.c.id)
                   .scalar_subquery().label("message_count"))
 _CONVERSATION = sa.select(conversations, _MESSAGE_COUNT).where(_OWNED)
+_OWNS = sa.select(conversations.c.id).where(_OWNED)
 _LAST_MESSAGES = (messages.select().where(messages.c.conversation_id == sa.bindparam("_cid"))
                   .order_by(messages.c.seq.desc()).limit(sa.bindparam("_window")))
 _ALL_MESSAGES = messages.select().where(messages.c.conversation_id == sa.bindparam("_cid")).order_by(messages.c.seq)
@@ -139,8 +135,8 @@ def rename_conversation(db, user_id, conversation_id, title) -> dict | None:
     if not is_id(conversation_id):
         return None
     with db.begin() as connection:
-        if not connection.execute(conversations.update().where(_owned(user_id, conversation_id))
-                                  .values(title=title, updated_at=now_ms())).rowcount:
+        if not connection.execute(conversations.update().where(_OWNED).values(title=title, updated_at=now_ms()),
+                                  {"_cid": conversation_id, "_uid": user_id}).rowcount:
             return None
         return _summary(connection.execute(conversations.select().where(conversations.c.id == conversation_id)).one())
 
@@ -152,7 +148,8 @@ def delete_conversation(db, user_id, conversation_id) -> bool:
     with db.begin() as connection:
         connection.execute(messages.delete().where(messages.c.conversation_id == conversation_id,
                                                    messages.c.user_id == user_id))
-        return bool(connection.execute(conversations.delete().where(_owned(user_id, conversation_id))).rowcount)
+        return bool(connection.execute(conversations.delete().where(_OWNED),
+                                       {"_cid": conversation_id, "_uid": user_id}).rowcount)
 
 
 def _message_row(user_id, conversation_id, seq, message, now, message_id=None):
@@ -256,7 +253,7 @@ def _delete_messages(db, user_id, conversation_id, which) -> bool:
     if not is_id(conversation_id):
         return False
     with db.begin() as connection:
-        if connection.execute(conversations.select().where(_owned(user_id, conversation_id))).first() is None:
+        if connection.execute(_OWNS, {"_cid": conversation_id, "_uid": user_id}).first() is None:
             return False
         connection.execute(messages.delete().where(messages.c.conversation_id == conversation_id,
                                                    messages.c.user_id == user_id, which))
