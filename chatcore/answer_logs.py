@@ -434,9 +434,14 @@ def _records(data):
         size = int(size)
         if len(rest) < size:
             return entries, data
-        seq, content, reasoning = (int(part) for part in position.split(b"-"))
-        entries.append(Entry(kind.decode(), rest[:size], Position(seq, content, reasoning)))
+        entries.append(Entry(kind.decode(), rest[:size], _position(position)))
         data = rest[size:]
+
+
+def _position(event_id: bytes) -> Position:
+    """A stored event's id (written by this module, so well formed) back into its Position."""
+    seq, content, reasoning = (int(part) for part in event_id.split(b"-"))
+    return Position(seq, content, reasoning)
 
 
 def _alive(pid) -> bool:
@@ -511,8 +516,7 @@ class RedisBackend(_Followed):
     @staticmethod
     def _entry(fields):
         """A stream entry's fields back into an Entry."""
-        seq, content, reasoning = (int(part) for part in fields[b"p"].split(b"-"))
-        return Entry(fields[b"k"].decode(), fields[b"f"], Position(seq, content, reasoning))
+        return Entry(fields[b"k"].decode(), fields[b"f"], _position(fields[b"p"]))
 
     def _exists(self, gid):
         """True when the stream is there."""
