@@ -47,12 +47,17 @@ RESUMES = 50
 HELD_CHUNK_CHARS, HELD_DELAY, HELD_REPEAT = 8, 0.1, 15  # ~630 characters over ~8 s: every stream stays open
 
 
+def _request(host, method, path, body=None, headers=""):
+    """The bytes of one HTTP/1.0 request with a JSON body."""
+    data = json.dumps(body).encode() if body is not None else b""
+    return (f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n{headers}"
+            f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+
+
 async def _http(host, port, method, path, body=None, headers=""):
     """One HTTP/1.0 request on a raw socket; returns the raw response."""
     reader, writer = await asyncio.open_connection(host, port)
-    data = json.dumps(body).encode() if body is not None else b""
-    writer.write(f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n{headers}"
-                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    writer.write(_request(host, method, path, body, headers))
     raw = await reader.read()
     writer.close()
     return raw
@@ -149,14 +154,12 @@ async def held_api_stream(url, conversation_id, question, open_streams, delay=0.
     started = time.perf_counter()
     open_streams["now"] += 1
     open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
-    body = json.dumps({"content": question, "model": "scripted"}).encode()
-    post = (f"POST /api/conversations/{conversation_id}/messages HTTP/1.0\r\nHost: {host}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n").encode()
+    path, question_body = f"/api/conversations/{conversation_id}/messages", {"content": question, "model": "scripted"}
     try:
         if one_request:
-            return await read_stream(host, port, post + b"Accept: text/event-stream\r\n\r\n" + body, started)
-        raw = await _http(host, port, "POST", f"/api/conversations/{conversation_id}/messages",
-                          {"content": question, "model": "scripted"})
+            request = _request(host, "POST", path, question_body, "Accept: text/event-stream\r\n")
+            return await read_stream(host, port, request, started)
+        raw = await _http(host, port, "POST", path, question_body)
         head, _, body = raw.partition(b"\r\n\r\n")
         if b" 202 " not in head.split(b"\r\n")[0]:
             return None, raw, head.split(b"\r\n")[0].decode()
