@@ -332,8 +332,7 @@ class FileBackend(_Followed):
                     pass
 
     def request_cancel(self, gid):
-        """Stop it here if it runs here, and leave a Stop file for the process that runs it."""
-        self.on_cancel(gid)
+        """Leave a Stop file for the process that runs it (the caller has stopped it if it runs here)."""
         (self.stops / gid).touch()
 
     def cancel_requests(self, gids):
