@@ -24,7 +24,7 @@ from . import attachments
 from .answer_logs import STALE_SECONDS, Entry, FileBackend, Position, RedisBackend
 from .errors import ChatError, bad_request, upstream_error
 from .messages import clean_text
-from .os_thread import gevent_patched, run_off_loop, spawn, spawn_later
+from .os_thread import gevent_patched, run_off_loop, spawn
 from . import quotas
 from .providers.base import Finish
 from .service import DONE_EVENT, MERGE_SECONDS, ChatService, sse_event
@@ -36,6 +36,7 @@ log = logging.getLogger("chat")
 
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
+MERGE_TICK_SECONDS = MERGE_SECONDS / 2  # how often the merger logs the text whose merge window is over
 FIRST_POLL_SECONDS = 0.05  # how often a viewer without the log reads the store until the first text is there
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
 POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns",
@@ -138,7 +139,6 @@ class Run:
         self.chars = {"content": 0, "reasoning_content": 0}  # read so far
         self.logged = {"content": 0, "reasoning_content": 0}  # in the log so far
         self.pending = []  # (delta key, text) read, waiting to be merged into the next event
-        self.flush_scheduled = False
         self.position = Position()
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
@@ -173,6 +173,8 @@ class Generations:
         self._start_lock = threading.Lock()
         self._to_save = {}  # gid -> Run whose partial answer is due, written together by _save_due
         self._saver_scheduled = False
+        self._merging = {}  # gid -> Run with text waiting for its merge window to end
+        self._merge_wanted = threading.Event()  # set while _merging may hold any
         _MANAGERS.add(self)
 
     def running(self) -> int:
@@ -275,24 +277,35 @@ class Generations:
 
     def _add_text(self, run, key, text):
         """Add a delta to the log: at once, or merged with those that follow within MERGE_SECONDS of the last
-        event (like /v1's chunks: fewer events to write and to read, Redis round trips most of all)."""
+        event (like /v1's chunks: fewer events to write and to read, Redis round trips most of all); the merger
+        logs it if nothing follows in time."""
         with run.lock:
             run.pending.append((key, text))
-            wait = run.appended_at + MERGE_SECONDS - time.monotonic()
-            if wait <= 0:
+            if run.appended_at + MERGE_SECONDS <= time.monotonic():
                 self._flush_locked(run)
                 return
-            if run.flush_scheduled:
-                return
-            run.flush_scheduled = True
-        spawn_later(wait, self._flush, run)
+        if run.gid not in self._merging:
+            self._merging[run.gid] = run
+            self._merge_wanted.set()
 
-    def _flush(self, run):
-        """The merge window is over: log the text waiting."""
-        with run.lock:
-            run.flush_scheduled = False
-            if not run.ended:
-                self._flush_locked(run)
+    def _merge(self):
+        """While any answer has text waiting, every MERGE_TICK_SECONDS: log the text whose merge window is over. One
+        loop for every answer of the process: a timer per event cost more than the rest of the event."""
+        pause = threading.Event()
+        while True:
+            self._merge_wanted.wait()
+            pause.wait(MERGE_TICK_SECONDS)
+            due = time.monotonic() - MERGE_SECONDS
+            for gid, run in list(self._merging.items()):
+                if run.appended_at <= due:
+                    del self._merging[gid]
+                    with run.lock:
+                        if not run.ended:
+                            self._flush_locked(run)
+            if not self._merging:
+                self._merge_wanted.clear()
+                if self._merging:  # added meanwhile (by a thread, without gevent)
+                    self._merge_wanted.set()
 
     def _flush_locked(self, run):
         """Log the text waiting, one event per run of answer or reasoning deltas (the caller holds run.lock)."""
@@ -439,7 +452,7 @@ class Generations:
     # --- background: heartbeat and cancel ---------------------------------------------------------------
 
     def start_background(self):
-        """Start this process's heartbeat (and cancel listener) once; a forked worker starts its own.
+        """Start this process's heartbeat, cancel listener and merger once; a forked worker starts its own.
 
         Called when the app starts serving and again by every question: with Redis unreachable at start, the
         listener is left for the next question to try (which answers 503 meanwhile, its reserve failing).
@@ -457,6 +470,7 @@ class Generations:
                 log.warning("cancel listener not started, Redis unreachable: %s", type(exc).__name__)
                 return
             threading.Thread(target=self._heartbeat, name="generation-heartbeat", daemon=True).start()
+            spawn(self._merge)
             self._started_in = os.getpid()
 
     def _heartbeat(self):

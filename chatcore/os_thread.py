@@ -41,14 +41,3 @@ def spawn(function, *args):
     else:
         threading.Thread(target=function, args=args, daemon=True).start()
 
-
-def spawn_later(seconds, function, *args):
-    """Call function(*args) in `seconds`, in a greenlet under gevent (cheap), else in a timer thread."""
-    if gevent_patched():
-        import gevent
-
-        gevent.spawn_later(seconds, function, *args)
-    else:
-        timer = threading.Timer(seconds, function, args)
-        timer.daemon = True
-        timer.start()
