@@ -17,6 +17,7 @@ import psutil
 import pytest
 import requests
 
+from chatcore.generations import HEARTBEAT_SECONDS
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
 from testkit.generations import ask, complete_events, ending, follow, live_events, read_events, text_of
@@ -173,6 +174,26 @@ def test_a_viewer_that_never_reads_slows_nothing(upstream, alice_app):
     assert text_of(events) == answer and ending(events) == "[DONE]"
     assert stored_answer(alice, server, cid)["status"] == "done" and upstream.requests[-1]["finished"]
     stalled.close()
+
+
+def test_text_waiting_for_its_merge_window_reaches_viewers_while_the_upstream_is_quiet(upstream, alice_app):
+    server, alice, cid = alice_app
+    gate = threading.Event()
+    # Four reasoning chunks at once (the last ones inside the first's merge window), then nothing until the gate.
+    upstream.script = Script(reasoning="abcdefgh", reply="done", chunk_chars=2, answer_gate=gate)
+    try:
+        gid = ask(alice, server, cid)
+        viewer = live_events(follow(alice, server, gid))
+        started, thought = time.monotonic(), ""
+        while thought != "abcdefgh":
+            delta = json.loads(next(viewer)[1])["choices"][0]["delta"]
+            thought += delta.get("reasoning_content", "")
+        # The merger logged them, not the next heartbeat or the end.
+        assert time.monotonic() - started < HEARTBEAT_SECONDS / 2
+    finally:
+        gate.set()
+    rest = list(viewer)
+    assert text_of(rest) == "done" and ending(rest) == "[DONE]"
 
 
 def test_stop_ends_it_for_every_viewer_and_closes_the_upstream_within_a_second(upstream, alice_app):
