@@ -1,22 +1,23 @@
 """Server-owned generations against today's stateless /v1 path: worker CPU per upstream chunk, and resume latency.
 
-The same N streams (the lean upstream's answers, in its own process) go through gunicorn's shipped config three
-ways, one after the other in one run: POST /v1/chat/completions (today's path), then POST
-/api/conversations/<id>/messages + GET /api/generations/<gid>/events with the log in files (no REDIS_URL: the
-workers share them), then the same with the log in a real Redis. Each way runs short answers and long ones; the
-workers' CPU seconds then split into a cost per upstream chunk (the slope between the two) and a cost per answer (the requests, the store writes).
+The same N streams (the lean upstream's answers, in its own process) go through gunicorn's shipped config four
+ways, one after the other: POST /v1/chat/completions (today's path), then POST /api/conversations/<id>/messages +
+GET /api/generations/<gid>/events with the log in files (no REDIS_URL: the workers share them), then the same with
+the log in a real Redis, then the POST alone asked for its events (Accept: text/event-stream). Each way runs short
+answers and long ones; the workers' CPU seconds then split into a cost per upstream chunk (the slope between the
+two) and a cost per answer (the requests, the store writes). The four ways take turns for BENCH_ROUNDS rounds (the
+machine's noise drifts): the table gives each way's median and its median ratio to /v1 in the same round.
 Resume latency: with one long answer running, GET …/events with a Last-Event-ID some events back
 (a reload), timed until the first text arrives; R times, median and p99.
 
 Held streams: H answers (~8 s each, the concurrency benchmark's pace) all started in the same instant (or evenly
 over BENCH_RAMP seconds) and held open together, straight to the upstream (its own first token: the overhead is
 each path's p99 minus it), through /v1 (the same-run baseline), then POST …/messages + GET …/events with the log
-in files and in Redis, then the POST alone asked for its events (Accept: text/event-stream); errors, wrong
-answers, and the first-token delay (from the first request sent to the first text read, so the two-request path
-pays both) p50 and p99.
+in files and in Redis, then the POST alone asked for its events; errors, wrong answers, and the first-token delay
+(from the first request sent to the first text read, so the two-request path pays both) p50 and p99.
 
-    python -m bench generations            # N = 100, H = 500
-    BENCH_STREAMS=300 python -m bench generations
+    python -m bench generations            # N = 100, 3 rounds, H = 500
+    BENCH_STREAMS=300 BENCH_ROUNDS=5 python -m bench generations
     python -m bench.generations held       # the held streams alone (BENCH_HELD=1000 for more)
     BENCH_HELD=1000 BENCH_RAMP=5 python -m bench.generations held   # 1,000 started over 5 s
 """
@@ -74,13 +75,16 @@ async def v1_stream(url, question, delay):
         return b"", type(exc).__name__
 
 
-async def generation_stream(url, conversation_id, question, delay):
-    """The new path: ask in a conversation, then read the generation's events; returns (raw events, error)."""
+async def generation_stream(url, conversation_id, question, delay, one_request=False):
+    """The new path: ask in a conversation, then read the generation's events (or, `one_request`, read them from
+    the POST itself); returns (raw events, error)."""
     host, port, _ = _split(url + "/x")
     await asyncio.sleep(delay)
+    path, body = f"/api/conversations/{conversation_id}/messages", {"content": question, "model": "scripted"}
     try:
-        raw = await _http(host, port, "POST", f"/api/conversations/{conversation_id}/messages",
-                          {"content": question, "model": "scripted"})
+        if one_request:
+            return await _http(host, port, "POST", path, body, "Accept: text/event-stream\r\n"), None
+        raw = await _http(host, port, "POST", path, body)
         head, _, body = raw.partition(b"\r\n\r\n")
         if b" 202 " not in head.split(b"\r\n")[0]:
             return raw, head.split(b"\r\n")[0].decode()
@@ -103,7 +107,8 @@ def run(app, n, path, conversations, length):
         if path == "v1":
             tasks = [v1_stream(app.url, questions[i], RAMP * i / n) for i in range(n)]
         else:
-            tasks = [generation_stream(app.url, conversations[i], questions[i], RAMP * i / n) for i in range(n)]
+            tasks = [generation_stream(app.url, conversations[i], questions[i], RAMP * i / n, path == "one request")
+                     for i in range(n)]
         return await asyncio.gather(*tasks)
 
     with Sampler(app.process.pid) as sampler:
@@ -253,35 +258,46 @@ def main_held():
 
 
 def main():
-    """Measure the three paths with the same N streams, then resume latency, then held streams; print the tables."""
-    n = int(os.environ.get("BENCH_STREAMS", "100"))
+    """Measure the four paths with the same N streams, taking turns for some rounds, then resume latency, then held
+    streams; print the tables."""
+    n, rounds = int(os.environ.get("BENCH_STREAMS", "100")), int(os.environ.get("BENCH_ROUNDS", "3"))
     upstream_url, redis_url, processes = start_servers(CHUNK_CHARS, DELAY, REPEAT)
     env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": upstream_url, "MODELS": "scripted", "RATE_LIMIT": "",
            "MAX_CONCURRENT_ANSWERS": str(n + 1)}
-    rows, latencies = [], {}
+    ways = (("/v1 (today)", {}, "v1"), ("generations, file log", {}, "generations"),
+            ("generations, Redis log", {"REDIS_URL": redis_url}, "generations"),
+            ("one request, file log", {}, "one request"))
+    results = {name: {"errors": 0, "wrong": 0, "chunk": [], "answer": []} for name, _, _ in ways}
+    latencies = {}
     try:
-        for name, extra in (("/v1 (today)", {}), ("generations, file log", {}),
-                            ("generations, Redis log", {"REDIS_URL": redis_url})):
-            with GunicornApp({**env, **extra}) as app:
-                session = requests.Session()
-                conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"]
-                                 for _ in range(n + 1)]
-                path = "v1" if name.startswith("/v1") else "generations"
-                run(app, 10, path, conversations, "short")  # warm-up: imports, pools
-                short, long = (run(app, n, path, conversations, length) for length in ("short", "long"))
-                per_chunk = (long[2] - short[2]) / (long[3] - short[3])
-                per_answer = (short[2] - per_chunk * short[3]) / n
-                rows.append([name, len(short[0]) + len(long[0]), short[1] + long[1], f"{short[2]:.2f} / {long[2]:.2f}",
-                             f"{short[3]} / {long[3]}", f"{per_chunk * 1e6:.0f}", f"{per_answer * 1e3:.1f}"])
-                if path != "v1":
-                    latencies[name] = resume_latencies(app, conversations[n])
+        for round_ in range(rounds):
+            for name, extra, path in ways:
+                with GunicornApp({**env, **extra}) as app:
+                    session = requests.Session()
+                    conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"]
+                                     for _ in range(n + 1)]
+                    run(app, 10, path, conversations, "short")  # warm-up: imports, pools
+                    short, long = (run(app, n, path, conversations, length) for length in ("short", "long"))
+                    per_chunk = (long[2] - short[2]) / (long[3] - short[3])
+                    result = results[name]
+                    result["errors"] += len(short[0]) + len(long[0])
+                    result["wrong"] += short[1] + long[1]
+                    result["chunk"].append(per_chunk * 1e6)
+                    result["answer"].append((short[2] - per_chunk * short[3]) / n * 1e3)
+                    if round_ == 0 and path == "generations":
+                        latencies[name] = resume_latencies(app, conversations[n])
     finally:
         for process in processes:
             process.terminate()
+    baseline = results[ways[0][0]]["chunk"]
     print_table(f"{n} short, then {n} long answers started over {RAMP:.0f} s each, {CHUNK_CHARS}-character chunks, "
-                f"gunicorn shipped config (worker CPU)", rows,
-                ["path", "errors", "wrong answers", "CPU s short / long", "chunks short / long", "µs per chunk",
-                 "ms per answer"])
+                f"gunicorn shipped config (worker CPU); the ways take turns, {rounds} rounds", [
+                    [name, r["errors"], r["wrong"], f"{median(r['chunk']):.0f}",
+                     " / ".join(f"{x:.0f}" for x in r["chunk"]),
+                     f"{median([x / b for x, b in zip(r['chunk'], baseline)]):.2f}", f"{median(r['answer']):.1f}"]
+                    for name, r in results.items()],
+                ["path", "errors", "wrong answers", "µs per chunk (median)", "each round",
+                 "ratio to /v1 (same round)", "ms per answer"])
     print_table(f"Resume latency: reconnect with Last-Event-ID a few events back, {RESUMES} times (ms to first text)",
                 [[name, f"{median(v):.1f}", f"{percentile(v, 99):.1f}"] for name, v in latencies.items()],
                 ["log", "median", "p99"])

@@ -35,7 +35,7 @@ from .store.engine import now_ms
 log = logging.getLogger("chat")
 
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
-SAVE_SECONDS = 1.0       # the partial answer is saved at most this often
+SAVE_SECONDS = 1.0       # the partial answer is saved at most this often (all of a process's together)
 MERGE_TICK_SECONDS = MERGE_SECONDS / 2  # how often the merger logs the text whose merge window is over
 FIRST_POLL_SECONDS = 0.05  # how often a viewer without the log reads the store until the first text is there
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
@@ -143,9 +143,7 @@ class Run:
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
         self.reader = None  # under gevent, the greenlet reading the provider (Stop kills it)
-        # When the store last got the answer so far; "a while ago", so the first text is saved at once (viewers on
-        # a worker without the log see it then, not a second later).
-        self.saved_at = time.monotonic() - SAVE_SECONDS
+        self.saved_at = time.monotonic()  # when the store last got the answer so far
         self.saved_chars = 0
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
         self.final = False
@@ -386,11 +384,11 @@ class Generations:
                 key = delta_key(item)
                 run.parts[key].append(item)
                 run.chars[key] += len(item)
-                first_at = first_at or time.monotonic()
                 if key == "content" and run.answer_at is None:
                     run.answer_at = time.monotonic()  # the thinking before it ended here
                 self._add_text(run, key, item)
-                if time.monotonic() - run.saved_at >= SAVE_SECONDS:
+                if first_at is None:  # the first text is saved at once: viewers without the log see it then
+                    first_at = time.monotonic()
                     self._save_soon(run)
         except ChatError as exc:
             error = exc
@@ -474,27 +472,37 @@ class Generations:
             self._started_in = os.getpid()
 
     def _heartbeat(self):
-        """Every HEARTBEAT_SECONDS: a heartbeat event in each quiet log, running counts kept alive, cancel keys
-        checked, finished logs dropped."""
-        tick = threading.Event()
-        while not tick.wait(HEARTBEAT_SECONDS):
+        """Every SAVE_SECONDS: the answers so far with new text saved together (one transaction a second, not one per
+        answer at its own moment). Every HEARTBEAT_SECONDS also: a heartbeat event in each quiet log, running counts
+        kept alive, cancel keys checked, finished logs dropped."""
+        tick, beat_at = threading.Event(), time.monotonic()
+        while not tick.wait(SAVE_SECONDS):
             try:
                 runs = list(self._running.values())
                 for run in runs:
+                    if self._due_for_saving(run):
+                        self._to_save[run.gid] = run
+                self._save_due()
+                if time.monotonic() - beat_at < HEARTBEAT_SECONDS:
+                    continue
+                beat_at = time.monotonic()
+                for run in runs:
                     if time.monotonic() - run.appended_at >= HEARTBEAT_SECONDS:
                         self._append(run, "beat", b"")
-                    # Text that came just before the upstream went quiet reaches the store anyway; without
-                    # Redis a quiet answer is saved anyway every STALE_SECONDS / 2, to show its process lives.
-                    quiet_for = time.monotonic() - run.saved_at
-                    if (run.saved_chars < run.chars["content"] + run.chars["reasoning_content"] and
-                            quiet_for >= SAVE_SECONDS) or (not self.backend.shared and quiet_for >= STALE_SECONDS / 2):
-                        self._save_soon(run)
                 self.backend.refresh(runs)
                 for gid in self.backend.cancel_requests([run.gid for run in runs]):
                     self._cancel_here(gid)
                 self.backend.sweep()
             except Exception:  # Redis down for a moment: try again next beat
                 log.warning("generation heartbeat failed", exc_info=True)
+
+    def _due_for_saving(self, run) -> bool:
+        """True when the run's answer so far is to be saved: new text, a second after the last save; without Redis
+        also a quiet answer, every STALE_SECONDS / 2 (that tells viewers on other instances its process lives)."""
+        quiet_for = time.monotonic() - run.saved_at
+        if run.saved_chars < run.chars["content"] + run.chars["reasoning_content"]:
+            return quiet_for >= SAVE_SECONDS
+        return not self.backend.shared and quiet_for >= STALE_SECONDS / 2
 
     def _cancel_here(self, gid):
         """Stop the generation if this process runs it: it closes the upstream after its current read."""
