@@ -36,6 +36,9 @@ log = logging.getLogger("chat")
 
 HEARTBEAT_SECONDS = 2.0  # a running generation's log gets an event at least this often
 SAVE_SECONDS = 1.0       # the partial answer is saved at most this often (all of a process's together)
+# Answers saved per transaction: a long one holds SQLite's write lock, and a worker waiting for it sleeps in SQLite's
+# busy handler, its whole event loop with it.
+SAVE_BATCH = 25
 MERGE_TICK_SECONDS = MERGE_SECONDS / 2  # how often the merger logs the text whose merge window is over
 FIRST_POLL_SECONDS = 0.05  # how often a viewer without the log reads the store until the first text is there
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
@@ -422,9 +425,16 @@ class Generations:
             spawn(self._save_due)
 
     def _save_due(self):
-        """Write every queued answer so far in one transaction: under load many are due in the same turn."""
+        """Write every queued answer so far, SAVE_BATCH to a transaction, letting the other work run between them."""
         self._saver_scheduled = False
         runs, self._to_save = list(self._to_save.values()), {}
+        for start in range(0, len(runs), SAVE_BATCH):
+            if start:
+                time.sleep(0)  # under gevent: a turn of the event loop
+            self._save_batch(runs[start:start + SAVE_BATCH])
+
+    def _save_batch(self, runs):
+        """Write these answers so far in one transaction."""
         held, changes = [], []
         try:
             for run in runs:
