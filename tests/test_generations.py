@@ -196,6 +196,20 @@ def test_text_waiting_for_its_merge_window_reaches_viewers_while_the_upstream_is
     assert text_of(rest) == "done" and ending(rest) == "[DONE]"
 
 
+def test_the_store_keeps_up_with_a_running_answer(upstream, alice_app):
+    server, alice, cid = alice_app
+    answer = "".join(f"w{i} " for i in range(100))
+    upstream.script = Script(reply=answer, chunk_chars=4, delay=0.03)  # ~3 s
+    ask(alice, server, cid)
+    seen = []  # the stored answer's text each time it changed while it ran
+    while (stored := stored_answer(alice, server, cid))["status"] == "streaming":
+        if stored["content"] and stored["content"] not in seen:
+            seen.append(stored["content"])
+        time.sleep(0.05)
+    # Saved as it grows (its first text at once, then about once a second), each a start of the final answer.
+    assert len(seen) >= 2 and all(answer.startswith(text) for text in seen) and stored["content"] == answer
+
+
 def test_stop_ends_it_for_every_viewer_and_closes_the_upstream_within_a_second(upstream, alice_app):
     server, alice, cid = alice_app
     upstream.script = Script(reply="y" * 4000, chunk_chars=2, delay=0.02)  # ~40 s if not stopped
