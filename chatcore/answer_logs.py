@@ -32,9 +32,10 @@ RUNNING_TTL_SECONDS = 3600  # a Redis log whose writer stopped refreshing it dis
 MAX_EVENTS = 100_000     # per log: a safety bound; max tokens ends an answer long before it
 READ_BATCH = 1000        # events handed to a viewer per read
 FOLLOW_SECONDS = 0.02    # how often one process reads every log its viewers follow from another process
-# ...and, for a log file whose text has started, how often it is read after that: the first text is what a person
-# waits for; later a page draws at most every MERGE_SECONDS anyway, and each read is a system call per log.
-FILE_FOLLOW_SECONDS = 0.06
+# ...and, for a log whose text has started, how often it is read after that: the first text is what a person waits
+# for; later a page draws at most every MERGE_SECONDS anyway, and each read costs (a system call per log file, or
+# the log's part of the Redis command).
+FOLLOW_TEXT_SECONDS = 0.06
 FILE_READ_BYTES = 1 << 16  # per read of a followed log file
 STOP_POLL_SECONDS = 0.2  # how often a process looks for Stop requests made in another (file backend)
 
@@ -149,17 +150,17 @@ class _Copy:
         self.fetched = 0  # seq of the last event fetched
         self.read_at = time.monotonic()  # when a viewer last read it
         self.ended_at = None  # when its end was fetched
-        # The file backend's: the open log file, the part of a record read so far, when to read it next, and
-        # whether any text has come.
+        self.next_read_at = 0.0
+        self.text_started = False
+        # The file backend's: the open log file, and the part of a record read so far.
         self.file = None
         self.rest = b""
-        self.read_file_at = 0.0
-        self.text_started = False
 
 
 class _Followed:
     """The shared part of the backends: this process's own logs in memory, and one reader that fetches the logs
-    of other processes that viewers here follow, every FOLLOW_SECONDS, into copies."""
+    of other processes that viewers here follow, every FOLLOW_SECONDS (FOLLOW_TEXT_SECONDS once the text started),
+    into copies."""
 
     errors = ()  # what a backend raises when its server cannot be reached (the caller answers 503)
 
@@ -219,8 +220,9 @@ class _Followed:
                 if not self._copies:
                     self._wanted.wait()
                 continue
+            due = {gid: copy for gid, copy in copies.items() if copy.next_read_at <= started}
             try:
-                fetched = self._fetch(copies)
+                fetched = self._fetch(due) if due else []
                 self._reader_error = None
             except Exception as exc:  # Redis down: viewers get the error; try again next round
                 self._reader_error = exc
@@ -232,7 +234,11 @@ class _Followed:
                         copy.log.first = entry.position.seq
                     copy.fetched = entry.position.seq
                     copy.ended_at = copy.ended_at or (entry.kind == "end" and started)
+                    copy.text_started = copy.text_started or entry.kind == "delta"
                     copy.log.append(entry)
+            for copy in due.values():
+                if copy.text_started:
+                    copy.next_read_at = started + FOLLOW_TEXT_SECONDS
             pause.wait(max(0.0, FOLLOW_SECONDS - (time.monotonic() - started)))
 
     def sweep(self):
@@ -269,8 +275,7 @@ class FileBackend(_Followed):
         fd = self._files.get(gid)
         if fd is None:
             fd = self._files[gid] = os.open(self._path(gid), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.write(fd, b"%s %s %d\n" % (entry.kind.encode(), entry.position.event_id().encode(), len(entry.frame))
-                 + entry.frame)
+        os.write(fd, _record(entry))
 
     def _exists(self, gid):
         """True when the log's file is there."""
@@ -278,10 +283,8 @@ class FileBackend(_Followed):
 
     def _fetch(self, copies):
         """What each followed log's file gained since the last round, as entries."""
-        fetched, now = [], time.monotonic()
+        fetched = []
         for gid, copy in copies.items():
-            if copy.read_file_at > now:
-                continue
             if copy.file is None:
                 try:
                     copy.file = open(self._path(gid), "rb", buffering=0)
@@ -296,9 +299,6 @@ class FileBackend(_Followed):
             entries, copy.rest = _records(data)
             if entries:
                 fetched.append((gid, entries))
-                copy.text_started = copy.text_started or any(entry.kind == "delta" for entry in entries)
-            if copy.text_started:
-                copy.read_file_at = now + FILE_FOLLOW_SECONDS
         return fetched
 
     def entries(self, gid):
@@ -422,6 +422,12 @@ class FileBackend(_Followed):
                 os.utime(files[1])
 
 
+def _record(entry) -> bytes:
+    """An entry as a record of a log file or a Redis Stream: a header line (kind, event id, frame length), then the
+    frame."""
+    return b"%s %s %d\n" % (entry.kind.encode(), entry.position.event_id().encode(), len(entry.frame)) + entry.frame
+
+
 def _records(data):
     """The complete records at the start of a log file's bytes (an entry each), and the incomplete rest."""
     entries = []
@@ -478,8 +484,8 @@ class RedisBackend(_Followed):
 
     def _xadd(self, target, gid, entry):
         """XADD the event with its seq as the stream id, so a viewer's position is a stream id too."""
-        target.xadd(self._key(gid), {"k": entry.kind, "f": entry.frame, "p": entry.position.event_id()},
-                    id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS, approximate=True)
+        target.xadd(self._key(gid), {"r": _record(entry)}, id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS,
+                    approximate=True)
 
     def append(self, gid, entry):
         """Add the event here and to Redis: the first with the question's reserve() (the stream exists before
@@ -515,7 +521,7 @@ class RedisBackend(_Followed):
     @staticmethod
     def _entry(fields):
         """A stream entry's fields back into an Entry."""
-        return Entry(fields[b"k"].decode(), fields[b"f"], _position(fields[b"p"]))
+        return _records(fields[b"r"])[0][0]
 
     def _exists(self, gid):
         """True when the stream is there."""
