@@ -37,6 +37,7 @@ FOLLOW_SECONDS = 0.02    # how often one process reads every log its viewers fol
 # the log's part of the Redis command).
 FOLLOW_TEXT_SECONDS = 0.06
 FILE_READ_BYTES = 1 << 16  # per read of a followed log file
+SEND_SECONDS = 0.01  # how long a process gathers its log events before it sends them to Redis together
 STOP_POLL_SECONDS = 0.2  # how often a process looks for Stop requests made in another (file backend)
 
 
@@ -503,8 +504,11 @@ class RedisBackend(_Followed):
         spawn(self._send_pending)
 
     def _send_pending(self):
-        """Send the waiting events, one pipeline at a time (so each stream's ids reach Redis in order)."""
+        """Send the waiting events, one pipeline at a time (so each stream's ids reach Redis in order), each with the
+        events of SEND_SECONDS: a round trip per loop turn cost more than the events it carried."""
+        pause = threading.Event()
         while True:
+            pause.wait(SEND_SECONDS)
             with self._lock:
                 batch, self._pending = self._pending, []
                 if not batch:
