@@ -146,7 +146,9 @@ class Run:
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
         self.reader = None  # under gevent, the greenlet reading the provider (Stop kills it)
-        self.saved_at = time.monotonic()  # when the store last got the answer so far
+        # When the store last got the answer so far; "a while ago", so the heartbeat saves the first text at its
+        # next beat (viewers on instances without the log see it then).
+        self.saved_at = time.monotonic() - SAVE_SECONDS
         self.saved_chars = 0
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
         self.final = False
@@ -172,8 +174,6 @@ class Generations:
         self._running = {}  # gid -> Run, the generations this process runs
         self._started_in = None  # pid of the process whose heartbeat (and cancel listener) runs
         self._start_lock = threading.Lock()
-        self._to_save = {}  # gid -> Run whose partial answer is due, written together by _save_due
-        self._saver_scheduled = False
         self._merging = {}  # gid -> Run with text waiting for its merge window to end
         self._merge_wanted = threading.Event()  # set while _merging may hold any
         _MANAGERS.add(self)
@@ -390,9 +390,7 @@ class Generations:
                 if key == "content" and run.answer_at is None:
                     run.answer_at = time.monotonic()  # the thinking before it ended here
                 self._add_text(run, key, item)
-                if first_at is None:  # the first text is saved at once: viewers without the log see it then
-                    first_at = time.monotonic()
-                    self._save_soon(run)
+                first_at = first_at or time.monotonic()
         except ChatError as exc:
             error = exc
         except Exception as exc:  # a bug or a store failure: the answer still ends, as failed
@@ -417,17 +415,8 @@ class Generations:
                       "status": status, "usage": usage}
             conversations.update_message(self.db, run.user_id, run.gid, also=also, **fields)
 
-    def _save_soon(self, run):
-        """Queue the answer so far for the next batch of partial saves (written in the next turn of the loop)."""
-        self._to_save[run.gid] = run
-        if not self._saver_scheduled:
-            self._saver_scheduled = True
-            spawn(self._save_due)
-
-    def _save_due(self):
-        """Write every queued answer so far, SAVE_BATCH to a transaction, letting the other work run between them."""
-        self._saver_scheduled = False
-        runs, self._to_save = list(self._to_save.values()), {}
+    def _save_so_far(self, runs):
+        """Write these answers so far, SAVE_BATCH to a transaction, letting the other work run between them."""
         for start in range(0, len(runs), SAVE_BATCH):
             if start:
                 time.sleep(0)  # under gevent: a turn of the event loop
@@ -489,10 +478,7 @@ class Generations:
         while not tick.wait(SAVE_SECONDS):
             try:
                 runs = list(self._running.values())
-                for run in runs:
-                    if self._due_for_saving(run):
-                        self._to_save[run.gid] = run
-                self._save_due()
+                self._save_so_far([run for run in runs if self._due_for_saving(run)])
                 if time.monotonic() - beat_at < HEARTBEAT_SECONDS:
                     continue
                 beat_at = time.monotonic()
@@ -617,8 +603,8 @@ class Generations:
                 yield frame
             else:
                 yield b": beat\n\n"
-            # The store's partial changes at most once a second, but its first text is saved at once: until it
-            # is there, look more often (the first token is what a person waits for).
+            # The store's partial changes at most once a second; until its first text is there, look more often
+            # (it comes at any moment, and the first token is what a person waits for).
             started = message["content"] or message.get("reasoning")
             threading.Event().wait(SAVE_SECONDS if started else FIRST_POLL_SECONDS)
 
