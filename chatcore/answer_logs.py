@@ -151,8 +151,8 @@ class _Copy:
         self.fetched = 0  # seq of the last event fetched
         self.read_at = time.monotonic()  # when a viewer last read it
         self.ended_at = None  # when its end was fetched
-        self.next_read_at = 0.0
-        self.text_started = False
+        self.next_read_at = 0.0  # when the reader fetches it next (monotonic)
+        self.text_started = False  # a delta was fetched: read every FOLLOW_TEXT_SECONDS from now on
         # The file backend's: the open log file, and the part of a record read so far.
         self.file = None
         self.rest = b""

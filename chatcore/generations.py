@@ -146,8 +146,8 @@ class Run:
         self.cancelled = False
         self.ended = False  # its last event is in the log: no heartbeat after it
         self.reader = None  # under gevent, the greenlet reading the provider (Stop kills it)
-        # When the store last got the answer so far; "a while ago", so the heartbeat saves the first text at its
-        # next beat (viewers on instances without the log see it then).
+        # When the store last got the answer so far; "a while ago", so the heartbeat's next save takes the first text
+        # (viewers on instances without the log see it then).
         self.saved_at = time.monotonic() - SAVE_SECONDS
         self.saved_chars = 0
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
@@ -471,8 +471,8 @@ class Generations:
             self._started_in = os.getpid()
 
     def _heartbeat(self):
-        """Every SAVE_SECONDS: the answers so far with new text saved together (one transaction a second, not one per
-        answer at its own moment). Every HEARTBEAT_SECONDS also: a heartbeat event in each quiet log, running counts
+        """Every SAVE_SECONDS: the answers so far with new text saved together (SAVE_BATCH to a transaction, not one
+        transaction per answer at its own moment). Every HEARTBEAT_SECONDS also: a heartbeat event in each quiet log, running counts
         kept alive, cancel keys checked, finished logs dropped."""
         tick, beat_at = threading.Event(), time.monotonic()
         while not tick.wait(SAVE_SECONDS):
