@@ -206,7 +206,7 @@ def test_the_store_keeps_up_with_a_running_answer(upstream, alice_app):
         if stored["content"] and stored["content"] not in seen:
             seen.append(stored["content"])
         time.sleep(0.05)
-    # Saved as it grows (its first text at once, then about once a second), each a start of the final answer.
+    # Saved as it grows (about once a second, its first text included), each a start of the final answer.
     assert len(seen) >= 2 and all(answer.startswith(text) for text in seen) and stored["content"] == answer
 
 
