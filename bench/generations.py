@@ -46,6 +46,7 @@ PADDING = {"short": "", "long": "x" * 244}
 RAMP = 2.0
 RESUMES = 50
 HELD_CHUNK_CHARS, HELD_DELAY, HELD_REPEAT = 8, 0.1, 15  # ~630 characters over ~8 s: every stream stays open
+ASK_FOR_EVENTS = "Accept: text/event-stream\r\n"  # the header of a question asked for its answer's events
 
 
 def _request(host, method, path, body=None, headers=""):
@@ -64,6 +65,22 @@ async def _http(host, port, method, path, body=None, headers=""):
     return raw
 
 
+def _question(conversation_id, question):
+    """The path and JSON body that ask `question` in a conversation."""
+    return f"/api/conversations/{conversation_id}/messages", {"content": question, "model": "scripted"}
+
+
+async def _ask(host, port, conversation_id, question):
+    """Ask `question` (POST …/messages); returns (its generation id, the raw response, None), or (None, the raw
+    response, its status line) when refused."""
+    raw = await _http(host, port, "POST", *_question(conversation_id, question))
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n")[0]
+    if b" 202 " not in status:
+        return None, raw, status.decode()
+    return json.loads(body)["generation_id"], raw, None
+
+
 async def v1_stream(url, question, delay):
     """Today's path: one streamed /v1 answer; returns (raw response, error or None)."""
     host, port, path = _split(url + "/v1/chat/completions")
@@ -80,15 +97,12 @@ async def generation_stream(url, conversation_id, question, delay, one_request=F
     the POST itself); returns (raw events, error)."""
     host, port, _ = _split(url + "/x")
     await asyncio.sleep(delay)
-    path, body = f"/api/conversations/{conversation_id}/messages", {"content": question, "model": "scripted"}
     try:
         if one_request:
-            return await _http(host, port, "POST", path, body, "Accept: text/event-stream\r\n"), None
-        raw = await _http(host, port, "POST", path, body)
-        head, _, body = raw.partition(b"\r\n\r\n")
-        if b" 202 " not in head.split(b"\r\n")[0]:
-            return raw, head.split(b"\r\n")[0].decode()
-        gid = json.loads(body)["generation_id"]
+            return await _http(host, port, "POST", *_question(conversation_id, question), ASK_FOR_EVENTS), None
+        gid, raw, refused = await _ask(host, port, conversation_id, question)
+        if refused:
+            return raw, refused
         return await _http(host, port, "GET", f"/api/generations/{gid}/events"), None
     except OSError as exc:
         return b"", type(exc).__name__
@@ -159,16 +173,13 @@ async def held_api_stream(url, conversation_id, question, open_streams, delay=0.
     started = time.perf_counter()
     open_streams["now"] += 1
     open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
-    path, question_body = f"/api/conversations/{conversation_id}/messages", {"content": question, "model": "scripted"}
     try:
         if one_request:
-            request = _request(host, "POST", path, question_body, "Accept: text/event-stream\r\n")
+            request = _request(host, "POST", *_question(conversation_id, question), ASK_FOR_EVENTS)
             return await read_stream(host, port, request, started)
-        raw = await _http(host, port, "POST", path, question_body)
-        head, _, body = raw.partition(b"\r\n\r\n")
-        if b" 202 " not in head.split(b"\r\n")[0]:
-            return None, raw, head.split(b"\r\n")[0].decode()
-        gid = json.loads(body)["generation_id"]
+        gid, raw, refused = await _ask(host, port, conversation_id, question)
+        if refused:
+            return None, raw, refused
         request = f"GET /api/generations/{gid}/events HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
         return await read_stream(host, port, request, started)
     except OSError as exc:

@@ -172,7 +172,7 @@ class Generations:
         self.backend = RedisBackend(redis_url) if redis_url else FileBackend(log_folder)
         self.backend.on_cancel = self._cancel_here
         self._running = {}  # gid -> Run, the generations this process runs
-        self._started_in = None  # pid of the process whose heartbeat (and cancel listener) runs
+        self._started_in = None  # pid of the process whose heartbeat, cancel listener and merger run
         self._start_lock = threading.Lock()
         self._merging = {}  # gid -> Run with text waiting for its merge window to end
         self._merge_wanted = threading.Event()  # set while _merging may hold any
