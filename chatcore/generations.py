@@ -152,7 +152,8 @@ class Run:
         self.saved_chars = 0
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
         self.final = False
-        self.appended_at = time.monotonic()
+        self.appended_at = time.monotonic()  # when its log last got an event (the heartbeat fills quiet ones)
+        self.text_at = time.monotonic() - MERGE_SECONDS  # ...and text: the first goes out at once, as on /v1
         self.answer_at = None  # when the answer (after any thinking) began
         self.lock = threading.Lock()  # the generation and the heartbeat both append; seqs must stay in order
 
@@ -278,11 +279,11 @@ class Generations:
 
     def _add_text(self, run, key, text):
         """Add a delta to the log: at once, or merged with those that follow within MERGE_SECONDS of the last
-        event (like /v1's chunks: fewer events to write and to read, Redis round trips most of all); the merger
+        text event (like /v1's chunks: fewer events to write and to read, Redis round trips most of all); the merger
         logs it if nothing follows in time."""
         with run.lock:
             run.pending.append((key, text))
-            if run.appended_at + MERGE_SECONDS <= time.monotonic():
+            if run.text_at + MERGE_SECONDS <= time.monotonic():
                 self._flush_locked(run)
                 return
         if run.gid not in self._merging:
@@ -298,7 +299,7 @@ class Generations:
             pause.wait(MERGE_TICK_SECONDS)
             due = time.monotonic() - MERGE_SECONDS
             for gid, run in list(self._merging.items()):
-                if run.appended_at <= due:
+                if run.text_at <= due:
                     del self._merging[gid]
                     with run.lock:
                         if not run.ended:
@@ -325,6 +326,8 @@ class Generations:
             frame = b"id: " + run.position.event_id().encode() + b"\n" + frame
         self.backend.append(run.gid, Entry(kind, frame, run.position))
         run.appended_at = time.monotonic()
+        if kind == "delta":
+            run.text_at = run.appended_at
 
     def _generate(self, run):
         """The generation itself, in its own thread (a greenlet under gunicorn's gevent worker): provider stream →

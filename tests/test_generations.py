@@ -196,6 +196,17 @@ def test_text_waiting_for_its_merge_window_reaches_viewers_while_the_upstream_is
     assert text_of(rest) == "done" and ending(rest) == "[DONE]"
 
 
+def test_the_first_text_goes_out_at_once_and_the_rest_is_merged(upstream, alice_app):
+    server, alice, cid = alice_app
+    # Chunks 5 ms apart: the first comes within the merge window of the log's start, the others within each other's.
+    upstream.script = Script(reply="abcdefghijklmnop", chunk_chars=2, delay=0.005)
+    gid = ask(alice, server, cid)
+    chunks = [json.loads(data)["choices"] for _, data in read_events(follow(alice, server, gid)) if data != "[DONE]"]
+    deltas = [choices[0]["delta"]["content"] for choices in chunks if choices and "content" in choices[0]["delta"]]
+    # The first text is not held back (the log's first event is not text), as on /v1; what follows is merged.
+    assert deltas[0] == "ab" and "".join(deltas) == "abcdefghijklmnop" and len(deltas) < 8
+
+
 def test_the_store_keeps_up_with_a_running_answer(upstream, alice_app):
     server, alice, cid = alice_app
     answer = "".join(f"w{i} " for i in range(100))
