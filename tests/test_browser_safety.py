@@ -7,8 +7,8 @@ from selenium.webdriver.common.by import By
 
 from components import ids
 from testkit.app import build_app
-from testkit.browser import (answer_text, answers, committed_history, start, toast, type_and_send, wait_for_answer,
-                                        wait_until)
+from testkit.browser import (ASSISTANT, answer_text, answers, committed_history, start, toast, type_and_send,
+                             wait_for_answer, wait_until)
 from testkit.hostile import HOSTILE
 from testkit.strings import ZH, ZH_ERRORS
 from testkit.upstream import Script, free_port
@@ -29,6 +29,17 @@ PAGE_FAULTS = [
 ]
 
 
+def turn_shown(driver, n, words=None):
+    """Whether the page shows `question n` with an answer whose message has `words`; without `words`, what it
+    shows (the question and the message) for the failure's message."""
+    shown = driver.execute_script(
+        "const q = document.querySelectorAll(\".chat-message[data-role='user']\")[arguments[0]];"
+        f"const a = document.querySelectorAll(\"{ASSISTANT}\")[arguments[0]];"
+        "const e = a && a.querySelector('.chat-error-text');"
+        "return [q ? q.textContent : null, e ? e.textContent : null];", n)
+    return shown if words is None else shown[0] == f"question {n}" and words in (shown[1] or "")
+
+
 def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_retries(dash_duo, upstream):
     start(dash_duo, upstream, REQUEST_TIMEOUT="1")
     dash_duo.find_element(f"#{ids.MULTI_TURN}").click()  # each question alone: failed turns stay visible
@@ -36,12 +47,12 @@ def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_r
         upstream.script = script
         type_and_send(dash_duo, f"question {n}")
         failed = wait_for_answer(dash_duo, n, status="error")
+        # Read as one settled page: the question, then its answer's message (the previous answer's end and this
+        # question's send both redraw the list, so a single early look may catch it mid-way).
+        wait_until(dash_duo, lambda d: turn_shown(d, n, words), message=f"fault {n}: {turn_shown(dash_duo.driver, n)}")
         message = failed.find_element(By.CSS_SELECTOR, ".chat-error-text").text
-        assert words in message, (n, message)
         assert "scripted" not in message and "Traceback" not in message  # no upstream body, no stack trace
         assert failed.find_elements(By.CSS_SELECTOR, ".chat-retry")
-        questions = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message[data-role='user']")
-        assert questions[n].text == f"question {n}"
     # A cut answer keeps its partial text, marked as interrupted.
     assert committed_history(dash_duo)[17]["content"] == "cut here"
     # Retry re-asks the last failed question without retyping: the failed pair is replaced.
