@@ -25,6 +25,7 @@ in files and in Redis, then the POST alone asked for its events; errors, wrong a
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,10 +50,10 @@ HELD_CHUNK_CHARS, HELD_DELAY, HELD_REPEAT = 8, 0.1, 15  # ~630 characters over ~
 ASK_FOR_EVENTS = "Accept: text/event-stream\r\n"  # the header of a question asked for its answer's events
 
 
-def _request(host, method, path, body=None, headers=""):
-    """The bytes of one HTTP/1.0 request with a JSON body."""
+def _request(host, method, path, body=None, headers="", version="1.0"):
+    """The bytes of one HTTP/1.0 (or `version`) request with a JSON body."""
     data = json.dumps(body).encode() if body is not None else b""
-    return (f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n{headers}"
+    return (f"{method} {path} HTTP/{version}\r\nHost: {host}\r\nContent-Type: application/json\r\n{headers}"
             f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
 
 
@@ -106,6 +107,21 @@ async def generation_stream(url, conversation_id, question, delay, one_request=F
         return await _http(host, port, "GET", f"/api/generations/{gid}/events"), None
     except OSError as exc:
         return b"", type(exc).__name__
+
+
+async def _ask_kept_alive(host, port, conversation_id, question):
+    """Ask `question` on a new HTTP/1.1 connection that stays open, as requests, httpx and browsers keep theirs;
+    returns (its generation id, the raw response, None, the open (reader, writer)), or (None, the raw response, its
+    status line, None) when refused."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(_request(host, "POST", *_question(conversation_id, question), version="1.1"))
+    head = await reader.readuntil(b"\r\n\r\n")
+    body = await reader.readexactly(int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)[1]))
+    status = head.split(b"\r\n")[0]
+    if b" 202 " not in status:
+        writer.close()
+        return None, head + body, status.decode(), None
+    return json.loads(body)["generation_id"], head + body, None, (reader, writer)
 
 
 def expected_answer(question):
@@ -165,23 +181,28 @@ def held_answer(question):
     return f"Answer to: {question} (saw 0 earlier messages)" * HELD_REPEAT
 
 
-async def held_api_stream(url, conversation_id, question, open_streams, delay=0.0, one_request=False):
-    """The /api path for one held stream (after `delay` s): POST, then read the events (or, `one_request`, read them
-    from the POST itself, asked with Accept: text/event-stream); returns (first-token s, raw events, error)."""
+async def held_api_stream(url, conversation_id, question, open_streams, delay=0.0, way="two connections"):
+    """The /api path for one held stream (after `delay` s): POST, then read the events on a new connection (`way`
+    "two connections") or on the POST's own, kept alive ("kept alive"); or ("one request") read them from the POST
+    itself, asked with Accept: text/event-stream; returns (first-token s, raw events, error)."""
     host, port, _ = _split(url + "/x")
     await asyncio.sleep(delay)
     started = time.perf_counter()
     open_streams["now"] += 1
     open_streams["peak"] = max(open_streams["peak"], open_streams["now"])
     try:
-        if one_request:
+        if way == "one request":
             request = _request(host, "POST", *_question(conversation_id, question), ASK_FOR_EVENTS)
             return await read_stream(host, port, request, started)
-        gid, raw, refused = await _ask(host, port, conversation_id, question)
+        connection = None
+        if way == "kept alive":
+            gid, raw, refused, connection = await _ask_kept_alive(host, port, conversation_id, question)
+        else:
+            gid, raw, refused = await _ask(host, port, conversation_id, question)
         if refused:
             return None, raw, refused
         request = f"GET /api/generations/{gid}/events HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
-        return await read_stream(host, port, request, started)
+        return await read_stream(host, port, request, started, connection=connection)
     except OSError as exc:
         return None, b"", type(exc).__name__
     finally:
@@ -193,7 +214,8 @@ def held(env, redis_url, n, ramp=0.0):
     the same streams straight to the upstream; one table row per path."""
     rows, direct_p99 = [], None
     for name, extra in (("upstream direct", {}), ("/v1 (baseline)", {}), ("/api, file log", {}),
-                        ("/api, Redis log", {"REDIS_URL": redis_url}), ("/api one request, file log", {})):
+                        ("/api, Redis log", {"REDIS_URL": redis_url}), ("/api kept alive, file log", {}),
+                        ("/api one request, file log", {})):
         with GunicornApp({**env, **extra, "MAX_CONCURRENT_ANSWERS": str(n + 1)}) as app:
             session = requests.Session()
             conversations = [session.post(f"{app.url}/api/conversations", json={}).json()["id"]
@@ -207,9 +229,9 @@ def held(env, redis_url, n, ramp=0.0):
                     tasks = [one_stream(f"{url}/chat/completions", questions[i], ramp * i / count, open_streams)
                              for i in range(count)]
                 else:
+                    way = next((way for way in ("kept alive", "one request") if way in name), "two connections")
                     tasks = [held_api_stream(app.url, conversations[i], questions[i], open_streams, ramp * i / count,
-                                             one_request=name.startswith("/api one request"))
-                             for i in range(count)]
+                                             way) for i in range(count)]
                 return await asyncio.gather(*tasks), open_streams["peak"]
 
             asyncio.run(streams(10))  # warm-up: imports, pools

@@ -29,12 +29,13 @@ async def one_stream(url, question, delay, open_streams):
         open_streams["now"] -= 1
 
 
-async def read_stream(host, port, request, started, received=b""):
-    """Send a raw HTTP/1.0 request and read the SSE answer to its end; returns (seconds from `started` to the
-    first content delta, the raw bytes after `received`, error name or None)."""
+async def read_stream(host, port, request, started, received=b"", connection=None):
+    """Send a raw HTTP/1.0 request (on `connection`, a (reader, writer) already open, or a new one) and read the SSE
+    answer to its end; returns (seconds from `started` to the first content delta, the raw bytes after `received`,
+    error name or None)."""
     first, received = None, bytearray(received)
     try:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = connection or await asyncio.open_connection(host, port)
         writer.write(request)
         while True:
             data = await reader.read(65536)
