@@ -12,9 +12,11 @@ Resume latency: with one long answer running, GET …/events with a Last-Event-I
 
 Held streams: H answers (~8 s each, the concurrency benchmark's pace) all started in the same instant (or evenly
 over BENCH_RAMP seconds) and held open together, straight to the upstream (its own first token: the overhead is
-each path's p99 minus it), through /v1 (the same-run baseline), then POST …/messages + GET …/events with the log
-in files and in Redis, then the POST alone asked for its events; errors, wrong answers, and the first-token delay
-(from the first request sent to the first text read, so the two-request path pays both) p50 and p99.
+each path's p99 minus it), through /v1 (the same-run baseline), then POST …/messages + GET …/events on two
+connections with the log in files and in Redis, then both on one kept-alive connection (as requests, httpx and
+browsers send them: the GET reaches the worker that generates), then the POST alone asked for its events; errors,
+wrong answers, and the first-token delay (from the first request sent to the first text read, so the two-request
+paths pay both) p50 and p99.
 
     python -m bench generations            # N = 100, 3 rounds, H = 500
     BENCH_STREAMS=300 BENCH_ROUNDS=5 python -m bench generations
