@@ -6,21 +6,15 @@ box exists (the baseline, in the same load: the page is usable) and when the ans
 showed before the reload (it came back from the store and the generation's log, and goes on streaming).
 """
 
-from selenium.webdriver.common.keys import Keys
-
 from bench.common import median, percentile, print_table
 from components import ids
 from testkit.app import upstream_env
-from testkit.browser import PAGE_IDS, browser
+from testkit.browser import PAGE_IDS, ask_in_page, browser
 from testkit.gunicorn_app import GunicornApp
 from testkit.upstream import Script, ScriptedUpstream
 from testkit.waiting import wait_until
 
 RUNS = 8
-ANSWER = f"[id^={ids.ANSWER_PREFIX}]"
-# The number of answers drawn, and the length of the last one's text.
-ANSWERS = (f"const a = [...document.querySelectorAll(\".chat-message[data-role='assistant'] {ANSWER}\")];"
-           " return [a.length, a.length ? a[a.length - 1].textContent.length : 0]")
 # Runs in every new document before its own scripts: times (ms since navigation start) of usable and resumed.
 WATCH = PAGE_IDS + """
 window.__usable = null; window.__resumed = null;
@@ -47,12 +41,7 @@ def main():
             driver.get(app.url)
             wait_until(lambda: driver.find_elements("css selector", f"#{ids.INPUT}"), 30, "the page")
             for run in range(RUNS):
-                box = driver.find_element("css selector", f"#{ids.INPUT}")
-                box.send_keys(f"question {run}")
-                box.send_keys(Keys.ENTER)
-                # This run's answer (not the one before it) has shown some text.
-                shown = wait_until(lambda: (a := driver.execute_script(ANSWERS))[0] == run + 1 and a[1] > 200
-                                   and a[1], 30, "text")
+                shown = ask_in_page(driver, f"question {run}", run + 1, 200)
                 driver.execute_script("sessionStorage.setItem('resume-chars', arguments[0])", shown)
                 driver.refresh()
                 times = wait_until(lambda: driver.execute_script(

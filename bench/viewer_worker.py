@@ -3,29 +3,28 @@
 A viewer on the other worker costs a follower there (it reads the log file every 60 ms), which is most of what the
 two-connection rows of `python -m bench.generations held` pay over one connection. Real headless Chromium against
 the shipped gunicorn config (2 workers): while each answer streams, the workers' open files say where it is generated
-(the log file open for writing) and whether another worker follows it (open read-only). A control at the end opens
-the same stream on fresh connections from Python, which land on either worker.
+(the log file open for writing) and whether another worker follows it (open read-only); the browser's network log
+says which connection the stream's GET went on. A control at the end opens the same stream on fresh connections from
+Python, which land on either worker.
 """
 
+import json
 import os
 
 import psutil
 import requests
-from selenium.webdriver.common.keys import Keys
 
 from bench.common import print_table
 from components import ids
 from testkit.app import upstream_env
-from testkit.browser import ASSISTANT, browser
+from testkit.browser import ASSISTANT, ask_in_page, browser
 from testkit.gunicorn_app import GunicornApp
 from testkit.upstream import Script, ScriptedUpstream
 from testkit.waiting import wait_until
 
 RUNS = 10
-CONTROLS = 6
+CONTROLS = 20
 FOLLOW_WITHIN = 0.5  # a follower opens the file within its first round (20 ms); time to look twice or more
-ANSWERS = (f"const a = [...document.querySelectorAll(\"{ASSISTANT}\")];"
-           " return [a.length, a.length ? a[a.length - 1].textContent.length : 0]")
 LAST_DONE = f"return [...document.querySelectorAll(\"{ASSISTANT}\")].pop().dataset.status === 'done'"
 
 
@@ -53,6 +52,20 @@ def followed(workers, log_path, seconds=FOLLOW_WITHIN):
         return False
 
 
+def connections(driver, gid):
+    """(the connection id of the answer's GET …/events, that of the last Dash callback answered before it), from the
+    browser's network log."""
+    responses = [message["params"]["response"] for entry in driver.get_log("performance")
+                 if (message := json.loads(entry["message"])["message"])["method"] == "Network.responseReceived"]
+    last_callback = None
+    for response in responses:
+        if response["url"].endswith(f"/api/generations/{gid}/events"):
+            return response["connectionId"], last_callback
+        if "/_dash-update-component" in response["url"]:
+            last_callback = response["connectionId"]
+    return None, last_callback
+
+
 def main():
     """Ask RUNS questions in the page; count the answers whose stream another worker served; then the control."""
     with ScriptedUpstream() as upstream, GunicornApp(upstream_env(upstream)) as app:
@@ -61,17 +74,16 @@ def main():
                              and pids, 30, "2 workers")
         live = os.path.realpath(os.path.join(app.env["DATA_DIR"], "live"))
         driver = browser()
-        page_followed = 0
+        page_followed = reused = 0
         try:
             driver.get(app.url)
             wait_until(lambda: driver.find_elements("css selector", f"#{ids.INPUT}"), 30, "the page")
             for run in range(RUNS):
-                box = driver.find_element("css selector", f"#{ids.INPUT}")
-                box.send_keys(f"question {run}")
-                box.send_keys(Keys.ENTER)
-                wait_until(lambda: (a := driver.execute_script(ANSWERS))[0] == run + 1 and a[1] > 200, 30, "text")
+                ask_in_page(driver, f"question {run}", run + 1, 200)
                 newest = max(os.scandir(live), key=lambda e: e.stat().st_mtime if e.name.endswith(".log") else 0)
                 page_followed += followed(workers, newest.path)
+                stream, callback = connections(driver, newest.name.removesuffix(".log"))
+                reused += stream is not None and stream == callback
                 if run == RUNS - 1:
                     gid = newest.name.removesuffix(".log")
                     streams = [requests.get(f"{app.url}/api/generations/{gid}/events", stream=True, timeout=30,
@@ -85,6 +97,7 @@ def main():
             driver.quit()
     print_table("Where the page's answer stream is served (gunicorn, 2 workers, headless Chromium)", [
         ["the page's answers followed by the other worker", f"{page_followed} of {RUNS}"],
+        ["their GET …/events on the connection of the Dash callback just before it", f"{reused} of {RUNS}"],
         [f"control: {CONTROLS} new connections to the last answer, another worker follows it",
          "yes" if control_followed else "no"]], ["", ""])
 

@@ -11,6 +11,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from components import ids
+from testkit import waiting
 from testkit.app import build_app, upstream_env
 
 ASSISTANT = ".chat-message[data-role='assistant']"
@@ -166,6 +167,21 @@ def browser():
     options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH") or shutil.which("chromium") or "/usr/bin/chromium"
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(options=options)
+
+
+# The number of answers drawn, and the length of the last one's text.
+DRAWN_ANSWERS = (f"const a = [...document.querySelectorAll(\"{ASSISTANT} [id^={ids.ANSWER_PREFIX}]\")];"
+                 " return [a.length, a.length ? a[a.length - 1].textContent.length : 0]")
+
+
+def ask_in_page(driver, question, number, chars):
+    """In a plain driver's page (see browser()): type `question`, press Enter, and wait until answer `number`
+    (1-based: this question's, not the one before it) shows more than `chars` characters; returns that length."""
+    box = driver.find_element(By.CSS_SELECTOR, f"#{ids.INPUT}")
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+    return waiting.wait_until(lambda: (a := driver.execute_script(DRAWN_ANSWERS))[0] == number and a[1] > chars
+                              and a[1], 30, f"answer {number} to show text")
 
 
 DRAWER_SETTLED = """
