@@ -2,7 +2,7 @@
 
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.common.by import By
 
 from components import ids
@@ -49,7 +49,10 @@ def test_every_upstream_fault_shows_a_localized_message_keeps_the_question_and_r
         failed = wait_for_answer(dash_duo, n, status="error")
         # Read as one settled page: the question, then its answer's message (the previous answer's end and this
         # question's send both redraw the list, so a single early look may catch it mid-way).
-        wait_until(dash_duo, lambda d: turn_shown(d, n, words), message=f"fault {n}: {turn_shown(dash_duo.driver, n)}")
+        try:
+            wait_until(dash_duo, lambda d: turn_shown(d, n, words))
+        except TimeoutException:
+            pytest.fail(f"fault {n}: the page shows (question, message) {turn_shown(dash_duo.driver, n)}")
         message = failed.find_element(By.CSS_SELECTOR, ".chat-error-text").text
         assert "scripted" not in message and "Traceback" not in message  # no upstream body, no stack trace
         assert failed.find_elements(By.CSS_SELECTOR, ".chat-retry")
