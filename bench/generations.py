@@ -73,15 +73,19 @@ def _question(conversation_id, question):
     return f"/api/conversations/{conversation_id}/messages", {"content": question, "model": "scripted"}
 
 
-async def _ask(host, port, conversation_id, question):
-    """Ask `question` (POST …/messages); returns (its generation id, the raw response, None), or (None, the raw
-    response, its status line) when refused."""
-    raw = await _http(host, port, "POST", *_question(conversation_id, question))
+def _asked(raw):
+    """A question's raw response as (its generation id, the raw response, None), or (None, the raw response, its
+    status line) when refused."""
     head, _, body = raw.partition(b"\r\n\r\n")
     status = head.split(b"\r\n")[0]
     if b" 202 " not in status:
         return None, raw, status.decode()
     return json.loads(body)["generation_id"], raw, None
+
+
+async def _ask(host, port, conversation_id, question):
+    """Ask `question` (POST …/messages) on a connection of its own; returns what _asked() does."""
+    return _asked(await _http(host, port, "POST", *_question(conversation_id, question)))
 
 
 async def v1_stream(url, question, delay):
@@ -113,17 +117,15 @@ async def generation_stream(url, conversation_id, question, delay, one_request=F
 
 async def _ask_kept_alive(host, port, conversation_id, question):
     """Ask `question` on a new HTTP/1.1 connection that stays open, as requests, httpx and browsers keep theirs;
-    returns (its generation id, the raw response, None, the open (reader, writer)), or (None, the raw response, its
-    status line, None) when refused."""
+    returns what _asked() does, then the open (reader, writer) (None when refused: it is closed)."""
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(_request(host, "POST", *_question(conversation_id, question), version="1.1"))
     head = await reader.readuntil(b"\r\n\r\n")
-    body = await reader.readexactly(int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)[1]))
-    status = head.split(b"\r\n")[0]
-    if b" 202 " not in status:
+    asked = _asked(head + await reader.readexactly(int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)[1])))
+    if asked[2]:
         writer.close()
-        return None, head + body, status.decode(), None
-    return json.loads(body)["generation_id"], head + body, None, (reader, writer)
+        return *asked, None
+    return *asked, (reader, writer)
 
 
 def expected_answer(question):

@@ -81,11 +81,11 @@ def main():
             for run in range(RUNS):
                 ask_in_page(driver, f"question {run}", run + 1, 200)
                 newest = max(os.scandir(live), key=lambda e: e.stat().st_mtime if e.name.endswith(".log") else 0)
+                gid = newest.name.removesuffix(".log")
                 page_followed += followed(workers, newest.path)
-                stream, callback = connections(driver, newest.name.removesuffix(".log"))
+                stream, callback = connections(driver, gid)
                 reused += stream is not None and stream == callback
                 if run == RUNS - 1:
-                    gid = newest.name.removesuffix(".log")
                     streams = [requests.get(f"{app.url}/api/generations/{gid}/events", stream=True, timeout=30,
                                             headers={"Connection": "close"}) for _ in range(CONTROLS)]
                     control_followed = followed(workers, newest.path)

@@ -475,8 +475,8 @@ class Generations:
 
     def _heartbeat(self):
         """Every SAVE_SECONDS: the answers so far with new text saved together (SAVE_BATCH to a transaction, not one
-        transaction per answer at its own moment). Every HEARTBEAT_SECONDS also: a heartbeat event in each quiet log, running counts
-        kept alive, cancel keys checked, finished logs dropped."""
+        transaction per answer at its own moment). Every HEARTBEAT_SECONDS also: a heartbeat event in each quiet log,
+        running counts kept alive, cancel keys checked, finished logs dropped."""
         tick, beat_at = threading.Event(), time.monotonic()
         while not tick.wait(SAVE_SECONDS):
             try:
