@@ -312,8 +312,11 @@ class FileBackend(_Followed):
         except FileNotFoundError:
             return []
 
-    def finish(self, gid):
-        """The answer is saved: close its file (the sweep deletes it once viewers mid-read had time to read it)."""
+    def end(self, user_id, gid):
+        """The answer is saved (or was never stored): it no longer counts, and its file is closed (the sweep deletes
+        it once viewers mid-read had time to read it)."""
+        with self._counting(user_id) as (_, mine):
+            mine.discard(gid)
         self.local.finish(gid)
         fd = self._files.pop(gid, None)
         if fd is not None:
@@ -381,11 +384,6 @@ class FileBackend(_Followed):
                 return False
             mine.add(gid)
         return True
-
-    def release(self, user_id, gid):
-        """The generation ended: it no longer counts."""
-        with self._counting(user_id) as (_, mine):
-            mine.discard(gid)
 
     def _count_name(self):
         """This process's count file: its pid, then this backend's token (apps in one process count apart)."""
@@ -542,12 +540,15 @@ class RedisBackend(_Followed):
         """Every event still held."""
         return self.local.entries(gid) or [self._entry(fields) for _, fields in self.redis.xrange(self._key(gid))]
 
-    def finish(self, gid):
-        """The answer is saved: the stream expires once viewers mid-read had time to read its end (so does the
-        copy here)."""
+    def end(self, user_id, gid):
+        """The answer is saved (or was never stored): it no longer counts, and the stream expires once viewers
+        mid-read had time to read its end (so does the copy here); one round trip for both."""
         self.local.finish(gid)
         self._first.pop(gid, None)
-        self.redis.expire(self._key(gid), int(LINGER_SECONDS))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(f"chat:running:{user_id}", gid)
+        pipe.expire(self._key(gid), int(LINGER_SECONDS))
+        pipe.execute()
 
     def request_cancel(self, gid):
         """Tell every instance: a key (read by the running instance's heartbeat, should it miss the message)
@@ -601,10 +602,6 @@ class RedisBackend(_Followed):
             self.redis.zrem(key, gid)
             return False
         return True
-
-    def release(self, user_id, gid):
-        """The generation ended: it no longer counts."""
-        self.redis.zrem(f"chat:running:{user_id}", gid)
 
     def refresh(self, runs):
         """Heartbeat for the running counts and the logs' time to live."""

@@ -263,8 +263,7 @@ class Generations:
         """Undo a start that failed before its answer was stored: no count and no log left behind (its quota was
         counted in the transaction that did not store it)."""
         try:
-            self.backend.release(user_id, gid)
-            self.backend.finish(gid)
+            self.backend.end(user_id, gid)
         except self.backend.errors:  # Redis down: its count goes stale in STALE_SECONDS and stops counting
             pass
 
@@ -367,8 +366,7 @@ class Generations:
             log.exception("could not save the answer")
         try:
             self._append(run, "end", frame or run.chunks.finish(finish.reason, usage))
-            self.backend.finish(run.gid)
-            self.backend.release(run.user_id, run.gid)
+            self.backend.end(run.user_id, run.gid)
         except Exception:  # Redis is down: its keys expire by themselves
             log.exception("could not end the generation's log")
         finally:

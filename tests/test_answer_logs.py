@@ -56,11 +56,11 @@ def test_two_backends_sharing_a_folder_follow_stop_and_count_together(tmp_path):
     # Stop asked through the reader reaches the writer.
     reader.request_cancel("g")
     wait_until(lambda: stopped == ["g"], 2, "the writer to get the Stop")
-    # The per-user limit counts both; a release frees a place for either.
+    # The per-user limit counts both; an end frees a place for either.
     reserved = [writer.reserve("u", "a", 2), reader.reserve("u", "b", 2), writer.reserve("u", "c", 2)]
     assert reserved == [True, True, False]
     assert reader.reserve("v", "d", 2)  # another user counts apart
-    reader.release("u", "b")
+    reader.end("u", "b")
     assert writer.reserve("u", "c", 2)
 
 
@@ -68,7 +68,7 @@ def test_the_sweep_deletes_logs_and_stops_nobody_wrote_for_a_while(tmp_path):
     backend = FileBackend(tmp_path)
     for gid in ("old", "new"):
         backend.append(gid, entries(3)[0])
-        backend.finish(gid)
+        backend.end("u", gid)
     backend.on_cancel = lambda gid: None
     backend.request_cancel("old")
     long_ago = time.time() - STALE_SECONDS - LINGER_SECONDS - 1
