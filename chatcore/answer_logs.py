@@ -39,6 +39,8 @@ FOLLOW_TEXT_SECONDS = 0.06
 FILE_READ_BYTES = 1 << 16  # per read of a followed log file
 SEND_SECONDS = 0.01  # how long a process gathers its log events before it sends them to Redis together
 STOP_POLL_SECONDS = 0.2  # how often a process looks for Stop requests made in another (file backend)
+REDIS_CONNECTIONS = 64  # per process
+REDIS_WAIT_SECONDS = 5.0  # for a free connection; then it is as if Redis were down (a question gets a 503)
 
 
 class Position(NamedTuple):
@@ -470,7 +472,10 @@ class RedisBackend(_Followed):
         import redis  # only when REDIS_URL is set
 
         super().__init__()
-        self.redis = redis.Redis.from_url(url)
+        # A bounded pool, waited for: a burst of questions would otherwise open a connection for each (each costs
+        # more CPU than the round trips it carries) and keep them all open afterwards.
+        self.redis = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_SECONDS))
         self.errors = (redis.RedisError,)  # Redis unreachable or refusing: the caller answers 503
         self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
         self._sending = False
