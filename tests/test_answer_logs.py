@@ -1,12 +1,17 @@
-"""The file log backend on its own (chatcore/answer_logs.py): records cut anywhere, and two backends sharing a
-folder as the workers of an instance do (following, Stop, the per-user count, the sweep)."""
+"""The log backends on their own (chatcore/answer_logs.py): records cut anywhere, two file backends sharing a
+folder as the workers of an instance do (following, Stop, the per-user count, the sweep), and the Redis backend's
+connections under a burst."""
 
 import os
 import threading
 import time
 from types import SimpleNamespace
 
-from chatcore.answer_logs import LINGER_SECONDS, STALE_SECONDS, Entry, FileBackend, Position, _records
+import redis
+
+from chatcore import answer_logs
+from chatcore.answer_logs import (LINGER_SECONDS, STALE_SECONDS, Entry, FileBackend, Position, RedisBackend,
+                                  _records)
 from testkit.waiting import wait_until
 
 
@@ -88,3 +93,22 @@ def test_a_count_its_process_no_longer_refreshes_stops_counting(tmp_path):
     assert second.reserve("u", "b", 2)
     first.refresh([SimpleNamespace(user_id="u", gid="a")])  # the heartbeat: fresh again, counted again
     assert not second.reserve("u", "c", 2)
+
+
+def test_a_burst_of_questions_waits_for_the_redis_backends_few_connections(redis_url, monkeypatch):
+    monkeypatch.setattr(answer_logs, "REDIS_CONNECTIONS", 3)
+    backend = RedisBackend(redis_url)
+    start, results = threading.Barrier(40), []
+
+    def ask(number):
+        start.wait()
+        results.append(backend.reserve(f"user{number}", f"g{number}", 1))
+
+    threads = [threading.Thread(target=ask, args=(number,)) for number in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [True] * 40  # each waited for a connection; none was refused
+    clients = redis.Redis.from_url(redis_url).client_list()
+    assert len(clients) <= 3 + 1  # the backend's, and the one asking
