@@ -32,10 +32,10 @@ def python_client(url):
                                 command_packer=PythonRespSerializer(6000, Encoder("utf-8", "strict", False).encode))
 
 
-def one_turn(backend, first_seq):
+def one_turn(backend, turn):
     """Send EVENTS events to each of LOGS logs and follow them all; returns CPU µs per event (sent, followed)."""
     frame = Chunks("g", "scripted").text("content", "word word ")
-    gids = [f"bench-{first_seq}-{i}" for i in range(LOGS)]
+    gids = [f"bench-{turn}-{i}" for i in range(LOGS)]
     copies = {gid: _Copy() for gid in gids}
     sent = followed = 0.0
     for seq in range(1, EVENTS + 1):
