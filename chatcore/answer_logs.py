@@ -486,6 +486,11 @@ class RedisBackend(_Followed):
         """The stream's key."""
         return f"chat:generation:{gid}"
 
+    @staticmethod
+    def _running_key(user_id):
+        """The key of the user's running answers (a sorted set: gid -> when its heartbeat last refreshed it)."""
+        return f"chat:running:{user_id}"
+
     def _xadd(self, target, gid, entry):
         """XADD the event with its seq as the stream id, so a viewer's position is a stream id too."""
         target.xadd(self._key(gid), {"r": _record(entry)}, id=f"{entry.position.seq}-0", maxlen=MAX_EVENTS,
@@ -551,7 +556,7 @@ class RedisBackend(_Followed):
         self.local.finish(gid)
         self._first.pop(gid, None)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(f"chat:running:{user_id}", gid)
+        pipe.zrem(self._running_key(user_id), gid)
         pipe.expire(self._key(gid), int(LINGER_SECONDS))
         pipe.execute()
 
@@ -594,7 +599,7 @@ class RedisBackend(_Followed):
         """Add the gid to the user's running set (entries not refreshed by a heartbeat lately do not count:
         their instance died), and send its log's first event; False, and no count kept, when that makes more than
         `limit`."""
-        key, now = f"chat:running:{user_id}", time.time()
+        key, now = self._running_key(user_id), time.time()
         pipe = self.redis.pipeline()
         pipe.zremrangebyscore(key, "-inf", now - STALE_SECONDS)
         pipe.zadd(key, {gid: now})
@@ -614,6 +619,6 @@ class RedisBackend(_Followed):
             return
         pipe, now = self.redis.pipeline(), time.time()
         for run in runs:
-            pipe.zadd(f"chat:running:{run.user_id}", {run.gid: now})
+            pipe.zadd(self._running_key(run.user_id), {run.gid: now})
             pipe.expire(self._key(run.gid), RUNNING_TTL_SECONDS)
         pipe.execute()
