@@ -4,7 +4,7 @@ pipeline of XADDs) and a process following other processes' logs (`RedisBackend.
 One process, a real redis-server; the two clients take turns.
 """
 
-import resource
+import time
 
 import redis
 from redis._parsers import _RESP2Parser
@@ -18,12 +18,6 @@ from testkit.redis_server import RedisServer
 LOGS = 500     # answers running at once (the held benchmark's workers each run or follow about this many)
 EVENTS = 40    # events per answer per turn
 TURNS = 5
-
-
-def cpu_seconds():
-    """This process's CPU time so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def python_client(url):
@@ -42,13 +36,13 @@ def one_turn(backend, turn):
         position = Position(seq, seq * 10, 0)
         entry = Entry("delta", b"id: " + position.event_id().encode() + b"\n" + frame, position)
         backend._pending, backend._sending = [(gid, entry) for gid in gids], True
-        started = cpu_seconds()
+        started = time.process_time()
         backend._send_pending()  # as the process's sender does: one pipeline, then it finds nothing more
-        sent += cpu_seconds() - started
-        started = cpu_seconds()
+        sent += time.process_time() - started
+        started = time.process_time()
         for gid, entries in backend._fetch(copies):
             copies[gid].fetched = entries[-1].position.seq
-        followed += cpu_seconds() - started
+        followed += time.process_time() - started
     backend.redis.delete(*[backend._key(gid) for gid in gids])
     count = LOGS * EVENTS
     return sent / count * 1e6, followed / count * 1e6
