@@ -86,7 +86,7 @@ def defer_bundle(app, library):
     return app._collect_and_register_resources(app.scripts._resources._filter_resources(loaded))[0]
 
 
-def page_config(settings, lang, prefix, bundles, has_answers, theme):
+def page_config(settings, lang, prefix, bundles, theme):
     """What chat.js needs, sent once per page load: a few strings, the two deferred bundles, the user's theme and
     the routes it reads."""
     strings = STRINGS[lang]
@@ -97,7 +97,6 @@ def page_config(settings, lang, prefix, bundles, has_answers, theme):
         "antdBundle": bundles[fac],  # the dialogs and the settings drawer, drawn once it is loaded
         "theme": theme,
         "exportFormat": {"format": transfer.FORMAT, "version": transfer.VERSION},  # the old browser copy's import
-        "markdownNow": has_answers,  # a conversation is on screen: fetch fmc at once, not when the page is idle
         "prefix": prefix,
         "langUrl": f"{prefix}lang/",
         "lang": lang,
@@ -174,8 +173,7 @@ def create_app(settings=None):
                 dcc.Store(id=ids.ANTD, data=False),  # fac's bundle is loaded (set by chat.js)
                 # Dark or light; chat.js corrects it at once when the theme follows the system's.
                 dcc.Store(id=ids.DARK, data=prefs["theme"] == "dark"),
-                dcc.Store(id=ids.CONFIG, data=page_config(settings, lang, prefix, bundles, current_id is not None,
-                                                          prefs["theme"])),
+                dcc.Store(id=ids.CONFIG, data=page_config(settings, lang, prefix, bundles, prefs["theme"])),
                 # Other browsers of the same user: a change there shows here within a few seconds.
                 dcc.Interval(id=ids.SYNC, interval=SYNC_SECONDS * 1000),
                 dcc.Download(id=ids.DOWNLOAD),

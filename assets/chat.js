@@ -11,13 +11,15 @@
   const OLD_LOCAL = 'chat-conversation';   // the one conversation the first versions kept in localStorage
   const MIGRATED = 'chat-moved-to-server';
   const RETRIES = 5;                       // reconnects of a dropped answer stream before giving up
+  const BUNDLES_AT_LATEST = 3000;          // ms: fac and fmc load once the first screen is drawn, or after this
 
-  const state = {config: null, live: null, markdownLoad: null, theme: 'system', shownId: undefined};
+  const state = {config: null, live: null, antdLoad: null, markdownLoad: null, theme: 'system', shownId: undefined};
   let ids = {};                            // the page's ids (components/ids.py BROWSER), from the config
   const dc = () => window.dash_clientside;
   const setProps = (id, props) => dc().set_props(id, props);
   const t = (key) => state.config.strings[key] || key;
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const whenIdle = (f) => (window.requestIdleCallback ? requestIdleCallback(f, {timeout: 2000}) : f());
 
   function local(key, value) {
     // localStorage throws in some private modes: then nothing is remembered.
@@ -49,6 +51,19 @@
       script.onerror = () => { script.remove(); reject(new Error(namespace)); };
       document.head.appendChild(script);
     });
+  }
+
+  /* The bundles the first screen does not need: fac (the callbacks then draw the settings drawer and the dialogs)
+   * and fmc (answers as Markdown). Running them holds the page for a while, so they wait until what the page opens
+   * on is drawn: the conversation, and the text of an answer being written (live.render loads them then). fmc: at
+   * once with answers on screen (again, if it failed before), else when the page is idle. */
+  function loadBundles(answers) {
+    if (!state.antdLoad) {
+      state.antdLoad = loadScript(state.config.antdBundle, 'feffery_antd_components')
+        .then(() => setProps(ids.ANTD, {data: true}));
+      if (!answers) whenIdle(loadMarkdown);
+    }
+    if (answers) loadMarkdown();
   }
 
   /* fmc: once loaded, the callbacks draw answers as Markdown. If it fails, answers stay plain text and the
@@ -87,6 +102,7 @@
       controller: new AbortController()};
     live.render = () => {
       live.timer = null;
+      loadBundles(true);
       const seq = stream.seq;
       if (!document.getElementById(ids.MESSAGE_PREFIX + seq)) return;  // not drawn (yet)
       if (live.reasoning.length !== live.shownReasoning) {
@@ -225,12 +241,8 @@
     init: function (config, dark) {
       state.config = config;
       chat.ids = ids = config.ids;  // attach.js reads them here too
-      // fac: the callbacks then draw the settings drawer and the dialogs (the first screen needs neither).
-      loadScript(config.antdBundle, 'feffery_antd_components').then(() => setProps(ids.ANTD, {data: true}));
+      setTimeout(() => loadBundles(false), BUNDLES_AT_LATEST);  // should the page's first drawing fail
       if (applyTheme(config.theme) !== dark) setProps(ids.DARK, {data: !dark});
-      // A new visitor's first screen has no answers: fmc is fetched once the page is idle, before the first one.
-      if (config.markdownNow || !window.requestIdleCallback) loadMarkdown();
-      else requestIdleCallback(loadMarkdown, {timeout: 2000});
       moveToServer();
       if (window.matchMedia) {
         window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
@@ -254,9 +266,9 @@
       const id = shown && shown.id;
       const changed = id !== state.shownId;
       state.shownId = id;
-      if (id) loadMarkdown();  // answers on screen: load it now (again, if it failed before)
-      requestAnimationFrame(() => scrollToEnd(changed));
       const live = !!(shown && shown.live);  // while an answer is written: Stop instead of Send
+      if (shown && !live) loadBundles(!!id);  // not on the page's initial call (nothing drawn yet)
+      requestAnimationFrame(() => scrollToEnd(changed));
       return [live, {display: live ? 'inline-flex' : 'none'}];
     },
     copy: async function (data) {

@@ -14,7 +14,7 @@ from testkit.gunicorn_app import GunicornApp
 from testkit.upstream import Script, ScriptedUpstream
 from testkit.waiting import wait_until
 
-RUNS = 8
+RUNS = 20
 # Runs in every new document before its own scripts: times (ms since navigation start) of usable and resumed.
 WATCH = PAGE_IDS + """
 window.__usable = null; window.__resumed = null;

@@ -225,6 +225,19 @@ def test_access_code_is_asked_once_and_remembered(dash_duo, upstream):
     assert not [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, code_box) if e.is_displayed()]
 
 
+# Runs before the page's scripts: whether fac and fmc had run when the answer showed its text from before the
+# reload again (%d: its length).
+BUNDLES_WHEN_BACK = PAGE_IDS + """
+window.bundlesWhenBack = null;
+new MutationObserver(() => {
+  const answer = document.getElementById(pageIds.ANSWER_PREFIX + 3);
+  if (window.bundlesWhenBack === null && answer && answer.textContent.length >= %d) {
+    window.bundlesWhenBack = [!!window.feffery_antd_components, !!window.feffery_markdown_components];
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
 def test_conversation_and_its_answer_survive_a_reload(dash_duo, upstream):
     start(dash_duo, upstream)
     type_and_send(dash_duo, "Remember me")
@@ -239,9 +252,13 @@ def test_conversation_and_its_answer_survive_a_reload(dash_duo, upstream):
     type_and_send(dash_duo, "A long one")
     streaming = wait_for_answer(dash_duo, 1, status="streaming")
     wait_until(dash_duo, lambda d: "slow3" in streaming.text, message="no partial text streamed")
+    shown = dash_duo.driver.execute_script(f"return document.getElementById('{ids.answer(3)}').textContent.length")
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": BUNDLES_WHEN_BACK % shown})
     dash_duo.driver.refresh()
     wait_for_answer(dash_duo, 1, status="streaming")
     assert answer_text(wait_for_answer(dash_duo, 1)) == reply
+    # The text it had was back on screen before the deferred bundles ran: running them holds the page for a while.
+    assert dash_duo.driver.execute_script("return window.bundlesWhenBack") == [False, False]
     assert len(upstream.requests) == 2  # one generation, read by two page loads
     assert [m["content"] for m in stored_conversations(dash_duo)[0]["messages"]][-1] == reply
 
