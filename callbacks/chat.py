@@ -58,10 +58,13 @@ def register(app, page):
         if not found:
             return [], [], False, True, "", strings["title"], None, {"id": None}, no_update
         messages = found["messages"]
+        live = turns.streaming(messages)
+        if live:
+            page.generations.bring_up_to_date(live)
         earlier = found["message_count"] - len(messages)
         return (page.view(bool(markdown), bool(dark)).messages(messages), [], bool(messages), earlier <= 0,
                 strings["loadEarlier"].format(n=min(earlier, WINDOW)), found["title"] or strings["title"],
-                *status(found, turns.streaming(messages), markdown, len(messages)),
+                *status(found, live, markdown, len(messages)),
                 limits_and_left(page.auth, page.user_id(), strings)[1])
 
     @app.callback(

@@ -567,11 +567,29 @@ class Generations:
             if entries[-1].kind == "end":
                 return
 
+    def _whole_log(self, gid):
+        """Every event of the answer's log, from its first; None when the log is not here (or was trimmed)."""
+        entries = self.backend.entries(gid)
+        return entries if entries and entries[0].position.seq == 1 else None
+
+    def bring_up_to_date(self, message):
+        """A streaming answer read from the store gets the text its log has here: the store's partial is saved
+        about once a second, and a page drawn mid-answer should start where its viewers are. Redis down: the
+        store's text (the page's reader of the events then reports it)."""
+        try:
+            entries = self._whole_log(message["id"])
+        except self.backend.errors:
+            return
+        if entries:
+            content, reasoning = texts(entries)
+            if len(content) + len(reasoning) > len(message["content"]) + len(message.get("reasoning") or ""):
+                message.update(content=content, reasoning=reasoning or None)
+
     def _catch_up(self, gid, position):
         """For an id that has only character counts (seq 0): the log's text past them as one event, and the
         log position reached; None when there is no log here."""
-        entries = self.backend.entries(gid)
-        if not entries or entries[0].position.seq != 1:
+        entries = self._whole_log(gid)
+        if entries is None:
             return None
         content, reasoning = texts(entries)
         last = entries[-1]
@@ -612,9 +630,9 @@ class Generations:
     def _interrupt(self, user_id, gid, position, only_report=False):
         """Its instance died: keep the answer as far as the log has it, marked interrupted; replay the rest."""
         if not only_report:
-            entries = self.backend.entries(gid)
+            entries = self._whole_log(gid)
             fields = {"status": "interrupted"}
-            if entries and entries[0].position.seq == 1:  # the whole log: as much text as any viewer saw
+            if entries:  # as much text as any viewer saw
                 content, reasoning = texts(entries)
                 fields.update(content=content, reasoning=reasoning or None)
             conversations.update_message(self.db, user_id, gid, only_if_status="streaming", **fields)

@@ -1,5 +1,6 @@
-"""The chat page's `finish` callback, called by hand as the renderer does: an answer that ends while the next
-question is already asked (or drawn) never draws itself into another answer's place."""
+"""The chat page's callbacks, called by hand as the renderer does: an answer that ends while the next question is
+already asked (or drawn) never draws itself into another answer's place (`finish`); a conversation drawn mid-answer
+shows the text its viewers have, not the store's older partial (`show`)."""
 
 import json
 
@@ -7,7 +8,9 @@ import requests
 
 from components import ids
 from testkit.app import upstream_env
+from testkit.generations import ask, follow, live_events, text_of
 from testkit.page_calls import callback_request
+from testkit.upstream import Script
 from testkit.waiting import wait_until
 
 
@@ -50,3 +53,37 @@ def test_an_answer_ending_after_the_next_question_draws_the_conversation_again(u
     second = finished(session, server, cid)["messages"][-1]
     outputs = finish(session, server, second, shown)
     assert ids.CURRENT in outputs and ids.HISTORY not in outputs and ids.RECENT not in outputs
+
+
+def component(tree, component_id):
+    """The component with this id in a drawn Dash tree (JSON), or None."""
+    if isinstance(tree, list):
+        return next((found for item in tree if (found := component(item, component_id))), None)
+    if isinstance(tree, dict):
+        props = tree.get("props") or {}
+        return tree if props.get("id") == component_id else component(props.get("children"), component_id)
+    return None
+
+
+def test_a_conversation_drawn_mid_answer_shows_the_text_its_log_has(upstream, serve):
+    server = serve(upstream_env(upstream))
+    session = requests.Session()
+    session.headers["Origin"] = server.url
+    cid = session.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    reply = " ".join(f"w{i}" for i in range(2000))
+    upstream.script = Script(reply=reply, chunk_chars=4, delay=0.01)
+    gid = ask(session, server, cid, "a long one")
+    events = []
+    for event in live_events(follow(session, server, gid)):  # until the log is well ahead of the store's partial
+        events.append(event)
+        if len(text_of(events)) > 300:
+            break
+    seen = text_of(events)
+    stored = session.get(f"{server.url}/api/conversations/{cid}").json()["messages"][-1]
+    body = callback_request(server.app, f"{ids.CURRENT}.data", {f"{ids.CURRENT}.data": {"id": cid}}, ids.HISTORY)
+    response = session.post(f"{server.url}/_dash-update-component", json=body)
+    assert response.status_code == 200, response.text[:300]
+    drawn = component(json.loads(response.text)["response"][ids.HISTORY]["children"], ids.answer(stored["seq"]))
+    text = drawn["props"]["children"]
+    assert text.startswith(seen) and reply.startswith(text)
+    session.post(f"{server.url}/api/generations/{gid}/cancel")
