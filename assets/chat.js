@@ -102,7 +102,7 @@
       controller: new AbortController()};
     live.render = () => {
       live.timer = null;
-      loadBundles(true);
+      if (live.shown < 0) loadBundles(true);  // with its first drawing (not each: a failed fmc would be tried again)
       const seq = stream.seq;
       if (!document.getElementById(ids.MESSAGE_PREFIX + seq)) return;  // not drawn (yet)
       if (live.reasoning.length !== live.shownReasoning) {
