@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 
 from chatcore.strings import LANGUAGE_NAMES
 from components import ids
-from testkit.browser import (PAGE_IDS, Fresh, answer_text, close_settings, committed_history, open_settings,
+from testkit.browser import (PAGE_IDS, Fresh, answer_text, click, close_settings, committed_history, open_settings,
                              start, stored_conversations, toast, type_and_send, wait_for_answer, wait_until)
 from testkit.strings import EN, ZH, ZH_ERRORS, ZH_PRESETS, template_regex
 from testkit.upstream import Script
@@ -344,7 +344,7 @@ def test_phone_width_375_px(dash_duo, upstream):
     dash_duo.find_element(f"#{ids.SIDER_TOGGLE}").click()
     wait_until(dash_duo, lambda d: d.execute_script(
         f"return document.querySelector('#{ids.SIDER}').getBoundingClientRect().left") >= 0, message="drawer closed")
-    dash_duo.find_element(f"#{ids.LIST} .conv-item").click()
+    click(dash_duo, f"#{ids.LIST} .conv-item")  # the list may be redrawn meanwhile (the answer's title)
     wait_until(dash_duo, lambda d: d.execute_script(
         f"return document.querySelector('#{ids.SIDER}').getBoundingClientRect().right") <= 0, message="drawer open")
     # The input still works at this size.
