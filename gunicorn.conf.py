@@ -20,6 +20,8 @@ monkey.patch_all()
 
 import gc  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
 import threading  # noqa: E402
 
 from config import DEFAULT_HOST, DEFAULT_PORT  # noqa: E402  (gunicorn puts its working directory on sys.path first)
@@ -78,6 +80,26 @@ def pre_fork(server, worker):
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def post_fork(server, worker):
+    """In a new worker, before gunicorn gives it its own signal handlers: a stop sent now is not lost.
+
+    Until then the worker runs the master's handlers, which only queue a signal for the master's loop: a TERM from a
+    master stopping while this worker boots was dropped, and the master waited `graceful_timeout` to kill it (a
+    slow machine's start and stop of the Render command took over 30 s). The default action stops it instead, and a
+    stop already queued here since the fork (in this process's copy of the master's queue) ends it now.
+    """
+    for stop in STOPS:
+        signal.signal(stop, signal.SIG_DFL)
+    queued = []
+    while not server.SIG_QUEUE.empty():
+        queued.append(server.SIG_QUEUE.get_nowait())
+    if set(queued) & set(STOPS):
+        sys.exit(0)
 
 
 def post_worker_init(worker):

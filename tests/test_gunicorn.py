@@ -1,9 +1,11 @@
 """`gunicorn chat_app:server` with the shipped config (gevent workers): many long streams at once, nothing lost,
-no key in logs, the upstream client's timeouts and closes still work on the event loop, and the app built once in
-the master starts its work beside requests in each worker."""
+no key in logs, the upstream client's timeouts and closes still work on the event loop, the app built once in the
+master starts its work beside requests in each worker, and a stop sent while a worker boots stops it."""
 
 import asyncio
 import json
+import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -12,10 +14,10 @@ import requests
 
 from testkit.api_client import assert_closing_the_stream_closes_the_upstream_within_a_second
 from testkit.app import TEST_KEY, upstream_env
-from testkit.gunicorn_app import GunicornApp
+from testkit.gunicorn_app import ROOT, GunicornApp
 from testkit.load import one_stream, parse_answer
 from testkit.providers import providers_file
-from testkit.upstream import Script
+from testkit.upstream import Script, free_port
 from testkit.waiting import wait_until
 
 
@@ -138,3 +140,35 @@ def test_each_worker_starts_its_own_background_work_after_the_fork(tmp_path, ups
         models = requests.get(f"{app.url}/v1/models", timeout=5).json()["data"]
         assert [m["id"] for m in models] == ["alpha/scripted", "alpha/second"]
     assert upstream.gets == ["/v1/models", "/v1/models"]
+
+
+# The shipped config, with the window between a worker's fork and gunicorn's own signal handlers made wide.
+SLOW_BOOT = """
+exec(open({shipped!r}).read())
+_shipped_post_fork = post_fork
+
+
+def post_fork(server, worker):
+    _shipped_post_fork(server, worker)
+    open({booting!r}, "w").close()
+    time.sleep(5)
+"""
+
+
+def test_a_stop_sent_while_a_worker_boots_is_not_lost(tmp_path, upstream):
+    # gunicorn's master handlers, which the new worker runs until it installs its own, only queue a signal for the
+    # master's loop: without the shipped post_fork, the worker ignored the TERM and the master waited
+    # graceful_timeout (here 60 s) to kill it.
+    booting = tmp_path / "booting"
+    config = tmp_path / "slow_boot.py"
+    config.write_text("import time\n" + SLOW_BOOT.format(shipped=str(ROOT / "gunicorn.conf.py"), booting=str(booting)))
+    env = {**os.environ, **upstream_env(upstream), "PORT": str(free_port()), "WEB_CONCURRENCY": "1",
+           "GRACEFUL_TIMEOUT": "60"}
+    process = subprocess.Popen(["gunicorn", "chat_app:server", "-c", str(config)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(booting.exists, 60, "a worker to boot")
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
