@@ -95,11 +95,9 @@ def post_fork(server, worker):
     """
     for stop in STOPS:
         signal.signal(stop, signal.SIG_DFL)
-    queued = []
     while not server.SIG_QUEUE.empty():
-        queued.append(server.SIG_QUEUE.get_nowait())
-    if set(queued) & set(STOPS):
-        sys.exit(0)
+        if server.SIG_QUEUE.get_nowait() in STOPS:
+            sys.exit(0)
 
 
 def post_worker_init(worker):
