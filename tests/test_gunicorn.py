@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -164,8 +165,8 @@ def test_a_stop_sent_while_a_worker_boots_is_not_lost(tmp_path, upstream):
     config.write_text("import time\n" + SLOW_BOOT.format(shipped=str(ROOT / "gunicorn.conf.py"), booting=str(booting)))
     env = {**os.environ, **upstream_env(upstream), "PORT": str(free_port()), "WEB_CONCURRENCY": "1",
            "GRACEFUL_TIMEOUT": "60"}
-    process = subprocess.Popen(["gunicorn", "chat_app:server", "-c", str(config)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "chat_app:server", "-c", str(config)], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(booting.exists, 60, "a worker to boot")
         process.terminate()
