@@ -31,11 +31,16 @@ def finish(session, server, answer, shown):
     return json.loads(response.text)["response"]
 
 
-def test_an_answer_ending_after_the_next_question_draws_the_conversation_again(upstream, serve):
-    server = serve(upstream_env(upstream))
+def page_session(server):
+    """A browser-like session of the app's one user, and a new conversation of theirs."""
     session = requests.Session()
     session.headers["Origin"] = server.url  # the same-origin proof state changes need
-    cid = session.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    return session, session.post(f"{server.url}/api/conversations", json={}).json()["id"]
+
+
+def test_an_answer_ending_after_the_next_question_draws_the_conversation_again(upstream, serve):
+    server = serve(upstream_env(upstream))
+    session, cid = page_session(server)
     session.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "first"})
     first = finished(session, server, cid)["messages"][-1]
     shown = {"id": cid, "updated_at": 0, "live": True, "count": 2, "recent": 0, "last": first["seq"]}
@@ -67,9 +72,7 @@ def component(tree, component_id):
 
 def test_a_conversation_drawn_mid_answer_shows_the_text_its_log_has(upstream, serve):
     server = serve(upstream_env(upstream))
-    session = requests.Session()
-    session.headers["Origin"] = server.url
-    cid = session.post(f"{server.url}/api/conversations", json={}).json()["id"]
+    session, cid = page_session(server)
     reply = " ".join(f"w{i}" for i in range(2000))
     upstream.script = Script(reply=reply, chunk_chars=4, delay=0.01)
     gid = ask(session, server, cid, "a long one")
