@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sys
 import uuid
 
 import pytest
@@ -10,6 +11,10 @@ from testkit.app import LiveServer, build_app
 from testkit.postgres import PostgresServer, postgres_bin
 from testkit.redis_server import RedisServer
 from testkit.upstream import ScriptedUpstream
+
+# The deploy tests run the Render start command (`gunicorn …`) as Render does, with the installed scripts on PATH:
+# here those beside the interpreter running the tests (the README runs .venv/bin/python without activating it).
+os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
 
 # dash_duo drives Debian's chromium. Nothing here skips: without a browser the page tests error out.
 if "DASH_TEST_CHROMEPATH" not in os.environ and shutil.which("chromium"):
