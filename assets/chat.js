@@ -130,7 +130,7 @@
 
   /* Read the generation's events into `live` until it ends; a dropped connection resumes after the last event. */
   async function read(live) {
-    const {gid, cid} = live.stream;
+    const {gid} = live.stream;
     const signal = live.controller.signal;
     let last = null;
     let ended = false;
@@ -167,7 +167,7 @@
     if (signal.aborted) return;  // another conversation is on screen: this answer goes on without us
     live.render();
     state.live = null;
-    setProps(ids.DONE, {data: {gid, cid, at: Date.now()}});  // the callbacks draw the finished answer
+    setProps(ids.TURN, {data: {gid, at: Date.now()}});  // the callbacks draw the finished answer
   }
 
   /* ---------- conversations an older version kept in this browser ---------- */

@@ -1,7 +1,9 @@
 """The conversation on screen: draw it from the store, ask, stop, and the per-message actions.
 
-Answers stream into the page through assets/chat.js (it follows the generation named in `chat-stream`); when one
-ends, chat.js sets `chat-done` and the finished answer is drawn from the store in place of the live one.
+Answers stream into the page through assets/chat.js (it follows the generation named in `chat-stream`). One callback,
+`show`, draws the messages: anew, or only what a question asked or an answer ended (`chat-turn`) added to what is
+drawn. Dash drops a callback's result when the same callback is asked for again before it answers, so one drawer
+never patches a drawing its patch was not computed for (two could, and drew a message twice).
 """
 
 import time
@@ -19,7 +21,8 @@ from components.message_list import WINDOW
 
 # What every drawing of the conversation also sets: the answer chat.js follows, and what is drawn (Send and Stop
 # follow it in the browser: chat.js `shown`).
-STATUS = [Output(ids.STREAM, "data", allow_duplicate=True), Output(ids.SHOWN, "data", allow_duplicate=True)]
+STATUS = [Output(ids.STREAM, "data"), Output(ids.SHOWN, "data")]
+TAIL = 4  # the last messages read to draw what is new: the answer drawn live, and a turn asked after it
 
 
 def bump(current, **changes):
@@ -27,14 +30,31 @@ def bump(current, **changes):
     return {"window": WINDOW, **(current or {}), **changes, "v": time.time()}
 
 
-def status(found, live, markdown, count, recent=0):
-    """The STATUS values for `found` drawn with `count` messages (the last `recent` of them appended since it was
-    drawn, the last of all the last in `found`), its answer `live` (or None) still streaming."""
-    stream = live and {"gid": live["id"], "seq": live["seq"], "cid": found["id"], "markdown": bool(markdown)}
+def drawn_for(current, markdown, dark):
+    """What a drawing depends on besides the store: which conversation, its window and version (`bump`), and how
+    messages look. A drawing for anything else is not patched but drawn anew."""
+    return [current.get("id"), current.get("v"), current.get("window"), bool(markdown), bool(dark)]
+
+
+def status(found, live, markdown, count, recent, key):
+    """The STATUS values for `found` drawn for `key` with `count` messages (the last `recent` of them appended since
+    it was drawn, the last of all the last in `found`), its answer `live` (or None) still streaming."""
+    stream = live and {"gid": live["id"], "seq": live["seq"], "markdown": bool(markdown)}
     last = found["messages"][-1]["seq"] if found["messages"] else None
     shown = {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live), "count": count,
-             "recent": recent, "last": last}
+             "recent": recent, "last": last, "for": key}
     return stream, shown
+
+
+def news(shown, messages):
+    """What the conversation's last `messages` add to the drawing `shown`: (its live answer, now ended, to draw
+    again, or None; the messages after its last one), or None when it changed beyond these messages."""
+    seqs = [m["seq"] for m in messages]
+    if shown.get("last") not in seqs:
+        return None
+    at = seqs.index(shown["last"])
+    ended = shown.get("live") and messages[at]["status"] != "streaming"
+    return (messages[at] if ended else None), messages[at + 1:]
 
 
 def register(app, page):
@@ -44,62 +64,76 @@ def register(app, page):
         Output(ids.HISTORY, "children"), Output(ids.RECENT, "children"), Output(ids.WELCOME, "hidden"),
         Output(ids.EARLIER, "hidden"),
         Output(ids.EARLIER, "children"), Output(ids.TITLE, "children"), *STATUS, Output(ids.USAGE_LEFT, "children"),
-        Input(ids.CURRENT, "data"), Input(ids.MARKDOWN, "data"), Input(ids.DARK, "data"),
-        prevent_initial_call="initial_duplicate",
+        Input(ids.CURRENT, "data"), Input(ids.MARKDOWN, "data"), Input(ids.DARK, "data"), Input(ids.TURN, "data"),
+        State(ids.SHOWN, "data"),
     )
-    def show(current, markdown, dark):
-        """Draw the current conversation's last messages; an answer still streaming is followed by chat.js. What is
-        left of the user's limits is drawn again too: an answer that ended before this drawing has no `finish`.
+    def show(current, markdown, dark, turn, shown):
+        """Draw the current conversation's last messages, or only what is new since `shown` was drawn; an answer
+        still streaming is followed by chat.js. What is left of the user's limits is drawn again too.
 
-        Turns asked later are appended to `ids.RECENT`, so the (long) history drawn here is not drawn again."""
-        current = current or {}
-        found = page.conversation(current.get("id"), window=current.get("window") or WINDOW)
-        strings = page.strings
+        New turns are appended to `ids.RECENT`, so the (long) history drawn before is not drawn again."""
+        current, strings = current or {}, page.strings
+        key, view = drawn_for(current, markdown, dark), page.view(bool(markdown), bool(dark))
+        left = limits_and_left(page.auth, page.user_id(), strings)[1]
+        window = current.get("window") or WINDOW
+        patchable = (shown or {}).get("for") == key and shown.get("count")  # else drawn anew
+        found = page.conversation(current.get("id"), window=TAIL if patchable else window)
         if not found:
-            return [], [], False, True, "", strings["title"], None, {"id": None}, no_update
+            return [], [], False, True, "", strings["title"], None, {"id": None, "for": key}, left
+        new = news(shown, found["messages"]) if patchable else None
+        if patchable and new is None:
+            found = page.conversation(found["id"], window=window)
         messages = found["messages"]
         live = turns.streaming(messages)
-        if live:
+        if live and live["id"] == (turn or {}).get("gid"):
+            live = None  # chat.js gave up following it (it ended for this page): drawn as stored, not followed again
+        if live and (new is None or live in new[1]):
             page.generations.bring_up_to_date(live)
-        earlier = found["message_count"] - len(messages)
-        return (page.view(bool(markdown), bool(dark)).messages(messages), [], bool(messages), earlier <= 0,
-                strings["loadEarlier"].format(n=min(earlier, WINDOW)), found["title"] or strings["title"],
-                *status(found, live, markdown, len(messages)),
-                limits_and_left(page.auth, page.user_id(), strings)[1])
+        title = found["title"] or strings["title"]
+        if new is None:
+            earlier = found["message_count"] - len(messages)
+            return (view.messages(messages), [], bool(messages), earlier <= 0,
+                    strings["loadEarlier"].format(n=min(earlier, WINDOW)), title,
+                    *status(found, live, markdown, len(messages), 0, key), left)
+        again, after = new
+        count, recent = shown["count"], shown.get("recent", 0)
+        history, appended = (Patch() if again and not recent else no_update), Patch()
+        if again:  # in place of its live version: the last message drawn
+            (appended if recent else history)[(recent or count) - 1] = view.message(again)
+        appended.extend(view.messages(after))
+        return (history, appended, True, no_update, no_update, title,
+                *status(found, live, markdown, count + len(after), recent + len(after), key), left)
 
     @app.callback(
         Output(ids.INPUT, "value"), Output(ids.CURRENT, "data", allow_duplicate=True),
         Output(ids.EDIT, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
         Output(ids.ATTACH, "contents", allow_duplicate=True), Output(ids.ATTACH, "filename", allow_duplicate=True),
-        Output(ids.RECENT, "children", allow_duplicate=True), Output(ids.WELCOME, "hidden", allow_duplicate=True),
-        *STATUS,
+        Output(ids.TURN, "data", allow_duplicate=True),
         Input(ids.SEND, "n_clicks"), State(ids.INPUT, "value"), State(ids.CURRENT, "data"),
-        State(ids.EDIT, "data"), State(ids.ATTACH, "contents"), State(ids.ATTACH, "filename"),
-        State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"), *PREFERENCE_STATES,
+        State(ids.EDIT, "data"), State(ids.ATTACH, "contents"), State(ids.ATTACH, "filename"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
-    def send(_clicks, value, current, edit, contents, filenames, shown, markdown, dark, *values):
+    def send(_clicks, value, current, edit, contents, filenames, *values):
         """Ask the typed question with the files picked (an edited one replaces itself and what followed); the box
         keeps both on refusal, and is emptied of both once the question is asked.
 
-        The new turn is appended to what is drawn (a long conversation is not drawn again); a new chat or an
-        edited question draws the conversation anew."""
-        strings, user_id = page.strings, page.user_id()
+        `show` draws the new turn: appended to what is drawn, or (a new chat, an edited question) drawn anew."""
+        user_id = page.user_id()
         question, files = (value or "").strip(), attachments.from_upload(contents, filenames)
 
         def refuse(kind, text):
             """Say why nothing was asked; the box keeps the question and the files."""
-            return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * 6
+            return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * 3
 
         if user_id is None:
             return refuse("error", page.error_text("not_signed_in"))
         if not question and not files:
-            return refuse("warning", strings["emptyQuestion"])
+            return refuse("warning", page.strings["emptyQuestion"])
         if len(question) > page.settings.max_input_chars:
-            return refuse("error", strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars))
+            return refuse("error", page.strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars))
         found = page.conversation((current or {}).get("id"), window=1)
         if found and turns.streaming(found["messages"]):
-            return refuse("warning", strings["stillAnswering"])
+            return refuse("warning", page.strings["stillAnswering"])
         edit_seq = (edit or {}).get("seq")
         try:
             cid = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
@@ -108,42 +142,9 @@ def register(app, page):
             return refuse("error", page.error_text(exc.code))
         # Emptied only when they held something: every store that changes fires its own callbacks (requests).
         edit_out, files_out = (None if edit else no_update), ((None, None) if contents else (no_update, no_update))
-        shown = shown or {}
-        count = shown.get("count")
-        if not found or edit_seq is not None or shown.get("id") != cid or count is None:
-            return "", bump(current, id=cid), edit_out, no_update, *files_out, *(no_update,) * 4
-        after = page.conversation(cid, window=2)
-        turn = Patch()
-        turn.extend(page.view(bool(markdown), bool(dark)).messages(after["messages"]))
-        return ("", no_update, edit_out, no_update, *files_out, turn, True,
-                *status(after, turns.streaming(after["messages"]), markdown, count + 2, shown.get("recent", 0) + 2))
-
-    @app.callback(
-        Output(ids.HISTORY, "children", allow_duplicate=True), Output(ids.RECENT, "children", allow_duplicate=True),
-        *STATUS, Output(ids.USAGE_LEFT, "children", allow_duplicate=True),
-        Output(ids.CURRENT, "data", allow_duplicate=True), Input(ids.DONE, "data"),
-        State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"), State(ids.CURRENT, "data"),
-        prevent_initial_call=True,
-    )
-    def finish(done, shown, markdown, dark, current):
-        """The answer chat.js followed has ended: draw it from the store in place of its live version (the last
-        message drawn; nothing else is drawn again), and what is left of the user's limits after it."""
-        user_id = page.user_id()
-        msg = user_id and conversations.get_message(page.db, user_id, (done or {}).get("gid"))
-        if not msg:
-            raise NotFound()
-        if (shown or {}).get("id") != msg["conversation_id"] or not shown.get("count"):  # another one on screen now
-            return (no_update,) * 4 + (limits_and_left(page.auth, user_id, page.strings)[1], no_update)
-        found = page.conversation(msg["conversation_id"], window=1)
-        if shown.get("last") != msg["seq"] or found["messages"][-1]["seq"] != msg["seq"]:
-            # A question was asked (or drawn) while this answer ended: its slot is not the last drawn one. Drawn
-            # again, what is left of the limits comes with it.
-            return (no_update,) * 5 + (bump(current),)
-        answer, recent = Patch(), shown.get("recent", 0)
-        answer[(recent or shown["count"]) - 1] = page.view(bool(markdown), bool(dark)).message(msg)
-        drawn = (no_update, answer) if recent else (answer, no_update)
-        return (*drawn, *status(found, None, markdown, shown["count"], recent),
-                limits_and_left(page.auth, user_id, page.strings)[1], no_update)
+        if not found or edit_seq is not None:
+            return "", bump(current, id=cid), edit_out, no_update, *files_out, no_update
+        return "", no_update, edit_out, no_update, *files_out, {"at": time.time()}
 
     @app.callback(
         Output(ids.ATTACH_LIST, "hidden"), Output(ids.ATTACH_CHIPS, "children"),

@@ -378,3 +378,48 @@ def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_s
     ask(dash_duo, "question 500", 63)
     assert len(committed_history(dash_duo)) == 1002
     assert driver.find_element(By.ID, ids.message(1001)).get_attribute("data-status") == "done"
+
+
+# Holds the response to the drawing asked for when an answer ends (chat-turn set with its gid) for 1.5 s, and
+# switches the page to dark meanwhile: two drawings on their way at once, the older one answered last.
+HOLD_ENDED_ANSWERS_DRAWING = PAGE_IDS + """
+window.__held = 0;
+window.__heldRead = 0;
+const realFetch = window.fetch;
+window.fetch = async function (resource, options) {
+  const body = options && typeof options.body === 'string' && options.body.startsWith('{') ? JSON.parse(options.body)
+    : {};
+  const turn = (body.inputs || []).find((i) => i.id === pageIds.TURN);
+  const ended = (body.changedPropIds || []).includes(`${pageIds.TURN}.data`) && turn && turn.value && turn.value.gid;
+  const response = await realFetch.call(this, resource, options);
+  if (!ended) return response;
+  window.__held += 1;
+  setTimeout(() => window.dash_clientside.set_props(pageIds.DARK, {data: true}), 100);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const read = response.json.bind(response);
+  response.json = () => read().finally(() => { window.__heldRead += 1; });
+  return response;
+};
+"""
+
+
+def test_a_drawing_asked_for_while_another_is_on_its_way_is_the_one_drawn(dash_duo, upstream):
+    """The theme changes just as an answer ends: the page is drawn once, for the dark theme, and the drawing asked
+    for first (answered last) does not land on top of it (it drew the ended answer a second time)."""
+    start(dash_duo, upstream)
+    type_and_send(dash_duo, "first question")
+    wait_for_answer(dash_duo, 0)
+    dash_duo.driver.execute_script(HOLD_ENDED_ANSWERS_DRAWING)
+    upstream.script = Script(reply="streamed " * 30, chunk_chars=9, delay=0.03)  # followed until it ends
+    type_and_send(dash_duo, "second question")
+    wait_until(dash_duo, lambda d: d.execute_script("return window.__held") == 1, message="no answer ended")
+    wait_for_answer(dash_duo, 1)
+    # Once the held response has come and gone, and the page has drawn what it was going to:
+    wait_until(dash_duo, lambda d: d.execute_script("return window.__heldRead") == 1, message="held never read")
+    dash_duo.driver.execute_async_script(
+        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 200)));")
+    messages = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")
+    assert [(m.get_attribute("data-role"), m.get_attribute("data-status")) for m in messages] == [
+        ("user", None), ("assistant", "done"), ("user", None), ("assistant", "done")]
+    assert [m.text for m in dash_duo.driver.find_elements(By.CSS_SELECTOR, USER)] == [
+        "first question", "second question"]

@@ -1,11 +1,12 @@
-"""The chat page's callbacks, called by hand as the renderer does: an answer that ends while the next question is
-already asked (or drawn) never draws itself into another answer's place (`finish`); a conversation drawn mid-answer
-shows the text its viewers have, not the store's older partial (`show`)."""
+"""The chat page's drawing callback (`show`), called by hand as the renderer does: a drawing patches only what is
+new on top of the one it was computed for, and draws anew whatever was drawn for something else; a conversation
+drawn mid-answer shows the text its viewers have, not the store's older partial."""
 
 import json
 
 import requests
 
+from callbacks.chat import news
 from components import ids
 from testkit.app import upstream_env
 from testkit.generations import ask, follow, live_events, text_of
@@ -22,10 +23,9 @@ def finished(session, server, cid):
     return wait_until(done, 30, "the answer to end")
 
 
-def finish(session, server, answer, shown):
-    """The outputs `finish` returns for `answer` ending while the page shows `shown`."""
-    body = callback_request(server.app, f"{ids.DONE}.data", {f"{ids.DONE}.data": {"gid": answer["id"]},
-                                                              f"{ids.SHOWN}.data": shown}, ids.HISTORY)
+def draw(session, server, changed, values):
+    """The outputs `show` returns when `changed` fires it with `values` (the rest as the renderer has them)."""
+    body = callback_request(server.app, changed, values, ids.HISTORY)
     response = session.post(f"{server.url}/_dash-update-component", json=body)
     assert response.status_code == 200, response.text[:300]
     return json.loads(response.text)["response"]
@@ -38,26 +38,58 @@ def page_session(server):
     return session, session.post(f"{server.url}/api/conversations", json={}).json()["id"]
 
 
-def test_an_answer_ending_after_the_next_question_draws_the_conversation_again(upstream, serve):
+def operations(output):
+    """A Patch's operations as (operation, location, the seqs of the messages it draws)."""
+    def seqs(value):
+        return [int(m["props"]["id"].removeprefix(ids.MESSAGE_PREFIX)) for m in (value if isinstance(value, list)
+                                                                                 else [value])]
+    return [(o["operation"], o["location"], seqs(o["params"]["value"])) for o in output["children"]["operations"]]
+
+
+def test_an_ended_answer_and_a_turn_asked_since_are_patched_onto_the_drawing_they_were_computed_for(upstream,
+                                                                                                    serve):
     server = serve(upstream_env(upstream))
     session, cid = page_session(server)
-    session.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "first"})
-    first = finished(session, server, cid)["messages"][-1]
-    shown = {"id": cid, "updated_at": 0, "live": True, "count": 2, "recent": 0, "last": first["seq"]}
+    upstream.script = Script(reply="slow " * 40, chunk_chars=5, delay=0.02)
+    ask(session, server, cid, "first")
+    current = {"id": cid, "window": 64, "v": 1}
+    drawn = draw(session, server, f"{ids.CURRENT}.data", {f"{ids.CURRENT}.data": current})
+    shown = drawn[ids.SHOWN]["data"]
+    assert len(drawn[ids.HISTORY]["children"]) == 2 and shown["live"] and shown["count"] == 2
+    first = finished(session, server, cid)["messages"]
+    upstream.script = Script(reply="quick")
+    ask(session, server, cid, "second")
+    second = finished(session, server, cid)["messages"][-2:]
 
-    # Ended as the last thing drawn: only its own place is patched.
-    outputs = finish(session, server, first, shown)
-    assert ids.HISTORY in outputs and ids.CURRENT not in outputs
+    # The first answer ended and a turn was asked since: the answer is drawn in its place, the turn appended.
+    turn, shown_data = f"{ids.TURN}.data", f"{ids.SHOWN}.data"
+    outputs = draw(session, server, turn, {turn: {"at": 1}, shown_data: shown, f"{ids.CURRENT}.data": current})
+    assert operations(outputs[ids.HISTORY]) == [("Assign", [1], [first[1]["seq"]])]
+    assert operations(outputs[ids.RECENT]) == [("Extend", [], [m["seq"] for m in second])]
+    after = outputs[ids.SHOWN]["data"]
+    assert (after["count"], after["recent"], after["live"]) == (4, 2, False) and outputs[ids.STREAM]["data"] is None
 
-    # The next question was asked before this answer's `finish` ran: the conversation is drawn again instead.
-    session.post(f"{server.url}/api/conversations/{cid}/messages", json={"content": "second"})
-    outputs = finish(session, server, first, shown)
-    assert ids.CURRENT in outputs and ids.HISTORY not in outputs and ids.RECENT not in outputs
+    # Drawn again on top of that: nothing is new; the last answer drawn is not drawn twice.
+    outputs = draw(session, server, turn, {turn: {"at": 2}, shown_data: after, f"{ids.CURRENT}.data": current})
+    assert ids.HISTORY not in outputs and operations(outputs[ids.RECENT]) == [("Extend", [], [])]
 
-    # The second answer ends while the page still holds the first one's (stale) drawing: drawn again too.
-    second = finished(session, server, cid)["messages"][-1]
-    outputs = finish(session, server, second, shown)
-    assert ids.CURRENT in outputs and ids.HISTORY not in outputs and ids.RECENT not in outputs
+    # A drawing made for another look (Markdown loaded since), or another version of the conversation: drawn anew.
+    for values in ({f"{ids.MARKDOWN}.data": True}, {f"{ids.CURRENT}.data": {**current, "v": 2}}):
+        outputs = draw(session, server, turn, {turn: {"at": 3}, shown_data: after, f"{ids.CURRENT}.data": current,
+                                               **values})
+        assert len(outputs[ids.HISTORY]["children"]) == 4 and outputs[ids.RECENT]["children"] == []
+        assert outputs[ids.SHOWN]["data"]["recent"] == 0
+
+
+def test_what_is_new_is_told_only_from_the_last_message_drawn():
+    def msg(seq, status="done"):
+        return {"seq": seq, "status": status}
+
+    live = {"last": 2, "live": True, "count": 2}
+    assert news(live, [msg(1), msg(2, "streaming")]) == (None, [])  # still streaming: nothing to draw
+    assert news(live, [msg(1), msg(2), msg(3), msg(4)]) == (msg(2), [msg(3), msg(4)])
+    assert news({**live, "live": False}, [msg(1), msg(2), msg(3)]) == (None, [msg(3)])
+    assert news(live, [msg(5), msg(6), msg(7), msg(8)]) is None  # more changed than the tail shows: drawn anew
 
 
 def component(tree, component_id):
