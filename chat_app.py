@@ -165,7 +165,7 @@ def create_app(settings=None):
                 dcc.Store(id=ids.CURRENT, data={"id": current_id, "window": message_list.WINDOW}),
                 dcc.Store(id=ids.SHOWN),  # what is drawn: {id, updated_at, live, count, recent, last, for}
                 dcc.Store(id=ids.STREAM),  # the generation chat.js follows: {gid, seq, markdown}
-                dcc.Store(id=ids.TURN),  # a question was asked, or (set by chat.js) an answer ended: {gid?, at}
+                dcc.Store(id=ids.DONE),  # set by chat.js when the answer it followed ends: {gid, at}
                 dcc.Store(id=ids.EDIT),  # the question being edited: {seq, n}
                 dcc.Store(id=ids.COPY),  # text for chat.js to put on the clipboard
                 dcc.Store(id=ids.MESSAGE_ACTION),  # {action, seq}: a message button chat.js saw clicked

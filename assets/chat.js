@@ -167,7 +167,7 @@
     if (signal.aborted) return;  // another conversation is on screen: this answer goes on without us
     live.render();
     state.live = null;
-    setProps(ids.TURN, {data: {gid, at: Date.now()}});  // the callbacks draw the finished answer
+    setProps(ids.DONE, {data: {gid, at: Date.now()}});  // the callbacks draw the finished answer
   }
 
   /* ---------- conversations an older version kept in this browser ---------- */

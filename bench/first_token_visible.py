@@ -25,8 +25,9 @@ window.__questionVisible = null;
 const answers = document.querySelectorAll(".chat-message[data-role='assistant']").length;
 const questions = document.querySelectorAll(".chat-message[data-role='user']").length;
 const now = () => performance.timeOrigin + performance.now();
-document.addEventListener('keydown', (event) => { if (event.key === 'Enter') window.__entered = now(); },
-                          {capture: true, once: true});
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && window.__entered === null) window.__entered = now();
+}, true);
 new MutationObserver((_, observer) => {
   if (window.__questionVisible === null
       && document.querySelectorAll(".chat-message[data-role='user']").length > questions) {

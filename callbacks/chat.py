@@ -1,9 +1,15 @@
 """The conversation on screen: draw it from the store, ask, stop, and the per-message actions.
 
-Answers stream into the page through assets/chat.js (it follows the generation named in `chat-stream`). One callback,
-`show`, draws the messages: anew, or only what a question asked or an answer ended (`chat-turn`) added to what is
-drawn. Dash drops a callback's result when the same callback is asked for again before it answers, so one drawer
-never patches a drawing its patch was not computed for (two could, and drew a message twice).
+Answers stream into the page through assets/chat.js (it follows the generation named in `chat-stream`); when one
+ends, chat.js sets `chat-done`. Two callbacks draw the messages, each patching only what is new on top of the drawing
+`chat-shown` says it was computed for, and only when nothing else is drawing (a patch that landed on another drawing
+drew an answer twice):
+- `show` draws anew, or an ended answer and what was added since. Dash drops its result when it is asked for again
+  before it answers, and holds it while `send` is on its way: `send` writes `chat-current`, one of its inputs, and
+  must be the one callback that writes it without `allow_duplicate` (Dash does not see through those).
+- `send` draws the turn it asked. Any other drawing on its way then was asked for by a change of what `show` draws
+  for (`drawn_for`: `send` sees the change and leaves the drawing to `show`), or by an answer that ended (Send is
+  disabled until that drawing lands).
 """
 
 import time
@@ -19,9 +25,10 @@ from components import ids
 from components.input_bar import attached, limits_and_left
 from components.message_list import WINDOW
 
-# What every drawing of the conversation also sets: the answer chat.js follows, and what is drawn (Send and Stop
-# follow it in the browser: chat.js `shown`).
-STATUS = [Output(ids.STREAM, "data"), Output(ids.SHOWN, "data")]
+# What both drawing callbacks set: the messages, the welcome hidden or not, the answer chat.js follows, and what is
+# drawn (Send and Stop follow it in the browser: chat.js `shown`).
+DRAWN = [(ids.HISTORY, "children"), (ids.RECENT, "children"), (ids.WELCOME, "hidden"), (ids.STREAM, "data"),
+         (ids.SHOWN, "data")]
 TAIL = 4  # the last messages read to draw what is new: the answer drawn live, and a turn asked after it
 
 
@@ -33,12 +40,13 @@ def bump(current, **changes):
 def drawn_for(current, markdown, dark):
     """What a drawing depends on besides the store: which conversation, its window and version (`bump`), and how
     messages look. A drawing for anything else is not patched but drawn anew."""
+    current = current or {}
     return [current.get("id"), current.get("v"), current.get("window"), bool(markdown), bool(dark)]
 
 
 def status(found, live, markdown, count, recent, key):
-    """The STATUS values for `found` drawn for `key` with `count` messages (the last `recent` of them appended since
-    it was drawn, the last of all the last in `found`), its answer `live` (or None) still streaming."""
+    """The STREAM and SHOWN values for `found` drawn for `key` with `count` messages (the last `recent` of them
+    appended since it was drawn anew, the last of all the last in `found`), its answer `live` (or None) streaming."""
     stream = live and {"gid": live["id"], "seq": live["seq"], "markdown": bool(markdown)}
     last = found["messages"][-1]["seq"] if found["messages"] else None
     shown = {"id": found["id"], "updated_at": found["updated_at"], "live": bool(live), "count": count,
@@ -46,84 +54,91 @@ def status(found, live, markdown, count, recent, key):
     return stream, shown
 
 
-def news(shown, messages):
+def news(shown, key, messages):
     """What the conversation's last `messages` add to the drawing `shown`: (its live answer, now ended, to draw
-    again, or None; the messages after its last one), or None when it changed beyond these messages."""
+    again, or None; the messages after its last one), or None when it must be drawn anew (drawn for something else,
+    or changed beyond these messages)."""
+    shown = shown or {}
     seqs = [m["seq"] for m in messages]
-    if shown.get("last") not in seqs:
+    if shown.get("for") != key or not shown.get("count") or shown.get("last") not in seqs:
         return None
     at = seqs.index(shown["last"])
     ended = shown.get("live") and messages[at]["status"] != "streaming"
     return (messages[at] if ended else None), messages[at + 1:]
 
 
+def patched(view, shown, found, new, live, key, markdown):
+    """The DRAWN values that draw `new` (see `news`) of `found` on top of the drawing `shown`."""
+    again, after = new
+    count, recent = shown["count"], shown.get("recent", 0)
+    history, appended = (Patch() if again and not recent else no_update), Patch()
+    if again:  # in place of its live version: the last message drawn
+        (appended if recent else history)[(recent or count) - 1] = view.message(again)
+    appended.extend(view.messages(after))
+    return history, appended, True, *status(found, live, markdown, count + len(after), recent + len(after), key)
+
+
 def register(app, page):
     """The chat area's callbacks."""
 
     @app.callback(
-        Output(ids.HISTORY, "children"), Output(ids.RECENT, "children"), Output(ids.WELCOME, "hidden"),
-        Output(ids.EARLIER, "hidden"),
-        Output(ids.EARLIER, "children"), Output(ids.TITLE, "children"), *STATUS, Output(ids.USAGE_LEFT, "children"),
-        Input(ids.CURRENT, "data"), Input(ids.MARKDOWN, "data"), Input(ids.DARK, "data"), Input(ids.TURN, "data"),
+        *[Output(*drawn) for drawn in DRAWN],
+        Output(ids.EARLIER, "hidden"), Output(ids.EARLIER, "children"), Output(ids.TITLE, "children"),
+        Output(ids.USAGE_LEFT, "children"),
+        Input(ids.CURRENT, "data"), Input(ids.MARKDOWN, "data"), Input(ids.DARK, "data"), Input(ids.DONE, "data"),
         State(ids.SHOWN, "data"),
     )
-    def show(current, markdown, dark, turn, shown):
-        """Draw the current conversation's last messages, or only what is new since `shown` was drawn; an answer
-        still streaming is followed by chat.js. What is left of the user's limits is drawn again too.
-
-        New turns are appended to `ids.RECENT`, so the (long) history drawn before is not drawn again."""
+    def show(current, markdown, dark, done, shown):
+        """Draw the current conversation's last messages, or only what is new since `shown` was drawn (an answer
+        that ended); an answer still streaming is followed by chat.js. What is left of the user's limits is drawn
+        again too."""
         current, strings = current or {}, page.strings
         key, view = drawn_for(current, markdown, dark), page.view(bool(markdown), bool(dark))
         left = limits_and_left(page.auth, page.user_id(), strings)[1]
         window = current.get("window") or WINDOW
-        patchable = (shown or {}).get("for") == key and shown.get("count")  # else drawn anew
+        patchable = (shown or {}).get("for") == key  # else drawn anew
         found = page.conversation(current.get("id"), window=TAIL if patchable else window)
         if not found:
-            return [], [], False, True, "", strings["title"], None, {"id": None, "for": key}, left
-        new = news(shown, found["messages"]) if patchable else None
+            return [], [], False, None, {"id": None, "for": key}, True, "", strings["title"], left
+        new = news(shown, key, found["messages"])
         if patchable and new is None:
             found = page.conversation(found["id"], window=window)
         messages = found["messages"]
         live = turns.streaming(messages)
-        if live and live["id"] == (turn or {}).get("gid"):
+        if live and live["id"] == (done or {}).get("gid"):
             live = None  # chat.js gave up following it (it ended for this page): drawn as stored, not followed again
         if live and (new is None or live in new[1]):
             page.generations.bring_up_to_date(live)
         title = found["title"] or strings["title"]
-        if new is None:
-            earlier = found["message_count"] - len(messages)
-            return (view.messages(messages), [], bool(messages), earlier <= 0,
-                    strings["loadEarlier"].format(n=min(earlier, WINDOW)), title,
-                    *status(found, live, markdown, len(messages), 0, key), left)
-        again, after = new
-        count, recent = shown["count"], shown.get("recent", 0)
-        history, appended = (Patch() if again and not recent else no_update), Patch()
-        if again:  # in place of its live version: the last message drawn
-            (appended if recent else history)[(recent or count) - 1] = view.message(again)
-        appended.extend(view.messages(after))
-        return (history, appended, True, no_update, no_update, title,
-                *status(found, live, markdown, count + len(after), recent + len(after), key), left)
+        if new is not None:
+            return *patched(view, shown, found, new, live, key, markdown), no_update, no_update, title, left
+        earlier = found["message_count"] - len(messages)
+        return (view.messages(messages), [], bool(messages), *status(found, live, markdown, len(messages), 0, key),
+                earlier <= 0, strings["loadEarlier"].format(n=min(earlier, WINDOW)), title, left)
 
     @app.callback(
-        Output(ids.INPUT, "value"), Output(ids.CURRENT, "data", allow_duplicate=True),
+        # chat-current without allow_duplicate: Dash holds `show` while this is on its way (see the top).
+        Output(ids.INPUT, "value"), Output(ids.CURRENT, "data"),
         Output(ids.EDIT, "data", allow_duplicate=True), Output(ids.GLOBAL_MESSAGE, "children", allow_duplicate=True),
         Output(ids.ATTACH, "contents", allow_duplicate=True), Output(ids.ATTACH, "filename", allow_duplicate=True),
-        Output(ids.TURN, "data", allow_duplicate=True),
+        *[Output(*drawn, allow_duplicate=True) for drawn in DRAWN],
         Input(ids.SEND, "n_clicks"), State(ids.INPUT, "value"), State(ids.CURRENT, "data"),
-        State(ids.EDIT, "data"), State(ids.ATTACH, "contents"), State(ids.ATTACH, "filename"), *PREFERENCE_STATES,
+        State(ids.EDIT, "data"), State(ids.ATTACH, "contents"), State(ids.ATTACH, "filename"),
+        State(ids.SHOWN, "data"), State(ids.MARKDOWN, "data"), State(ids.DARK, "data"), *PREFERENCE_STATES,
         prevent_initial_call=True,
     )
-    def send(_clicks, value, current, edit, contents, filenames, *values):
+    def send(_clicks, value, current, edit, contents, filenames, shown, markdown, dark, *values):
         """Ask the typed question with the files picked (an edited one replaces itself and what followed); the box
         keeps both on refusal, and is emptied of both once the question is asked.
 
-        `show` draws the new turn: appended to what is drawn, or (a new chat, an edited question) drawn anew."""
+        The new turn is appended to what is drawn (a long conversation is not drawn again); a new chat or an
+        edited question is drawn anew (by `show`: `chat-current` changes)."""
         user_id = page.user_id()
         question, files = (value or "").strip(), attachments.from_upload(contents, filenames)
 
         def refuse(kind, text):
             """Say why nothing was asked; the box keeps the question and the files."""
-            return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * 3
+            return (no_update,) * 3 + (notice(kind, text),) + (no_update,) * (2 + len(DRAWN))
 
         if user_id is None:
             return refuse("error", page.error_text("not_signed_in"))
@@ -142,9 +157,14 @@ def register(app, page):
             return refuse("error", page.error_text(exc.code))
         # Emptied only when they held something: every store that changes fires its own callbacks (requests).
         edit_out, files_out = (None if edit else no_update), ((None, None) if contents else (no_update, no_update))
-        if not found or edit_seq is not None:
-            return "", bump(current, id=cid), edit_out, no_update, *files_out, no_update
-        return "", no_update, edit_out, no_update, *files_out, {"at": time.time()}
+        key = drawn_for(current, markdown, dark)
+        tail = found and edit_seq is None and page.conversation(cid, window=TAIL)
+        new = tail and news(shown, key, tail["messages"])
+        if not new:
+            return "", bump(current, id=cid), edit_out, no_update, *files_out, *(no_update,) * len(DRAWN)
+        view = page.view(bool(markdown), bool(dark))
+        return ("", no_update, edit_out, no_update, *files_out,
+                *patched(view, shown, tail, new, turns.streaming(tail["messages"]), key, markdown))
 
     @app.callback(
         Output(ids.ATTACH_LIST, "hidden"), Output(ids.ATTACH_CHIPS, "children"),

@@ -85,7 +85,7 @@ def think_text(seq):
 CURRENT = "chat-current"
 SHOWN = "chat-shown"
 STREAM = "chat-stream"
-TURN = "chat-turn"
+DONE = "chat-done"
 EDIT = "chat-edit"
 COPY = "chat-copy"
 MESSAGE_ACTION = "msg-action"
@@ -161,4 +161,4 @@ USAGE_HEAVIEST = "usage-heaviest"
 BROWSER = {name: globals()[name] for name in (
     "INPUT", "SEND", "ATTACH", "SHELL", "BACKDROP", "GLOBAL_MESSAGE", "SCROLL", "EARLIER",
     "MESSAGE_PREFIX", "ANSWER_PREFIX", "THINK_PREFIX", "THINK_LABEL_PREFIX", "THINK_TEXT_PREFIX",
-    "TURN", "MESSAGE_ACTION", "MARKDOWN", "ANTD", "DARK", "PICK", "PENDING", "CHANGED", "SYNC")}
+    "DONE", "MESSAGE_ACTION", "MARKDOWN", "ANTD", "DARK", "PICK", "PENDING", "CHANGED", "SYNC")}

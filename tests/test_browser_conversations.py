@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -380,46 +381,71 @@ def test_a_thousand_message_conversation_renders_its_tail_and_loads_earlier_on_s
     assert driver.find_element(By.ID, ids.message(1001)).get_attribute("data-status") == "done"
 
 
-# Holds the response to the drawing asked for when an answer ends (chat-turn set with its gid) for 1.5 s, and
-# switches the page to dark meanwhile: two drawings on their way at once, the older one answered last.
-HOLD_ENDED_ANSWERS_DRAWING = PAGE_IDS + """
-window.__held = 0;
-window.__heldRead = 0;
+# Holds the response to the first callback fired by a change of `arguments[0]` ("<id>.<prop>") for 1.5 s, so something
+# else happens while it is on its way; notes the order callbacks were asked for in, and whether a question, once
+# drawn, ever left the screen.
+HOLD = PAGE_IDS + """
+const [held] = arguments;
+Object.assign(window, {__held: 0, __heldRead: 0, __asked: [], __questionsLost: false});
+let questions = 0;
+new MutationObserver(() => {
+  const now = document.querySelectorAll(".chat-message[data-role='user']").length;
+  if (now < questions) window.__questionsLost = true;
+  questions = now;
+}).observe(document.getElementById(pageIds.MESSAGES), {childList: true, subtree: true});
 const realFetch = window.fetch;
 window.fetch = async function (resource, options) {
   const body = options && typeof options.body === 'string' && options.body.startsWith('{') ? JSON.parse(options.body)
     : {};
-  const turn = (body.inputs || []).find((i) => i.id === pageIds.TURN);
-  const ended = (body.changedPropIds || []).includes(`${pageIds.TURN}.data`) && turn && turn.value && turn.value.gid;
+  const changed = body.changedPropIds || [];
+  window.__asked.push(...changed);
+  const hold = !window.__held && changed.includes(held);
+  if (hold) window.__held = 1;
   const response = await realFetch.call(this, resource, options);
-  if (!ended) return response;
-  window.__held += 1;
-  setTimeout(() => window.dash_clientside.set_props(pageIds.DARK, {data: true}), 100);
+  if (!hold) return response;
   await new Promise((resolve) => setTimeout(resolve, 1500));
+  window.__asked.push('held answered');
   const read = response.json.bind(response);
-  response.json = () => read().finally(() => { window.__heldRead += 1; });
+  response.json = () => read().finally(() => { window.__heldRead = 1; });
   return response;
 };
 """
+DARK_NOW = "window.dash_clientside.set_props(arguments[0], {data: true})"
 
 
-def test_a_drawing_asked_for_while_another_is_on_its_way_is_the_one_drawn(dash_duo, upstream):
-    """The theme changes just as an answer ends: the page is drawn once, for the dark theme, and the drawing asked
-    for first (answered last) does not land on top of it (it drew the ended answer a second time)."""
+@pytest.mark.parametrize("held, then", [
+    (f"{ids.DONE}.data", "dark"),  # an answer ends (its drawing held), then the theme changes
+    (f"{ids.DARK}.data", "send"),  # the theme changes (its drawing held), then a question is sent
+    (f"{ids.SEND}.n_clicks", "dark"),  # a question is sent (held), then the theme changes
+])
+def test_two_drawings_on_their_way_at_once_draw_every_message_once(dash_duo, upstream, held, then):
+    """Whatever order two drawings of the page are asked for and answered in, no patch lands on a drawing it was not
+    computed for: each message is drawn once (one was drawn twice), and no question leaves the screen."""
     start(dash_duo, upstream)
     type_and_send(dash_duo, "first question")
     wait_for_answer(dash_duo, 0)
-    dash_duo.driver.execute_script(HOLD_ENDED_ANSWERS_DRAWING)
+    driver = dash_duo.driver
+    driver.execute_script(HOLD, held)
     upstream.script = Script(reply="streamed " * 30, chunk_chars=9, delay=0.03)  # followed until it ends
-    type_and_send(dash_duo, "second question")
-    wait_until(dash_duo, lambda d: d.execute_script("return window.__held") == 1, message="no answer ended")
+    if held == f"{ids.DARK}.data":
+        driver.execute_script(DARK_NOW, ids.DARK)
+    else:
+        type_and_send(dash_duo, "second question")
+    wait_until(dash_duo, lambda d: d.execute_script("return window.__held") == 1, message="nothing held")
+    if then == "dark":
+        driver.execute_script(DARK_NOW, ids.DARK)
+    else:
+        type_and_send(dash_duo, "second question")
     wait_for_answer(dash_duo, 1)
     # Once the held response has come and gone, and the page has drawn what it was going to:
     wait_until(dash_duo, lambda d: d.execute_script("return window.__heldRead") == 1, message="held never read")
-    dash_duo.driver.execute_async_script(
-        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 200)));")
-    messages = dash_duo.driver.find_elements(By.CSS_SELECTOR, ".chat-message")
+    driver.execute_async_script(
+        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 300)));")
+    messages = driver.find_elements(By.CSS_SELECTOR, ".chat-message")
     assert [(m.get_attribute("data-role"), m.get_attribute("data-status")) for m in messages] == [
         ("user", None), ("assistant", "done"), ("user", None), ("assistant", "done")]
-    assert [m.text for m in dash_duo.driver.find_elements(By.CSS_SELECTOR, USER)] == [
-        "first question", "second question"]
+    assert [m.text for m in driver.find_elements(By.CSS_SELECTOR, USER)] == ["first question", "second question"]
+    assert not driver.execute_script("return window.__questionsLost"), driver.execute_script("return window.__asked")
+    if held == f"{ids.SEND}.n_clicks":  # Dash held the theme's drawing until the question's had landed
+        asked = driver.execute_script("return window.__asked")
+        assert asked.index(f"{ids.DARK}.data") > asked.index("held answered"), asked

@@ -45,7 +45,7 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
     rename, delete = f"{ids.RENAME_MODAL}.okCounts", f"{ids.DELETE_MODAL}.okCounts"
     clear, json_export, markdown_export = (f"{ids.CLEAR}.n_clicks", f"{ids.EXPORT_JSON}.n_clicks",
                                            f"{ids.EXPORT_MARKDOWN}.n_clicks")
-    send, stop, turn = f"{ids.SEND}.n_clicks", f"{ids.STOP}.n_clicks", f"{ids.TURN}.data"
+    send, stop, done = f"{ids.SEND}.n_clicks", f"{ids.STOP}.n_clicks", f"{ids.DONE}.data"
     calls = {  # name: (the prop that changed, the values the callback is given, an output naming it)
         "draw the conversation": (current_data, {current_data: current}, ids.HISTORY),
         "ask in it": (send, {send: 1, f"{ids.INPUT}.value": "hi", current_data: current}, ""),
@@ -58,7 +58,7 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
         "export JSON": (json_export, {json_export: 1, current_data: current}, ""),
         "export Markdown": (markdown_export, {markdown_export: 1, current_data: current}, ""),
         "stop": (stop, {stop: 1, f"{ids.STREAM}.data": {"gid": answer["id"]}}, ""),
-        "draw a finished answer": (turn, {turn: {"gid": answer["id"]}, current_data: current, f"{ids.SHOWN}.data": {
+        "draw a finished answer": (done, {done: {"gid": answer["id"]}, current_data: current, f"{ids.SHOWN}.data": {
             "id": cid, "count": 2, "live": True, "last": answer["seq"], "for": [cid, None, 64, False, False]}},
                                    ids.HISTORY),
     }

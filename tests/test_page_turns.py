@@ -62,34 +62,61 @@ def test_an_ended_answer_and_a_turn_asked_since_are_patched_onto_the_drawing_the
     second = finished(session, server, cid)["messages"][-2:]
 
     # The first answer ended and a turn was asked since: the answer is drawn in its place, the turn appended.
-    turn, shown_data = f"{ids.TURN}.data", f"{ids.SHOWN}.data"
-    outputs = draw(session, server, turn, {turn: {"at": 1}, shown_data: shown, f"{ids.CURRENT}.data": current})
+    done, shown_data = f"{ids.DONE}.data", f"{ids.SHOWN}.data"
+    outputs = draw(session, server, done, {done: {"at": 1}, shown_data: shown, f"{ids.CURRENT}.data": current})
     assert operations(outputs[ids.HISTORY]) == [("Assign", [1], [first[1]["seq"]])]
     assert operations(outputs[ids.RECENT]) == [("Extend", [], [m["seq"] for m in second])]
     after = outputs[ids.SHOWN]["data"]
     assert (after["count"], after["recent"], after["live"]) == (4, 2, False) and outputs[ids.STREAM]["data"] is None
 
     # Drawn again on top of that: nothing is new; the last answer drawn is not drawn twice.
-    outputs = draw(session, server, turn, {turn: {"at": 2}, shown_data: after, f"{ids.CURRENT}.data": current})
+    outputs = draw(session, server, done, {done: {"at": 2}, shown_data: after, f"{ids.CURRENT}.data": current})
     assert ids.HISTORY not in outputs and operations(outputs[ids.RECENT]) == [("Extend", [], [])]
 
     # A drawing made for another look (Markdown loaded since), or another version of the conversation: drawn anew.
     for values in ({f"{ids.MARKDOWN}.data": True}, {f"{ids.CURRENT}.data": {**current, "v": 2}}):
-        outputs = draw(session, server, turn, {turn: {"at": 3}, shown_data: after, f"{ids.CURRENT}.data": current,
+        outputs = draw(session, server, done, {done: {"at": 3}, shown_data: after, f"{ids.CURRENT}.data": current,
                                                **values})
         assert len(outputs[ids.HISTORY]["children"]) == 4 and outputs[ids.RECENT]["children"] == []
         assert outputs[ids.SHOWN]["data"]["recent"] == 0
 
 
-def test_what_is_new_is_told_only_from_the_last_message_drawn():
+def test_send_draws_its_turn_only_on_the_drawing_it_was_computed_for(upstream, serve):
+    server = serve(upstream_env(upstream))
+    session, cid = page_session(server)
+    ask(session, server, cid, "first")
+    finished(session, server, cid)
+    current, current_data, shown_data = {"id": cid, "window": 64, "v": 1}, f"{ids.CURRENT}.data", f"{ids.SHOWN}.data"
+    shown = draw(session, server, current_data, {current_data: current})[ids.SHOWN]["data"]
+    send, box = f"{ids.SEND}.n_clicks", f"{ids.INPUT}.value"
+
+    outputs = draw(session, server, send, {send: 1, box: "second", current_data: current, shown_data: shown})
+    asked = session.get(f"{server.url}/api/conversations/{cid}").json()["messages"][-2:]
+    assert operations(outputs[ids.RECENT]) == [("Extend", [], [m["seq"] for m in asked])]
+    assert ids.HISTORY not in outputs and ids.CURRENT not in outputs and outputs[ids.INPUT]["value"] == ""
+    after = outputs[ids.SHOWN]["data"]
+    finished(session, server, cid)
+
+    # The page changed what it draws for (here Markdown loaded): a drawing for that is on its way, and the turn is
+    # left to `show`, drawn anew.
+    outputs = draw(session, server, send, {send: 2, box: "third", current_data: current, shown_data: after,
+                                           f"{ids.MARKDOWN}.data": True})
+    assert ids.RECENT not in outputs and ids.HISTORY not in outputs
+    assert outputs[ids.CURRENT]["data"]["id"] == cid and outputs[ids.CURRENT]["data"]["v"] != current["v"]
+
+
+def test_what_is_new_is_told_only_from_the_last_message_drawn_for_the_same_view():
     def msg(seq, status="done"):
         return {"seq": seq, "status": status}
 
-    live = {"last": 2, "live": True, "count": 2}
-    assert news(live, [msg(1), msg(2, "streaming")]) == (None, [])  # still streaming: nothing to draw
-    assert news(live, [msg(1), msg(2), msg(3), msg(4)]) == (msg(2), [msg(3), msg(4)])
-    assert news({**live, "live": False}, [msg(1), msg(2), msg(3)]) == (None, [msg(3)])
-    assert news(live, [msg(5), msg(6), msg(7), msg(8)]) is None  # more changed than the tail shows: drawn anew
+    key = ["c", 1, 64, True, False]
+    live = {"last": 2, "live": True, "count": 2, "for": key}
+    assert news(live, key, [msg(1), msg(2, "streaming")]) == (None, [])  # still streaming: nothing to draw
+    assert news(live, key, [msg(1), msg(2), msg(3), msg(4)]) == (msg(2), [msg(3), msg(4)])
+    assert news({**live, "live": False}, key, [msg(1), msg(2), msg(3)]) == (None, [msg(3)])
+    assert news(live, key, [msg(5), msg(6), msg(7), msg(8)]) is None  # more changed than the tail shows: anew
+    assert news(live, ["c", 1, 64, False, False], [msg(1), msg(2)]) is None  # drawn for another view
+    assert news(None, key, [msg(1)]) is None and news({**live, "count": 0}, key, [msg(2)]) is None
 
 
 def component(tree, component_id):
