@@ -133,7 +133,7 @@ def register(app, page):
 
         The new turn is appended to what is drawn (a long conversation is not drawn again); a new chat or an
         edited question is drawn anew (by `show`: `chat-current` changes)."""
-        user_id = page.user_id()
+        strings, user_id = page.strings, page.user_id()
         question, files = (value or "").strip(), attachments.from_upload(contents, filenames)
 
         def refuse(kind, text):
@@ -143,12 +143,12 @@ def register(app, page):
         if user_id is None:
             return refuse("error", page.error_text("not_signed_in"))
         if not question and not files:
-            return refuse("warning", page.strings["emptyQuestion"])
+            return refuse("warning", strings["emptyQuestion"])
         if len(question) > page.settings.max_input_chars:
-            return refuse("error", page.strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars))
+            return refuse("error", strings["tooLong"].format(n=len(question), max=page.settings.max_input_chars))
         found = page.conversation((current or {}).get("id"), window=1)
         if found and turns.streaming(found["messages"]):
-            return refuse("warning", page.strings["stillAnswering"])
+            return refuse("warning", strings["stillAnswering"])
         edit_seq = (edit or {}).get("seq")
         try:
             cid = turns.ask(page.generations, page.db, user_id, found and found["id"], question,
