@@ -147,7 +147,8 @@ def create_app(settings=None):
         prefs = page.preferences(signed_in and signed_in["id"])
         latest = conversations.list_conversations(db, signed_in["id"], limit=1) if signed_in else []
         current_id = latest[0]["id"] if latest else None
-        return html.Div(
+        current, dark = {"id": current_id, "window": message_list.WINDOW}, prefs["theme"] == "dark"
+        shell = html.Div(
             id=ids.SHELL,
             className="chat-shell",
             lang=lang,
@@ -162,7 +163,7 @@ def create_app(settings=None):
                 ]),
                 html.Div(id=ids.OVERLAYS),  # the dialogs and the settings drawer (callbacks/overlays.py)
                 # The conversation on screen ({id, window}); the page opens on the latest one.
-                dcc.Store(id=ids.CURRENT, data={"id": current_id, "window": message_list.WINDOW}),
+                dcc.Store(id=ids.CURRENT, data=current),
                 dcc.Store(id=ids.SHOWN),  # what is drawn: {id, updated_at, live, count, recent, last, for}
                 dcc.Store(id=ids.STREAM),  # the generation chat.js follows: {gid, seq, markdown}
                 dcc.Store(id=ids.DONE),  # set by chat.js when the answer it followed ends: {gid, at}
@@ -172,7 +173,7 @@ def create_app(settings=None):
                 dcc.Store(id=ids.MARKDOWN, data=False),  # fmc's bundle is loaded (set by chat.js)
                 dcc.Store(id=ids.ANTD, data=False),  # fac's bundle is loaded (set by chat.js)
                 # Dark or light; chat.js corrects it at once when the theme follows the system's.
-                dcc.Store(id=ids.DARK, data=prefs["theme"] == "dark"),
+                dcc.Store(id=ids.DARK, data=dark),
                 dcc.Store(id=ids.CONFIG, data=page_config(settings, lang, prefix, bundles, prefs["theme"])),
                 # Other browsers of the same user: a change there shows here within a few seconds.
                 dcc.Interval(id=ids.SYNC, interval=SYNC_SECONDS * 1000),
@@ -180,6 +181,11 @@ def create_app(settings=None):
                 html.Div(id=ids.GLOBAL_MESSAGE),
             ],
         )
+        if signed_in:  # the conversation comes drawn with the page: no callback's round trip before it shows
+            drawn = chat_callbacks.draw(page, current, False, dark)
+            for (component_id, prop), value in zip(chat_callbacks.SHOW, drawn):
+                setattr(shell[component_id], prop, value)
+        return shell
 
     app.layout = layout
     # Dash keeps a copy of a layout function's result to validate callbacks in debug mode, and sends it in every

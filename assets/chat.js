@@ -267,7 +267,7 @@
       const changed = id !== state.shownId;
       state.shownId = id;
       const live = !!(shown && shown.live);  // while an answer is written: Stop instead of Send
-      if (shown && !live) loadBundles(!!id);  // not on the page's initial call (nothing drawn yet)
+      if (shown && !live) loadBundles(!!id);  // once what the page opens on is drawn (the layout comes drawn)
       requestAnimationFrame(() => scrollToEnd(changed));
       return [live, {display: live ? 'inline-flex' : 'none'}];
     },

@@ -29,6 +29,8 @@ from components.message_list import WINDOW
 # drawn (Send and Stop follow it in the browser: chat.js `shown`).
 DRAWN = [(ids.HISTORY, "children"), (ids.RECENT, "children"), (ids.WELCOME, "hidden"), (ids.STREAM, "data"),
          (ids.SHOWN, "data")]
+# What `show` draws: those, and the "earlier messages" button and the title.
+SHOW = [*DRAWN, (ids.EARLIER, "hidden"), (ids.EARLIER, "children"), (ids.TITLE, "children")]
 TAIL = 4  # the last messages read to draw what is new: the answer drawn live, and a turn asked after it
 
 
@@ -78,43 +80,46 @@ def patched(view, shown, found, new, live, key, markdown):
     return history, appended, True, *status(found, live, markdown, count + len(after), recent + len(after), key)
 
 
+def draw(page, current, markdown, dark, done=None, shown=None):
+    """The SHOW values for the current conversation's last messages: anew, or only what is new since `shown` was
+    drawn (see `news`). An answer still streaming is drawn with the text its log has, and followed by chat.js."""
+    current, strings = current or {}, page.strings
+    key, view = drawn_for(current, markdown, dark), page.view(bool(markdown), bool(dark))
+    window = current.get("window") or WINDOW
+    patchable = (shown or {}).get("for") == key  # else drawn anew
+    found = page.conversation(current.get("id"), window=TAIL if patchable else window)
+    if not found:
+        return [], [], False, None, {"id": None, "for": key}, True, "", strings["title"]
+    new = news(shown, key, found["messages"])
+    if patchable and new is None:
+        found = page.conversation(found["id"], window=window)
+    messages = found["messages"]
+    live = turns.streaming(messages)
+    if live and live["id"] == (done or {}).get("gid"):
+        live = None  # chat.js gave up following it (it ended for this page): drawn as stored, not followed again
+    if live and (new is None or live in new[1]):
+        page.generations.bring_up_to_date(live)
+    title = found["title"] or strings["title"]
+    if new is not None:
+        return *patched(view, shown, found, new, live, key, markdown), no_update, no_update, title
+    earlier = found["message_count"] - len(messages)
+    return (view.messages(messages), [], bool(messages), *status(found, live, markdown, len(messages), 0, key),
+            earlier <= 0, strings["loadEarlier"].format(n=min(earlier, WINDOW)), title)
+
+
 def register(app, page):
     """The chat area's callbacks."""
 
     @app.callback(
-        *[Output(*drawn) for drawn in DRAWN],
-        Output(ids.EARLIER, "hidden"), Output(ids.EARLIER, "children"), Output(ids.TITLE, "children"),
-        Output(ids.USAGE_LEFT, "children"),
+        *[Output(*drawn) for drawn in SHOW], Output(ids.USAGE_LEFT, "children"),
         Input(ids.CURRENT, "data"), Input(ids.MARKDOWN, "data"), Input(ids.DARK, "data"), Input(ids.DONE, "data"),
-        State(ids.SHOWN, "data"),
+        State(ids.SHOWN, "data"), prevent_initial_call=True,  # the page's layout comes drawn (`draw`)
     )
     def show(current, markdown, dark, done, shown):
-        """Draw the current conversation's last messages, or only what is new since `shown` was drawn (an answer
-        that ended); an answer still streaming is followed by chat.js. What is left of the user's limits is drawn
-        again too."""
-        current, strings = current or {}, page.strings
-        key, view = drawn_for(current, markdown, dark), page.view(bool(markdown), bool(dark))
-        left = limits_and_left(page.auth, page.user_id(), strings)[1]
-        window = current.get("window") or WINDOW
-        patchable = (shown or {}).get("for") == key  # else drawn anew
-        found = page.conversation(current.get("id"), window=TAIL if patchable else window)
-        if not found:
-            return [], [], False, None, {"id": None, "for": key}, True, "", strings["title"], left
-        new = news(shown, key, found["messages"])
-        if patchable and new is None:
-            found = page.conversation(found["id"], window=window)
-        messages = found["messages"]
-        live = turns.streaming(messages)
-        if live and live["id"] == (done or {}).get("gid"):
-            live = None  # chat.js gave up following it (it ended for this page): drawn as stored, not followed again
-        if live and (new is None or live in new[1]):
-            page.generations.bring_up_to_date(live)
-        title = found["title"] or strings["title"]
-        if new is not None:
-            return *patched(view, shown, found, new, live, key, markdown), no_update, no_update, title, left
-        earlier = found["message_count"] - len(messages)
-        return (view.messages(messages), [], bool(messages), *status(found, live, markdown, len(messages), 0, key),
-                earlier <= 0, strings["loadEarlier"].format(n=min(earlier, WINDOW)), title, left)
+        """Draw the current conversation anew, or only what is new since `shown` was drawn (an answer that ended);
+        what is left of the user's limits is drawn again too."""
+        left = limits_and_left(page.auth, page.user_id(), page.strings)[1]
+        return *draw(page, current, markdown, dark, done, shown), left
 
     @app.callback(
         # chat-current without allow_duplicate: Dash holds `show` while this is on its way (see the top).

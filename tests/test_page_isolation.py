@@ -27,7 +27,8 @@ def two_users(tmp_path, serve, upstream):
     return server, alice, bob, cid, db
 
 
-READ_ONLY = {"draw the conversation", "draw a finished answer", "copy a message", "rename dialog", "export JSON", "export Markdown"}
+READ_ONLY = {"draw the conversation", "draw a finished answer", "copy a message", "rename dialog", "export JSON",
+             "export Markdown"}
 
 
 def snapshot(db, cid):
@@ -107,3 +108,13 @@ def test_the_sync_tick_treats_another_users_conversation_as_one_that_is_gone(two
     assert outputs[ids.CURRENT]["data"]["id"] is None  # the same as for an id that does not exist
     assert sync(bob, "0" * 32)[1][ids.CURRENT]["data"]["id"] is None
     assert snapshot(db, cid) == before
+
+
+def test_the_page_comes_with_its_own_users_latest_conversation_drawn(two_users):
+    server, alice, bob, cid, _db = two_users
+    mine = alice.get(f"{server.url}/_dash-layout")
+    assert mine.status_code == 200 and "private question" in mine.text and "alice's secret" in mine.text
+    shown = next(c["props"]["data"] for c in mine.json()["props"]["children"] if c["props"].get("id") == ids.SHOWN)
+    assert shown["id"] == cid and shown["count"] == 2 and shown["for"][0] == cid
+    theirs = bob.get(f"{server.url}/_dash-layout")
+    assert theirs.status_code == 200 and "private" not in theirs.text and "secret" not in theirs.text
