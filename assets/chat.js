@@ -13,13 +13,15 @@
   const RETRIES = 5;                       // reconnects of a dropped answer stream before giving up
   const BUNDLES_AT_LATEST = 3000;          // ms: fac and fmc load once the first screen is drawn, or after this
 
-  const state = {config: null, live: null, antdLoad: null, markdownLoad: null, theme: 'system', shownId: undefined};
+  const state = {config: null, live: null, antdLoad: null, markdownLoad: null, theme: 'system', shownId: undefined,
+    ready: []};                            // what waits for init (the page comes drawn: the callbacks run in any order)
   let ids = {};                            // the page's ids (components/ids.py BROWSER), from the config
   const dc = () => window.dash_clientside;
   const setProps = (id, props) => dc().set_props(id, props);
   const t = (key) => state.config.strings[key] || key;
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const whenIdle = (f) => (window.requestIdleCallback ? requestIdleCallback(f, {timeout: 2000}) : f());
+  const whenReady = (f) => (state.config ? f() : state.ready.push(f));  // once init has the config
 
   function local(key, value) {
     // localStorage throws in some private modes: then nothing is remembered.
@@ -242,6 +244,7 @@
       state.config = config;
       chat.ids = ids = config.ids;  // attach.js reads them here too
       setTimeout(() => loadBundles(false), BUNDLES_AT_LATEST);  // should the page's first drawing fail
+      state.ready.splice(0).forEach((f) => f());
       if (applyTheme(config.theme) !== dark) setProps(ids.DARK, {data: !dark});
       moveToServer();
       if (window.matchMedia) {
@@ -252,23 +255,27 @@
       return dc().no_update;
     },
     follow: function (stream) {
-      const live = state.live;
-      if (live && stream && live.stream.gid === stream.gid) {  // redrawn mid-answer: draw what arrived again
-        live.stream = stream;  // drawn as Markdown now, perhaps
-        [live.shown, live.shownReasoning] = [-1, -1];
-        return live.schedule();
-      }
-      if (live) live.controller.abort();
-      state.live = stream ? liveMessage(stream) : null;
-      if (state.live) read(state.live);
+      whenReady(() => {
+        const live = state.live;
+        if (live && stream && live.stream.gid === stream.gid) {  // redrawn mid-answer: draw what arrived again
+          live.stream = stream;  // drawn as Markdown now, perhaps
+          [live.shown, live.shownReasoning] = [-1, -1];
+          return live.schedule();
+        }
+        if (live) live.controller.abort();
+        state.live = stream ? liveMessage(stream) : null;
+        if (state.live) read(state.live);
+      });
     },
     shown: function (shown) {  // what is drawn changed: scroll, and Send or Stop
       const id = shown && shown.id;
       const changed = id !== state.shownId;
       state.shownId = id;
       const live = !!(shown && shown.live);  // while an answer is written: Stop instead of Send
-      if (shown && !live) loadBundles(!!id);  // once what the page opens on is drawn (the layout comes drawn)
-      requestAnimationFrame(() => scrollToEnd(changed));
+      whenReady(() => {
+        if (shown && !live) loadBundles(!!id);  // once what the page opens on is drawn
+        requestAnimationFrame(() => scrollToEnd(changed));
+      });
       return [live, {display: live ? 'inline-flex' : 'none'}];
     },
     copy: async function (data) {
