@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from callbacks.chat import drawn_for
 from chatcore.store import conversations, create_engine, users
 from components import ids
 from testkit.accounts import accounts, signed_in
@@ -60,7 +61,7 @@ def test_every_callback_that_takes_an_id_answers_404_for_another_users_id(two_us
         "export Markdown": (markdown_export, {markdown_export: 1, current_data: current}, ""),
         "stop": (stop, {stop: 1, f"{ids.STREAM}.data": {"gid": answer["id"]}}, ""),
         "draw a finished answer": (done, {done: {"gid": answer["id"]}, current_data: current, f"{ids.SHOWN}.data": {
-            "id": cid, "count": 2, "live": True, "last": answer["seq"], "for": [cid, None, 64, False, False]}},
+            "id": cid, "count": 2, "live": True, "last": answer["seq"], "for": drawn_for(current, False, False)}},
                                    ids.HISTORY),
     }
     for name, (changed, values, output) in calls.items():

@@ -1,6 +1,6 @@
-"""The chat page's drawing callback (`show`), called by hand as the renderer does: a drawing patches only what is
-new on top of the one it was computed for, and draws anew whatever was drawn for something else; a conversation
-drawn mid-answer shows the text its viewers have, not the store's older partial."""
+"""The chat page's drawing callbacks (`show`, `send`), called by hand as the renderer does: a drawing patches only
+what is new on top of the one it was computed for, and draws anew whatever was drawn for something else; a
+conversation drawn mid-answer shows the text its viewers have, not the store's older partial."""
 
 import json
 
