@@ -14,8 +14,11 @@ the embedded model (chatcore/providers/embedded.py).
 # per worker. So gevent's monkey-patching, which gunicorn's gevent worker does in each worker before it loads the
 # app, must happen here, in the master, before the app is imported: the locks, queues and sockets the app's
 # modules make at import are then gevent's, as the worker needs them.
+import gevent
 from gevent import monkey
 
+# Host lookups: gevent's default, a thread per lookup, except for IP addresses, and with answers kept a few seconds.
+gevent.config.resolver = "web.gevent_resolver.Resolver"
 monkey.patch_all()
 
 import gc  # noqa: E402
