@@ -3,6 +3,10 @@ start a greenlet), and light background tasks (greenlets under gevent)."""
 
 import sys
 import threading
+import time
+
+# The longest a greenlet may keep the event loop while the data it reads is already there (taking_turns).
+TURN_SECONDS = 0.005
 
 
 def gevent_patched() -> bool:
@@ -41,3 +45,26 @@ def spawn(function, *args):
     else:
         threading.Thread(target=function, args=args, daemon=True).start()
 
+
+
+def taking_turns(items):
+    """The items, letting the event loop go round whenever taking them has kept it for TURN_SECONDS.
+
+    Under gevent, a read whose data has already arrived returns without a switch: the reader of an upstream that
+    sends faster than the worker keeps up would keep the worker's event loop, and so every other stream and its own
+    writer (which finds out that its viewer left), until that upstream paused. Without gevent, threads take turns.
+    """
+    if not gevent_patched():
+        yield from items
+        return
+    import gevent
+
+    loop = gevent.get_hub().loop
+    seen, since = loop.iteration, time.monotonic()  # the loop's turns so far (libev's count), and since when
+    for item in items:
+        yield item
+        if loop.iteration != seen:  # the read waited: the loop went round meanwhile
+            seen, since = loop.iteration, time.monotonic()
+        elif time.monotonic() - since >= TURN_SECONDS:
+            gevent.sleep(0)
+            seen, since = loop.iteration, time.monotonic()

@@ -4,6 +4,7 @@ import json
 import threading
 
 from ..errors import ChatError, from_upstream_exception, upstream_error
+from ..os_thread import taking_turns
 from .base import Finish, Provider, Reasoning
 
 # Where backends put the reasoning in a stream delta: DeepSeek, Qwen/DashScope and vLLM; OpenRouter and some vLLM.
@@ -74,7 +75,7 @@ class OpenAICompatibleProvider(Provider):
             raise from_upstream_exception(exc) from exc
         reason, usage = None, None
         try:
-            for line in _lines(response.iter_bytes()):
+            for line in _lines(taking_turns(response.iter_bytes())):
                 if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
