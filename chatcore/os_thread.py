@@ -46,7 +46,6 @@ def spawn(function, *args):
         threading.Thread(target=function, args=args, daemon=True).start()
 
 
-
 def taking_turns(items):
     """The items, letting the event loop go round whenever taking them has kept it for TURN_SECONDS.
 

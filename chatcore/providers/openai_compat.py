@@ -53,12 +53,12 @@ class OpenAICompatibleProvider(Provider):
     def stream(self, request):
         """Yield answer deltas, then a Finish whose reason is None if the stream was cut early.
 
-        The SDK sends the request and raises its typed errors. It is sent as a plain POST of the body (the SDK's
-        way for requests it has no method for): the typed method walks the body against its parameter types and
-        wraps the response, about half the SDK's own CPU per request (the service has already checked the body). The SSE
+        The SDK sends the request and raises its typed errors. The body goes as the SDK's plain POST (its documented
+        way for custom requests): the typed method walks the body against its parameter types and wraps the
+        response, about half the SDK's own CPU per request, and the service has already checked the body. The SSE
         body is read here as plain JSON, because building the SDK's pydantic chunk objects was the largest CPU cost
         per chunk under load, and split into lines here too: the SDK's iter_lines decodes and re-splits every read
-        in two more layers.
+        in two more layers; each read takes turns with the worker's other streams (taking_turns).
         """
         import httpx2  # imported with the SDK by _get_client
 
