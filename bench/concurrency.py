@@ -19,17 +19,15 @@ machine used during the run: a run where it is not ~0 shared the cores and is no
 
 import asyncio
 import os
-import subprocess
-import sys
 import threading
 import time
 
 import psutil
 
+from bench import lean_upstream
 from bench.common import median, percentile, print_table
-from testkit.gunicorn_app import ROOT, GunicornApp
+from testkit.gunicorn_app import GunicornApp
 from testkit.load import one_stream, parse_answer
-from testkit.upstream import free_port
 
 CHUNK_CHARS, DELAY, REPEAT = 8, 0.1, 15  # ~630-character answers streamed over ~8 s, like a fast model
 RAMP = 5.0
@@ -101,16 +99,11 @@ def busy_seconds():
 def main():
     """Run the baseline and the app with the same N streams; print the table."""
     n = int(os.environ.get("BENCH_STREAMS", "500"))
-    port = free_port()
     module = "testkit.upstream" if os.environ.get("BENCH_UPSTREAM") == "scripted" else "bench.lean_upstream"
-    upstream = subprocess.Popen([sys.executable, "-m", module, str(port), "--chunk-chars",
-                                 str(CHUNK_CHARS), "--delay", str(DELAY), "--repeat", str(REPEAT)],
-                                cwd=ROOT, stdout=subprocess.PIPE)
-    upstream.stdout.readline()  # it prints its address once it listens
-    env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "MODELS": "scripted",
-           "RATE_LIMIT": ""}
+    upstream_url, upstream = lean_upstream.start(CHUNK_CHARS, DELAY, REPEAT, module)
+    env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": upstream_url, "MODELS": "scripted", "RATE_LIMIT": ""}
     try:
-        direct = asyncio.run(run_streams(f"http://127.0.0.1:{port}/v1/chat/completions", n))
+        direct = asyncio.run(run_streams(f"{upstream_url}/chat/completions", n))
         with GunicornApp(env) as app, Sampler(app.process.pid) as sampler:
             asyncio.run(run_streams(f"{app.url}/v1/chat/completions", 10, ramp=0))  # warm-up: imports, pools
             others = [psutil.Process(), psutil.Process(upstream.pid)]

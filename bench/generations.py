@@ -36,9 +36,10 @@ import time
 import redis
 import requests
 
+from bench import lean_upstream
 from bench.common import median, percentile, print_table
 from bench.concurrency import Sampler, busy_seconds
-from testkit.gunicorn_app import ROOT, GunicornApp
+from testkit.gunicorn_app import GunicornApp
 from testkit.load import _split, one_stream, parse_answer, read_stream
 from testkit.upstream import free_port
 from testkit.waiting import wait_until
@@ -269,16 +270,13 @@ def print_held(rows, n, ramp=0.0):
 
 def start_servers(chunk_chars, delay, repeat):
     """The lean upstream and a redis-server, each in its own process; returns (upstream URL, redis URL, processes)."""
-    upstream_port, redis_port = free_port(), free_port()
-    upstream = subprocess.Popen([sys.executable, "-m", "bench.lean_upstream", str(upstream_port), "--chunk-chars",
-                                 str(chunk_chars), "--delay", str(delay), "--repeat", str(repeat)],
-                                cwd=ROOT, stdout=subprocess.PIPE)
-    upstream.stdout.readline()  # it prints its address once it listens
+    upstream_url, upstream = lean_upstream.start(chunk_chars, delay, repeat)
+    redis_port = free_port()
     redis_server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(redis_port),
                                      "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                                     stdout=subprocess.DEVNULL)
     wait_until(redis.Redis(port=redis_port).ping, 10, "redis-server", ignore=(redis.ConnectionError,))
-    return f"http://127.0.0.1:{upstream_port}/v1", f"redis://127.0.0.1:{redis_port}", (upstream, redis_server)
+    return upstream_url, f"redis://127.0.0.1:{redis_port}", (upstream, redis_server)
 
 
 def main_held():

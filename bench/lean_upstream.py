@@ -12,8 +12,13 @@ connection closes). It only answers streaming POSTs; the tests keep using the sc
 
 import asyncio
 import json
+import subprocess
+import sys
+from pathlib import Path
 
-from testkit.upstream import chunk_event, default_reply, parse_cli, sse, usage_event
+from testkit.upstream import chunk_event, default_reply, free_port, parse_cli, sse, usage_event
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HEAD = b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
 NOT_FOUND = b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
@@ -93,6 +98,16 @@ async def serve(port, chunk_chars, delay, repeat):
     server = await loop.create_server(lambda: Stream(chunk_chars, delay, repeat), "127.0.0.1", port, backlog=4096)
     print(f"lean upstream on http://127.0.0.1:{port}/v1", flush=True)
     await server.serve_forever()
+
+
+def start(chunk_chars, delay, repeat, module=__name__):
+    """This upstream (or `module`, another with the same command line) in a process of its own on a free port, once
+    it listens; returns (its /v1 URL, the process)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", module, str(port), "--chunk-chars", str(chunk_chars), "--delay",
+                                str(delay), "--repeat", str(repeat)], cwd=ROOT, stdout=subprocess.PIPE)
+    process.stdout.readline()  # it prints its address once it listens
+    return f"http://127.0.0.1:{port}/v1", process
 
 
 def main():

@@ -18,9 +18,9 @@ import sys
 import time
 from types import SimpleNamespace
 
+from bench import lean_upstream
 from bench.common import median, print_table
 from testkit.gunicorn_app import ROOT
-from testkit.upstream import free_port
 
 REQUESTS, ROUNDS, LOOKUPS = 300, 3, 2000
 LOOKUP_SCRIPT = """
@@ -47,11 +47,7 @@ def main():
 
     from chatcore.providers.openai_compat import OpenAICompatibleProvider
 
-    port = free_port()
-    upstream = subprocess.Popen([sys.executable, "-m", "bench.lean_upstream", str(port), "--chunk-chars", "8",
-                                 "--delay", "0", "--repeat", "1"], cwd=ROOT, stdout=subprocess.PIPE)
-    upstream.stdout.readline()  # it prints its address once it listens
-    url = f"http://127.0.0.1:{port}/v1"
+    url, upstream = lean_upstream.start(8, 0, 1)
     messages = [{"role": "user", "content": "How far is the moon?"}]
     try:
         client = openai.OpenAI(api_key="sk-bench", base_url=url, max_retries=0)
