@@ -11,9 +11,13 @@ TEST_KEY = "sk-test-SECRET-4f9a1c"
 
 
 def upstream_env(upstream, **extra):
-    """Environment for an app that talks to the scripted upstream with a (fake) secret key."""
+    """Environment for an app that talks to the scripted upstream with a (fake) secret key.
+
+    The upstream's timeout is generous: the app, the upstream and the test's own readers share one process (and a
+    noisy machine), and a pause of a few seconds there must not cut an answer short. Tests of the timeout set theirs.
+    """
     env = {"OPENAI_API_KEY": TEST_KEY, "OPENAI_BASE_URL": upstream.url, "MODELS": "scripted,other",
-           "REQUEST_TIMEOUT": "5"}
+           "REQUEST_TIMEOUT": "30"}
     env.update(extra)
     return env
 
