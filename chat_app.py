@@ -229,6 +229,7 @@ def create_app(settings=None):
         dash_app._setup_server()
     # What start_background() starts: nothing runs beside requests until the app is in the process that serves.
     server.extensions["chat.background"] = (providers.start, generations.start_background)
+    server.extensions["chat.stop_background"] = generations.stop_background
     # The start-up's database connections (migrations) are closed: under gunicorn this is the master, which forks
     # the workers next, and a connection must not be shared by two processes. Each worker opens its own.
     db.dispose()
@@ -247,6 +248,12 @@ def start_background(server):
     """
     for start in server.extensions["chat.background"]:
         start()
+
+
+def stop_background(server):
+    """End the loops start_background() started (the answers' heartbeat, Stop listener, merger, log reader): for an
+    app closed in a process that goes on, as the tests' apps are (a worker's end ends them anyway)."""
+    server.extensions["chat.stop_background"]()
 
 
 def mount_page(server, prefix, title, layout, register):

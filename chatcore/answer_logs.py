@@ -170,6 +170,7 @@ class _Followed:
     def __init__(self):
         self.local = MemoryLogs()
         self.on_cancel = None  # set by Generations: called with a gid to stop
+        self.stopping = threading.Event()  # set by stop(): this process's loops end
         self._copies = {}  # gid -> _Copy
         self._reader_pid = None
         self._reader_error = None  # the last round's failure, raised to viewers until a round works again
@@ -197,6 +198,12 @@ class _Followed:
             return entries
         return [] if self._exists(gid) else None
 
+    def stop(self):
+        """End this process's loops: the app is closed while the process goes on (a test's app, in the tests'
+        process), and nothing of it should keep waking up."""
+        self.stopping.set()
+        self._wanted.set()
+
     def _start_reader(self):
         """Start this process's reader once (a forked worker starts its own)."""
         with self._lock:
@@ -208,8 +215,7 @@ class _Followed:
     def _follow(self):
         """Every FOLLOW_SECONDS, fetch every log followed here from the last event fetched; a copy no viewer read
         for a while, or whose end was fetched long enough ago, is dropped."""
-        pause = threading.Event()
-        while True:
+        while not self.stopping.is_set():
             started = time.monotonic()
             copies = {gid: copy for gid, copy in list(self._copies.items())
                       if started - copy.read_at < STALE_SECONDS and
@@ -242,7 +248,7 @@ class _Followed:
             for copy in due.values():
                 if copy.text_started:
                     copy.next_read_at = started + FOLLOW_TEXT_SECONDS
-            pause.wait(max(0.0, FOLLOW_SECONDS - (time.monotonic() - started)))
+            self.stopping.wait(max(0.0, FOLLOW_SECONDS - (time.monotonic() - started)))
 
     def sweep(self):
         """Drop this process's finished logs whose time is up."""
@@ -351,8 +357,8 @@ class FileBackend(_Followed):
 
     def _listen(self):
         """Every STOP_POLL_SECONDS, pass each new Stop file's gid on (the process that runs it stops it)."""
-        pause, seen = threading.Event(), set()
-        while True:
+        seen = set()
+        while not self.stopping.is_set():
             try:
                 names = set(os.listdir(self.stops))
                 for gid in names - seen:
@@ -360,7 +366,7 @@ class FileBackend(_Followed):
                 seen = names
             except Exception:  # the folder was removed under us: nothing to deliver until it is back
                 log.warning("could not read Stop requests", exc_info=True)
-            pause.wait(STOP_POLL_SECONDS)
+            self.stopping.wait(STOP_POLL_SECONDS)
 
     def _user_folder(self, user_id):
         """Where the user's running answers are counted (named by a hash: user ids are not file names)."""
@@ -480,6 +486,7 @@ class RedisBackend(_Followed):
         self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
         self._sending = False
         self._first = {}  # gid -> its log's first event, sent with the question's reserve()
+        self._pubsub = None  # the cancel listener's subscription
 
     @staticmethod
     def _key(gid):
@@ -578,22 +585,29 @@ class RedisBackend(_Followed):
         """Subscribe now (messages published from here on are kept for us), then hand them over in a thread."""
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.CANCEL_CHANNEL)
+        self._pubsub = pubsub
         threading.Thread(target=self._listen, args=(pubsub,), name="generation-cancel", daemon=True).start()
 
+    def stop(self):
+        """End this process's loops, the cancel listener too (its connection is closed)."""
+        super().stop()
+        if self._pubsub is not None:
+            self._pubsub.close()
+
     def _listen(self, pubsub):
-        """Deliver cancel messages for as long as the process lives (reconnecting if Redis restarts)."""
+        """Deliver cancel messages until stop() (reconnecting if Redis restarts)."""
         lost = False
-        while True:
+        while not self.stopping.is_set():
             try:
                 for message in pubsub.listen():
                     lost = False
                     if message["type"] == "message":
                         self.on_cancel(message["data"].decode())
             except Exception:  # Redis went away: the heartbeat's key check covers the gap
-                if not lost:
+                if not lost and not self.stopping.is_set():
                     log.warning("cancel listener lost Redis; reconnecting")
                 lost = True
-                threading.Event().wait(1.0)
+                self.stopping.wait(1.0)
 
     def reserve(self, user_id, gid, limit) -> bool:
         """Add the gid to the user's running set (entries not refreshed by a heartbeat lately do not count:

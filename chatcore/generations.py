@@ -295,6 +295,8 @@ class Generations:
         pause = threading.Event()
         while True:
             self._merge_wanted.wait()
+            if self.backend.stopping.is_set():
+                return
             pause.wait(MERGE_TICK_SECONDS)
             due = time.monotonic() - MERGE_SECONDS
             for gid, run in list(self._merging.items()):
@@ -471,12 +473,17 @@ class Generations:
             spawn(self._merge)
             self._started_in = os.getpid()
 
+    def stop_background(self):
+        """End what start_background() started (the app is closed; the process goes on)."""
+        self.backend.stop()
+        self._merge_wanted.set()
+
     def _heartbeat(self):
         """Every SAVE_SECONDS: the answers so far with new text saved together (SAVE_BATCH to a transaction, not one
         transaction per answer at its own moment). Every HEARTBEAT_SECONDS also: a heartbeat event in each quiet log,
         running counts kept alive, cancel keys checked, finished logs dropped."""
-        tick, beat_at = threading.Event(), time.monotonic()
-        while not tick.wait(SAVE_SECONDS):
+        beat_at = time.monotonic()
+        while not self.backend.stopping.wait(SAVE_SECONDS):
             try:
                 runs = list(self._running.values())
                 self._save_so_far([run for run in runs if self._due_for_saving(run)])

@@ -22,6 +22,9 @@ def upstream_env(upstream, **extra):
     return env
 
 
+_running_apps = []  # the apps built here whose background loops still run
+
+
 def build_app(env):
     """A fresh Dash app from an explicit environment (nothing read from the real one), started as
     `python chat_app.py` starts it."""
@@ -30,7 +33,17 @@ def build_app(env):
     env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **env}  # every app its own empty store
     app = create_app(load_settings(env, dotenv_path=None))
     start_background(app.server)
+    _running_apps.append(app)
     return app
+
+
+def stop_built_apps():
+    """End the background loops of every app built so far: a test's apps are done when it ends, and the tests'
+    process goes on (their loops would keep waking up, more of them after each test)."""
+    from chat_app import stop_background
+
+    while _running_apps:
+        stop_background(_running_apps.pop().server)
 
 
 class LiveServer(BackgroundServer):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from testkit.app import LiveServer, build_app
+from testkit.app import LiveServer, build_app, stop_built_apps
 from testkit.postgres import PostgresServer, postgres_bin
 from testkit.redis_server import RedisServer
 from testkit.upstream import ScriptedUpstream
@@ -28,6 +28,13 @@ def pytest_sessionstart(session):
     if os.environ.get("CI") and missing:
         pytest.exit(f"CI needs {', '.join(missing)} (apt-get install chromium chromium-driver redis-server "
                     "postgresql)", returncode=1)
+
+
+@pytest.fixture(autouse=True)
+def _stop_apps_after_each_test():
+    """The apps a test built stop their background loops when it ends (after its servers)."""
+    yield
+    stop_built_apps()
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import psutil
 import pytest
 import requests
 
+from chat_app import stop_background
+from chatcore.answer_logs import Entry, FileBackend, Position
 from chatcore.generations import HEARTBEAT_SECONDS
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
@@ -449,6 +451,28 @@ def test_redis_logs_expire_after_the_answer_is_saved(upstream, serve, shared_sto
     key = f"chat:generation:{gid}"
     wait_until(lambda: 0 < client.ttl(key) <= 30, 10, "the log to get its expiry")
     assert [client.zcard(key) for key in client.keys("chat:running:*")] in ([], [0])
+
+
+@pytest.mark.parametrize("log", ["files", "Redis"])
+def test_a_closed_app_ends_its_background_loops(upstream, serve, request, log):
+    server = serve(upstream_env(upstream, **({"REDIS_URL": request.getfixturevalue("redis_url")} if log == "Redis"
+                                             else {})))
+    generations = server.app.server.extensions["chat.stop_background"].__self__
+    backend = generations.backend
+    if log == "files":  # following another worker's log starts the reader of copies too
+        beat = Entry("beat", b": beat\n\n", Position(1, 0, 0))
+        FileBackend(backend.folder).append("g", beat)
+        assert backend.read("g", 0, 5) == [beat]
+
+    def loops():
+        """The threads running a method of the app's generations or of its log backend."""
+        return [thread for thread in threading.enumerate()
+                if getattr(getattr(thread, "_target", None), "__self__", None) in (generations, backend)]
+
+    # The heartbeat, the merger, the Stop listener (and the reader of copies).
+    assert len(loops()) == (4 if log == "files" else 3)
+    stop_background(server.app.server)
+    wait_until(lambda: not loops(), 5, "the loops to end")
 
 
 # --- under gunicorn (gevent workers, file logs) ----------------------------------------------------------
