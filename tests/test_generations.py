@@ -531,21 +531,28 @@ def worker_holding(app, port):
     return None
 
 
-def request_on(app, wanted, method, path, body=None):
-    """Send a request on a connection that a worker `wanted(pid)` accepted (new connections until one is); returns
-    (status, JSON body)."""
+def connection_on(app, wanted):
+    """A connection that a worker `wanted(pid)` accepted (new connections until one is: the kernel spreads them)."""
     def attempt():
         connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
         connection.connect()
         worker = wait_until(lambda: worker_holding(app, connection.sock.getsockname()[1]), 10, "the connection taken")
-        if not wanted(worker):
-            return connection.close()
-        connection.request(method, path, body=json.dumps(body) if body is not None else None,
-                           headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
+        return connection if wanted(worker) else connection.close()
 
     return wait_until(attempt, 30, "a connection to the wanted worker")
+
+
+def send(connection, method, path, body=None):
+    """One JSON request on the connection; returns (status, JSON body)."""
+    connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def request_on(app, wanted, method, path, body=None):
+    """Send a request on a connection that a worker `wanted(pid)` accepted; returns (status, JSON body)."""
+    return send(connection_on(app, wanted), method, path, body)
 
 
 def generating_worker(app, upstream):
@@ -601,9 +608,9 @@ def test_stop_on_the_other_worker_ends_the_answer_for_every_viewer_within_a_seco
         viewers = [live_events(viewer_on(app, gid, lambda worker, here=here: (worker == generator) == here))
                    for here in (True, False)]
         seen = [[next(viewer)] for viewer in viewers]
+        other_worker = connection_on(app, lambda worker: worker != generator)  # found before the clock starts
         stopped_at = time.monotonic()
-        assert request_on(app, lambda worker: worker != generator, "POST",
-                          f"/api/generations/{gid}/cancel") == (200, {"cancelled": True})
+        assert send(other_worker, "POST", f"/api/generations/{gid}/cancel") == (200, {"cancelled": True})
         for viewer, events in zip(viewers, seen):
             events.extend(viewer)
         assert [ending(events) for events in seen] == ["cancelled", "cancelled"]
