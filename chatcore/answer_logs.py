@@ -586,7 +586,7 @@ class RedisBackend(_Followed):
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.CANCEL_CHANNEL)
         self._pubsub = pubsub
-        threading.Thread(target=self._listen, args=(pubsub,), name="generation-cancel", daemon=True).start()
+        threading.Thread(target=self._listen, name="generation-cancel", daemon=True).start()
 
     def stop(self):
         """End this process's loops, the cancel listener too (its connection is closed)."""
@@ -594,12 +594,12 @@ class RedisBackend(_Followed):
         if self._pubsub is not None:
             self._pubsub.close()
 
-    def _listen(self, pubsub):
+    def _listen(self):
         """Deliver cancel messages until stop() (reconnecting if Redis restarts)."""
         lost = False
         while not self.stopping.is_set():
             try:
-                for message in pubsub.listen():
+                for message in self._pubsub.listen():
                     lost = False
                     if message["type"] == "message":
                         self.on_cancel(message["data"].decode())

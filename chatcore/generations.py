@@ -292,12 +292,10 @@ class Generations:
     def _merge(self):
         """While any answer has text waiting, every MERGE_TICK_SECONDS: log the text whose merge window is over. One
         loop for every answer of the process: a timer per event cost more than the rest of the event."""
-        pause = threading.Event()
         while True:
             self._merge_wanted.wait()
-            if self.backend.stopping.is_set():
+            if self.backend.stopping.wait(MERGE_TICK_SECONDS):
                 return
-            pause.wait(MERGE_TICK_SECONDS)
             due = time.monotonic() - MERGE_SECONDS
             for gid, run in list(self._merging.items()):
                 if run.text_at <= due:

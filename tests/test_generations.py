@@ -19,7 +19,7 @@ import requests
 
 from chat_app import stop_background
 from chatcore.answer_logs import Entry, FileBackend, Position
-from chatcore.generations import HEARTBEAT_SECONDS
+from chatcore.generations import HEARTBEAT_SECONDS, replay
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
 from testkit.generations import ask, complete_events, ending, follow, live_events, read_events, text_of
@@ -668,8 +668,6 @@ def test_a_killed_worker_leaves_its_answer_interrupted_for_viewers_on_the_other_
 
 
 def test_a_replay_from_the_store_never_moves_a_viewer_back():
-    from chatcore.generations import Position, replay
-
     # The viewer read 12 answer characters from the log; the store has saved 10 of them, and more reasoning.
     message = {"id": "g", "content": "0123456789", "reasoning": "r" * 30, "status": "streaming", "created_at": 0}
     frame = replay(message, Position(7, 12, 20))
