@@ -2,11 +2,16 @@
 
 import logging
 import socket
+import threading
 from pathlib import Path
 
 import pytest
 import requests
 
+from chatcore.errors import ChatError
+from chatcore.messages import ChatRequest
+from chatcore.providers import openai_compat
+from chatcore.providers.base import Reasoning
 from config import ConfigError, load_settings
 from testkit.api_client import answer_text, read_events
 from testkit.app import TEST_KEY
@@ -199,3 +204,28 @@ def test_an_auto_list_is_cached_and_a_failed_refresh_keeps_the_last_one(monkeypa
     assert (entry.models, entry.state) == (("m1",), "ok")
     read_list(entry, monkeypatch, 1000.0 + REFRESH_SECONDS)
     assert (entry.models, entry.state) == (("m1",), "unavailable")
+
+
+def test_open_streams_spread_over_connection_pools_and_each_stream_is_counted_out(upstream, monkeypatch):
+    """A worker with many answers open spreads them over several clients (a pool's bookkeeping walks all its
+    connections per request); a stream that ends, is closed mid-answer (Stop) or fails frees its place."""
+    monkeypatch.setattr(openai_compat, "STREAMS_PER_CLIENT", 2)
+    gate = threading.Event()
+    upstream.script = Script(reasoning="thinking", answer_gate=gate)  # each stream waits before its answer
+    provider = openai_compat.OpenAICompatibleProvider("", upstream.url, 30)
+    request = ChatRequest(model="scripted", messages=[{"role": "user", "content": "hi"}], stream=True)
+    streams = [provider.stream(request) for _ in range(5)]
+    for stream in streams:
+        assert isinstance(next(stream), Reasoning)  # its request is open
+    assert [count for _, count in provider._clients] == [2, 2, 1]
+    assert len({id(client._client) for client, _ in provider._clients}) == 3  # three pools
+    gate.set()
+    assert "".join(item for item in streams[0] if type(item) is str) == "Answer to: hi (saw 0 earlier messages)"
+    streams[1].close()  # Stop mid-answer
+    upstream.script = Script(status=500)
+    with pytest.raises(ChatError):
+        next(provider.stream(request))
+    assert [count for _, count in provider._clients] == [0, 2, 1]
+    for stream in streams[2:]:
+        stream.close()
+    assert [count for _, count in provider._clients] == [0, 0, 0]

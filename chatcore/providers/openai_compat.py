@@ -9,6 +9,9 @@ from .base import Finish, Provider, Reasoning
 
 # Where backends put the reasoning in a stream delta: DeepSeek, Qwen/DashScope and vLLM; OpenRouter and some vLLM.
 REASONING_FIELDS = ("reasoning_content", "reasoning")
+# Streams per SDK client: each client's connection pool walks all its connections whenever a request starts or ends,
+# so a worker with hundreds of answers open spreads them over several clients (_client_for_stream).
+STREAMS_PER_CLIENT = 32
 
 
 class OpenAICompatibleProvider(Provider):
@@ -19,7 +22,8 @@ class OpenAICompatibleProvider(Provider):
         self._api_key = api_key
         self._base_url = base_url or None
         self._timeout = timeout
-        self._client = None
+        self._clients = []  # [SDK client, streams open on it]
+        self._ssl_context = None
         self._lock = threading.Lock()
         # Built now, with the app, not by the first question: under gunicorn's gevent worker every stream of a
         # worker shares one event loop, and the SDK's import (~0.5 s), TLS context and platform probe
@@ -27,31 +31,71 @@ class OpenAICompatibleProvider(Provider):
         self._get_client()
 
     def _get_client(self):
-        """The SDK client, built once per process (it reads the proxy env vars then)."""
+        """The first SDK client, built once per process."""
         with self._lock:
-            if self._client is None:
+            if not self._clients:
                 import httpx2
-                import openai
 
-                client = openai.OpenAI(
-                    # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
-                    api_key=self._api_key or "no-key",
-                    base_url=self._base_url,
-                    # Read timeout bounds the wait for each chunk, so long answers are fine.
-                    timeout=httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout)),
-                    # The user has a retry button; silent SDK retries would only delay the error.
-                    max_retries=0,
-                )
+                self._ssl_context = httpx2.create_ssl_context()  # loading the CA certificates takes ~50 ms: once
+                client = self._new_client()
                 client.default_headers  # noqa: B018 - computes (and caches) the platform headers now
-                self._client = client
-            return self._client
+                self._clients.append([client, 0])
+            return self._clients[0][0]
+
+    def _new_client(self):
+        """An SDK client with a connection pool of its own (it reads the proxy env vars now)."""
+        import httpx2
+        import openai
+
+        timeout = httpx2.Timeout(self._timeout, connect=min(10.0, self._timeout))
+        return openai.OpenAI(
+            # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
+            api_key=self._api_key or "no-key",
+            base_url=self._base_url,
+            # Read timeout bounds the wait for each chunk, so long answers are fine.
+            timeout=timeout,
+            # The user has a retry button; silent SDK retries would only delay the error.
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(verify=self._ssl_context, timeout=timeout),
+        )
+
+    def _client_for_stream(self):
+        """The first [client, streams] with room for one more stream (counted here; the caller counts it out), or
+        a new client."""
+        with self._lock:
+            entry = next((entry for entry in self._clients if entry[1] < STREAMS_PER_CLIENT), None)
+            if entry is None:
+                entry = [self._new_client(), 0]
+                self._clients.append(entry)
+            entry[1] += 1
+            return entry
+
+    def _stream_ended(self, entry):
+        """Count a stream out of its client."""
+        with self._lock:
+            entry[1] -= 1
 
     def list_models(self):
         """The model names the backend offers (its /models), for providers configured with models = "auto"."""
         return [model.id for model in self._get_client().models.list()]
 
     def stream(self, request):
-        """Yield answer deltas, then a Finish whose reason is None if the stream was cut early.
+        """Yield answer deltas, then a Finish whose reason is None if the stream was cut early."""
+        kwargs = {"model": request.model, "messages": request.messages, "stream": True}
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.include_usage:
+            kwargs["stream_options"] = {"include_usage": True}
+        entry = self._client_for_stream()
+        try:
+            yield from self._stream_on(entry[0], kwargs)
+        finally:  # also when Stop kills the reading greenlet mid-request
+            self._stream_ended(entry)
+
+    def _stream_on(self, client, kwargs):
+        """The stream itself, on one SDK client.
 
         The SDK sends the request and raises its typed errors. The body goes as the SDK's plain POST (its documented
         way for custom requests): the typed method walks the body against its parameter types and wraps the
@@ -62,15 +106,8 @@ class OpenAICompatibleProvider(Provider):
         """
         import httpx2  # imported with the SDK by _get_client
 
-        kwargs = {"model": request.model, "messages": request.messages, "stream": True}
-        if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
-        if request.include_usage:
-            kwargs["stream_options"] = {"include_usage": True}
         try:
-            response = self._get_client().post("/chat/completions", body=kwargs, cast_to=httpx2.Response, stream=True)
+            response = client.post("/chat/completions", body=kwargs, cast_to=httpx2.Response, stream=True)
         except Exception as exc:  # the SDK raises many types; all become a safe ChatError
             raise from_upstream_exception(exc) from exc
         reason, usage = None, None
