@@ -588,26 +588,24 @@ class RedisBackend(_Followed):
         self._pubsub = pubsub
         threading.Thread(target=self._listen, name="generation-cancel", daemon=True).start()
 
-    def stop(self):
-        """End this process's loops, the cancel listener too (its connection is closed)."""
-        super().stop()
-        if self._pubsub is not None:
-            self._pubsub.close()
-
     def _listen(self):
-        """Deliver cancel messages until stop() (reconnecting if Redis restarts)."""
+        """Deliver cancel messages until stop() (reconnecting if Redis restarts), then close the subscription: the
+        pubsub is this thread's alone (redis-py's is not thread-safe), so it waits a second at a time, not forever."""
         lost = False
-        while not self.stopping.is_set():
-            try:
-                for message in self._pubsub.listen():
+        try:
+            while not self.stopping.is_set():
+                try:
+                    message = self._pubsub.get_message(timeout=1.0)
                     lost = False
-                    if message["type"] == "message":
+                    if message and message["type"] == "message":
                         self.on_cancel(message["data"].decode())
-            except Exception:  # Redis went away: the heartbeat's key check covers the gap
-                if not lost and not self.stopping.is_set():
-                    log.warning("cancel listener lost Redis; reconnecting")
-                lost = True
-                self.stopping.wait(1.0)
+                except Exception:  # Redis went away: the heartbeat's key check covers the gap
+                    if not lost and not self.stopping.is_set():
+                        log.warning("cancel listener lost Redis; reconnecting")
+                    lost = True
+                    self.stopping.wait(1.0)
+        finally:
+            self._pubsub.close()
 
     def reserve(self, user_id, gid, limit) -> bool:
         """Add the gid to the user's running set (entries not refreshed by a heartbeat lately do not count:

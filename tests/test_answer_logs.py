@@ -112,3 +112,26 @@ def test_a_burst_of_questions_waits_for_the_redis_backends_few_connections(redis
     assert results == [True] * 40  # each waited for a connection; none was refused
     clients = redis.Redis.from_url(redis_url).client_list()
     assert 1 <= len([c for c in clients if c["name"] == "burst"]) <= 3
+
+
+def test_stop_requests_reach_the_redis_listener_after_redis_restarts_and_stop_ends_it(redis_server):
+    listening, asking = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    heard = []
+    listening.on_cancel = heard.append
+    listening.listen()
+    asking.request_cancel("before")
+    wait_until(lambda: heard == ["before"], 5, "the Stop request")
+    redis_server.stop()
+    redis_server.start()  # same port, empty: the listener subscribes again by itself
+
+    def ask_again():
+        """Send the request until it is heard (the listener may not have subscribed again yet)."""
+        asking.request_cancel("after")
+        return "after" in heard
+
+    wait_until(ask_again, 15, "the Stop request after the restart", ignore=(redis.ConnectionError,))
+    listener = next(thread for thread in threading.enumerate() if getattr(thread, "_target", None) ==
+                    listening._listen)
+    listening.stop()
+    listener.join(5)
+    assert not listener.is_alive()
