@@ -8,6 +8,9 @@ answer, so the chunks cost little), taking turns for ROUNDS rounds:
 - the same request through the SDK's httpx client alone (what the SDK adds: the difference).
 Then, under gevent (a child process patched as the workers are), one host lookup: gevent's default resolver (a
 pool thread per lookup) and the workers' (web/gevent_resolver.py), for an IP address and for `localhost`.
+Then a request started (to its first text) and closed while HELD other answers are open in the same provider: with
+all in one connection pool (httpx walks every connection of a pool when a request starts or ends) and spread over
+the provider's clients of STREAMS_PER_CLIENT (the app's), the two taking turns.
 
     python -m bench upstream_request
 """
@@ -23,6 +26,7 @@ from bench.common import median, print_table
 from testkit.gunicorn_app import ROOT
 
 REQUESTS, ROUNDS, LOOKUPS = 300, 3, 2000
+HELD = 500  # answers open beside the timed ones: a worker's share of 1,000
 LOOKUP_SCRIPT = """
 from gevent import monkey; monkey.patch_all()
 import socket, sys, time
@@ -41,8 +45,43 @@ def lookup_us(resolver, host):
     return float(result.stdout)
 
 
+def with_streams_open():
+    """CPU µs per request started and closed beside HELD open answers: {way: [µs per round]}."""
+    from chatcore.providers import openai_compat
+
+    url, upstream = lean_upstream.start(8, 60.0, 1)  # a chunk, then quiet: the held answers stay open, costing nothing
+    request = SimpleNamespace(model="m", messages=[{"role": "user", "content": "hi"}], temperature=None,
+                              max_tokens=None, include_usage=False)
+    shipped = openai_compat.STREAMS_PER_CLIENT
+    try:
+        providers, held = {}, []
+        for way, per_client in (("one pool", HELD + REQUESTS), (f"clients of {shipped} (shipped)", shipped)):
+            openai_compat.STREAMS_PER_CLIENT = per_client  # read when a stream picks its client
+            providers[way] = (openai_compat.OpenAICompatibleProvider("sk-bench", url, 60), per_client)
+            for _ in range(HELD):
+                stream = providers[way][0].stream(request)
+                next(stream)
+                held.append(stream)
+        times = {way: [] for way in providers}
+        for _ in range(ROUNDS):
+            for way, (provider, per_client) in providers.items():
+                openai_compat.STREAMS_PER_CLIENT = per_client
+                started = time.process_time()
+                for _ in range(REQUESTS):
+                    stream = provider.stream(request)
+                    next(stream)
+                    stream.close()
+                times[way].append((time.process_time() - started) / REQUESTS * 1e6)
+        for stream in held:
+            stream.close()
+    finally:
+        openai_compat.STREAMS_PER_CLIENT = shipped
+        upstream.terminate()
+    return times
+
+
 def main():
-    """Time the three ways of asking, then the lookups; print both tables."""
+    """Time the three ways of asking, then the lookups, then a request beside open answers; print the tables."""
     import openai
 
     from chatcore.providers.openai_compat import OpenAICompatibleProvider
@@ -93,6 +132,13 @@ def main():
             for host in ("127.0.0.1", "localhost")]
     print_table(f"CPU per host lookup under gevent ({LOOKUPS} lookups)", rows,
                 ["host", "gevent's thread resolver µs", "the workers' resolver µs"])
+    times = with_streams_open()
+    base = times["one pool"]
+    print_table(f"CPU per request started (to its first text) and closed beside {HELD} open answers, {REQUESTS} × "
+                f"{ROUNDS} rounds taking turns", [[way, f"{median(t):.0f}", " / ".join(f"{x:.0f}" for x in t),
+                                                   f"{median([x / b for x, b in zip(t, base)]):.2f}"]
+                                                  for way, t in times.items()],
+                ["connection pools", "µs (median)", "each round", "ratio to one pool (same round)"])
 
 
 if __name__ == "__main__":
