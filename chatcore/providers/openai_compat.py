@@ -56,7 +56,10 @@ class OpenAICompatibleProvider(Provider):
             timeout=timeout,
             # The user has a retry button; silent SDK retries would only delay the error.
             max_retries=0,
-            http_client=openai.DefaultHttpxClient(verify=self._ssl_context, timeout=timeout),
+            # Idle connections kept for reuse: a client's share of streams, so all clients together keep no more
+            # than the most streams ever open at once (one client of the SDK's defaults kept up to 100).
+            http_client=openai.DefaultHttpxClient(verify=self._ssl_context, timeout=timeout, limits=httpx2.Limits(
+                max_connections=None, max_keepalive_connections=STREAMS_PER_CLIENT)),
         )
 
     def _client_for_stream(self):
