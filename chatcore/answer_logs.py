@@ -486,7 +486,6 @@ class RedisBackend(_Followed):
         self._pending = []  # (gid, entry) waiting to be sent in the next pipeline
         self._sending = False
         self._first = {}  # gid -> its log's first event, sent with the question's reserve()
-        self._pubsub = None  # the cancel listener's subscription
 
     @staticmethod
     def _key(gid):
@@ -585,17 +584,16 @@ class RedisBackend(_Followed):
         """Subscribe now (messages published from here on are kept for us), then hand them over in a thread."""
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.CANCEL_CHANNEL)
-        self._pubsub = pubsub
-        threading.Thread(target=self._listen, name="generation-cancel", daemon=True).start()
+        threading.Thread(target=self._listen, args=(pubsub,), name="generation-cancel", daemon=True).start()
 
-    def _listen(self):
+    def _listen(self, pubsub):
         """Deliver cancel messages until stop() (reconnecting if Redis restarts), then close the subscription: the
         pubsub is this thread's alone (redis-py's is not thread-safe), so it waits a second at a time, not forever."""
         lost = False
         try:
             while not self.stopping.is_set():
                 try:
-                    message = self._pubsub.get_message(timeout=1.0)
+                    message = pubsub.get_message(timeout=1.0)
                     lost = False
                     if message and message["type"] == "message":
                         self.on_cancel(message["data"].decode())
@@ -605,7 +603,7 @@ class RedisBackend(_Followed):
                     lost = True
                     self.stopping.wait(1.0)
         finally:
-            self._pubsub.close()
+            pubsub.close()
 
     def reserve(self, user_id, gid, limit) -> bool:
         """Add the gid to the user's running set (entries not refreshed by a heartbeat lately do not count:

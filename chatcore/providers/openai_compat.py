@@ -22,25 +22,16 @@ class OpenAICompatibleProvider(Provider):
         self._api_key = api_key
         self._base_url = base_url or None
         self._timeout = timeout
-        self._clients = []  # [SDK client, streams open on it]
-        self._ssl_context = None
         self._lock = threading.Lock()
         # Built now, with the app, not by the first question: under gunicorn's gevent worker every stream of a
         # worker shares one event loop, and the SDK's import (~0.5 s), TLS context and platform probe
         # (a subprocess) would stall them all.
-        self._get_client()
+        import httpx2
 
-    def _get_client(self):
-        """The first SDK client, built once per process."""
-        with self._lock:
-            if not self._clients:
-                import httpx2
-
-                self._ssl_context = httpx2.create_ssl_context()  # loading the CA certificates takes ~50 ms: once
-                client = self._new_client()
-                client.default_headers  # noqa: B018 - computes (and caches) the platform headers now
-                self._clients.append([client, 0])
-            return self._clients[0][0]
+        self._ssl_context = httpx2.create_ssl_context()  # loading the CA certificates takes ~50 ms: once
+        first = self._new_client()
+        first.default_headers  # noqa: B018 - computes (and caches) the platform headers now
+        self._clients = [[first, 0]]  # [SDK client, streams open on it]
 
     def _new_client(self):
         """An SDK client with a connection pool of its own (it reads the proxy env vars now)."""
@@ -80,7 +71,7 @@ class OpenAICompatibleProvider(Provider):
 
     def list_models(self):
         """The model names the backend offers (its /models), for providers configured with models = "auto"."""
-        return [model.id for model in self._get_client().models.list()]
+        return [model.id for model in self._clients[0][0].models.list()]
 
     def stream(self, request):
         """Yield answer deltas, then a Finish whose reason is None if the stream was cut early."""
@@ -107,7 +98,7 @@ class OpenAICompatibleProvider(Provider):
         per chunk under load, and split into lines here too: the SDK's iter_lines decodes and re-splits every read
         in two more layers; each read takes turns with the worker's other streams (taking_turns).
         """
-        import httpx2  # imported with the SDK by _get_client
+        import httpx2  # imported with the SDK by __init__
 
         try:
             response = client.post("/chat/completions", body=kwargs, cast_to=httpx2.Response, stream=True)
