@@ -22,7 +22,7 @@ def upstream_env(upstream, **extra):
     return env
 
 
-_running_apps = []  # the apps built here whose background loops still run
+_running_apps = []  # (app, its temporary data directory) for the apps built here whose background loops still run
 
 
 def build_app(env):
@@ -30,20 +30,24 @@ def build_app(env):
     `python chat_app.py` starts it."""
     from chat_app import create_app, start_background
 
-    env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **env}  # every app its own empty store
+    data_dir = tempfile.TemporaryDirectory(prefix="chat-data-", ignore_cleanup_errors=True)
+    env = {"DATA_DIR": data_dir.name, **env}  # every app its own empty store
     app = create_app(load_settings(env, dotenv_path=None))
     start_background(app.server)
-    _running_apps.append(app)
+    _running_apps.append((app, data_dir))
     return app
 
 
 def stop_built_apps():
-    """End the background loops of every app built so far: a test's apps are done when it ends, and the tests'
-    process goes on (their loops would keep waking up, more of them after each test)."""
+    """End the background loops of every app built so far and remove their temporary stores: a test's apps are
+    done when it ends, and the tests' process goes on (their loops would keep waking up, more of them after each
+    test, and a test run would leave hundreds of stores behind)."""
     from chat_app import stop_background
 
     while _running_apps:
-        stop_background(_running_apps.pop().server)
+        app, data_dir = _running_apps.pop()
+        stop_background(app.server)
+        data_dir.cleanup()
 
 
 class LiveServer(BackgroundServer):

@@ -23,10 +23,12 @@ class GunicornApp:
     def __init__(self, env, extra_args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {"DATA_DIR": tempfile.mkdtemp(prefix="chat-data-"), **os.environ, **env, "HOST": "127.0.0.1",
+        # Its own empty store and log folder, removed when the object is (the log stays readable after exit).
+        self._temporary = tempfile.TemporaryDirectory(prefix="chat-gunicorn-", ignore_cleanup_errors=True)
+        self.env = {"DATA_DIR": f"{self._temporary.name}/data", **os.environ, **env, "HOST": "127.0.0.1",
                     "PORT": str(self.port)}
         self.extra_args = list(extra_args)
-        self.log_path = Path(tempfile.mkdtemp(prefix="gunicorn-")) / "gunicorn.log"
+        self.log_path = Path(self._temporary.name) / "gunicorn.log"
         self.process = None
 
     def __enter__(self):
