@@ -1,7 +1,7 @@
-"""The Redis log's own CPU per event, with redis-py's C reply parser and command packer (hiredis, as shipped) against
-its pure-Python ones, in the same run: a process sending its answers' events (`RedisBackend._send_pending`: one
-pipeline of XADDs) and a process following other processes' logs (`RedisBackend._fetch`: one XREAD for all of them).
-One process, a real redis-server; the two clients take turns.
+"""The Redis log's own CPU per event: a process sending its answers' events (`RedisBackend._send_pending`: one script
+call per batch, as shipped, against the previous sender's pipeline of XADDs) and a process following other processes'
+logs (`RedisBackend._fetch`: one XREAD for all of them), with redis-py's C reply parser and command packer (hiredis,
+as shipped) and with its pure-Python ones. One process, a real redis-server; the ways take turns.
 """
 
 import time
@@ -11,7 +11,7 @@ from redis._parsers import _RESP2Parser
 from redis.connection import Encoder, PythonRespSerializer
 
 from bench.common import median, print_table
-from chatcore.answer_logs import Entry, Position, RedisBackend, _Copy
+from chatcore.answer_logs import XADD_BATCH, Entry, Position, RedisBackend, _Copy
 from chatcore.generations import Chunks
 from testkit.redis_server import RedisServer
 
@@ -26,7 +26,22 @@ def python_client(url):
                                 command_packer=PythonRespSerializer(6000, Encoder("utf-8", "strict", False).encode))
 
 
-def one_turn(backend, turn):
+def send_in_pipeline(backend):
+    """The previous sender, as a baseline: the waiting events as one pipeline of XADDs."""
+    batch, backend._pending = backend._pending, []
+    pipe = backend.redis.pipeline(transaction=False)
+    for gid, entry in batch:
+        backend._xadd(pipe, gid, entry)
+    pipe.execute()
+
+
+def send_in_batch(backend):
+    """The shipped sender: as the process's sender does, one batch, then it finds nothing more."""
+    backend._sending = True
+    backend._send_pending()
+
+
+def one_turn(backend, send, turn):
     """Send EVENTS events to each of LOGS logs and follow them all; returns CPU µs per event (sent, followed)."""
     frame = Chunks("g", "scripted").text("content", "word word ")
     gids = [f"bench-{turn}-{i}" for i in range(LOGS)]
@@ -35,9 +50,9 @@ def one_turn(backend, turn):
     for seq in range(1, EVENTS + 1):
         position = Position(seq, seq * 10, 0)
         entry = Entry("delta", b"id: " + position.event_id().encode() + b"\n" + frame, position)
-        backend._pending, backend._sending = [(gid, entry) for gid in gids], True
+        backend._pending = [(gid, entry) for gid in gids]
         started = time.process_time()
-        backend._send_pending()  # as the process's sender does: one pipeline, then it finds nothing more
+        send(backend)
         sent += time.process_time() - started
         started = time.process_time()
         for gid, entries in backend._fetch(copies):
@@ -49,23 +64,29 @@ def one_turn(backend, turn):
 
 
 def main():
-    """Alternate the two clients for TURNS turns; print CPU µs per event sent and followed, and the ratios."""
-    results = {"hiredis (shipped)": ([], []), "pure Python": ([], [])}
+    """Let the ways take turns for TURNS turns; print CPU µs per event sent and followed, and the ratios to the
+    baselines (sent: the previous pipeline; followed: pure Python)."""
     with RedisServer() as server:
         shipped = RedisBackend(server.url)
         plain = RedisBackend(server.url)
         plain.redis = python_client(server.url)
+        plain._xadd_batch = plain.redis.register_script(XADD_BATCH)
+        ways = {"hiredis, a script call per batch (shipped)": (shipped, send_in_batch),
+                "hiredis, a pipeline of XADDs (before)": (shipped, send_in_pipeline),
+                "pure Python, a script call per batch": (plain, send_in_batch)}
+        results = {name: ([], []) for name in ways}
         for turn in range(TURNS):
-            for (name, (sent, followed)), backend in zip(results.items(), (shipped, plain)):
-                cost = one_turn(backend, turn)
-                sent.append(cost[0])
-                followed.append(cost[1])
-    base_sent, base_followed = (median(values) for values in results["pure Python"])
+            for name, (backend, send) in ways.items():
+                cost = one_turn(backend, send, turn)
+                results[name][0].append(cost[0])
+                results[name][1].append(cost[1])
+    base_sent = median(results["hiredis, a pipeline of XADDs (before)"][0])
+    base_followed = median(results["pure Python, a script call per batch"][1])
     rows = [[name, f"{median(sent):.1f}", f"{median(sent) / base_sent:.2f}", f"{median(followed):.1f}",
              f"{median(followed) / base_followed:.2f}"] for name, (sent, followed) in results.items()]
-    parser = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "NOT installed: both rows are pure Python"
+    parser = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "NOT installed: the hiredis rows are pure Python"
     print_table(f"Redis log CPU per event ({LOGS} logs, {EVENTS} events each, {TURNS} turns, median; {parser})", rows,
-                ["redis-py", "sent µs", "ratio", "followed µs", "ratio"])
+                ["way", "sent µs", "ratio to the pipeline", "followed µs", "ratio to pure Python"])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The log backends on their own (chatcore/answer_logs.py): records cut anywhere, two file backends sharing a
 folder as the workers of an instance do (following, Stop, the per-user count, the sweep), and the Redis backend's
-connections under a burst."""
+connections under a burst, its batches of events and its Stop listener."""
 
 import os
 import threading
@@ -135,3 +135,32 @@ def test_stop_requests_reach_the_redis_listener_after_redis_restarts_and_stop_en
     listening.stop()
     listener.join(5)
     assert not listener.is_alive()
+
+
+def test_redis_log_events_go_in_batches_a_refused_one_spares_the_rest_and_a_restart_reloads_the_script(
+        redis_server, caplog):
+    writer, reader = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    written = entries(6)
+
+    def start(gid):
+        """As a generation starts its log: the first event goes with the question's reserve()."""
+        writer.append(gid, written[0])
+        assert writer.reserve("u", gid, 10)
+
+    start("g")
+    start("refusing")
+    # Redis refuses every later event of "refusing" (its stream has a later id by now); those of "g" still go in.
+    redis.Redis.from_url(redis_server.url).xadd(writer._key("refusing"), {"r": b"x"}, id="99-0")
+    for entry in written[1:]:
+        writer.append("g", entry)
+        writer.append("refusing", entry)
+    wait_until(lambda: reader.entries("g") == written, 5, "the log in Redis")
+    wait_until(lambda: "Redis refused" in caplog.text, 5, "the warning")
+    refused = [record.args for record in caplog.records if record.msg.startswith("Redis refused")]
+    assert sum(count for count, _ in refused) == 5 and sum(size for _, size in refused) == 10
+    redis_server.stop()
+    redis_server.start()  # empty, its script cache too: the batches' script is loaded again
+    start("after")
+    for entry in written[1:]:
+        writer.append("after", entry)
+    wait_until(lambda: reader.entries("after") == written, 5, "the log in Redis after the restart")
