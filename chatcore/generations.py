@@ -40,6 +40,11 @@ SAVE_SECONDS = 1.0       # the partial answer is saved at most this often (all o
 # busy handler, its whole event loop with it.
 SAVE_BATCH = 25
 MERGE_TICK_SECONDS = MERGE_SECONDS / 2  # how often the merger logs the text whose merge window is over
+# A busy process widens the merge window by its event loop's lag (how late the merger's ticks come), up to this: an
+# event costs about the same CPU whatever its length, so fewer, longer ones let a saturated process catch up, and
+# their text is that late anyway. The first text of an answer still goes out at once.
+MAX_MERGE_SECONDS = 0.3
+LAG_SMOOTHING = 0.3  # the weight of each tick's lateness in the lag
 FIRST_POLL_SECONDS = 0.05  # how often a viewer without the log reads the store until the first text is there
 CONTEXT_WINDOW = 200     # stored messages offered as multi-turn context (trim_to_budget fits them to the model)
 POST_FIELDS = ("content", "model", "multi_turn", "temperature", "max_tokens", "system_prompt", "history_turns",
@@ -51,6 +56,11 @@ def delta_key(item) -> str:
     """The delta field a provider item goes in: providers yield plain str for the answer and a str subclass
     (Reasoning) for the model's thinking."""
     return "content" if type(item) is str else "reasoning_content"
+
+
+def merge_window(lag) -> float:
+    """The merge window of a process whose event loop lags by `lag` seconds."""
+    return min(MAX_MERGE_SECONDS, MERGE_SECONDS + max(0.0, lag))
 
 
 def not_found() -> ChatError:
@@ -153,7 +163,7 @@ class Run:
         self.save_lock = threading.Lock()  # the final save is the last: no partial one lands after it
         self.final = False
         self.appended_at = time.monotonic()  # when its log last got an event (the heartbeat fills quiet ones)
-        self.text_at = time.monotonic() - MERGE_SECONDS  # ...and text: the first goes out at once, as on /v1
+        self.text_at = float("-inf")  # ...and text: none yet, so the first goes out at once, as on /v1
         self.answer_at = None  # when the answer (after any thinking) began
         self.lock = threading.Lock()  # the generation and the heartbeat both append; seqs must stay in order
 
@@ -176,7 +186,9 @@ class Generations:
         self._started_in = None  # pid of the process whose heartbeat, cancel listener and merger run
         self._start_lock = threading.Lock()
         self._merging = {}  # gid -> Run with text waiting for its merge window to end
-        self._merge_wanted = threading.Event()  # set while _merging may hold any
+        self._merge_wanted = threading.Event()  # set while any answer runs here or has text waiting
+        self.lag = 0.0  # how late the merger's ticks come (smoothed), in seconds: how busy this process is
+        self.merge_seconds = MERGE_SECONDS  # the merge window now: merge_window(self.lag)
         _MANAGERS.add(self)
 
     def running(self) -> int:
@@ -249,6 +261,7 @@ class Generations:
                 raise log_unavailable() from exc
             raise
         self._running[gid] = run
+        self._merge_wanted.set()  # the merger measures the lag while answers run
         if gevent_patched():
             # The reading runs in a greenlet of its own, so Stop can end it at once, even inside a read from an
             # upstream that sends nothing for a while; started here, not by _generate: each greenlet started by
@@ -277,12 +290,12 @@ class Generations:
             self._write(run, kind, frame)
 
     def _add_text(self, run, key, text):
-        """Add a delta to the log: at once, or merged with those that follow within MERGE_SECONDS of the last
+        """Add a delta to the log: at once, or merged with those that follow within the merge window of the last
         text event (like /v1's chunks: fewer events to write and to read, Redis round trips most of all); the merger
         logs it if nothing follows in time."""
         with run.lock:
             run.pending.append((key, text))
-            if run.text_at + MERGE_SECONDS <= time.monotonic():
+            if run.text_at + self.merge_seconds <= time.monotonic():
                 self._flush_locked(run)
                 return
         if run.gid not in self._merging:
@@ -290,22 +303,27 @@ class Generations:
             self._merge_wanted.set()
 
     def _merge(self):
-        """While any answer has text waiting, every MERGE_TICK_SECONDS: log the text whose merge window is over. One
-        loop for every answer of the process: a timer per event cost more than the rest of the event."""
+        """While any answer runs here, every MERGE_TICK_SECONDS: measure how late the tick came (the window follows
+        the lag), and log the text whose merge window is over. One loop for every answer of the process: a timer per
+        event cost more than the rest of the event."""
         while True:
             self._merge_wanted.wait()
+            asleep = time.monotonic()
             if self.backend.stopping.wait(MERGE_TICK_SECONDS):
                 return
-            due = time.monotonic() - MERGE_SECONDS
+            now = time.monotonic()
+            self.lag += (now - asleep - MERGE_TICK_SECONDS - self.lag) * LAG_SMOOTHING
+            self.merge_seconds = merge_window(self.lag)
             for gid, run in list(self._merging.items()):
-                if run.text_at <= due:
+                if run.text_at <= now - self.merge_seconds:
                     del self._merging[gid]
                     with run.lock:
                         if not run.ended:
                             self._flush_locked(run)
-            if not self._merging:
+            if not (self._merging or self._running):  # idle: sleep until an answer starts
                 self._merge_wanted.clear()
-                if self._merging:  # added meanwhile (by a thread, without gevent)
+                self.lag, self.merge_seconds = 0.0, MERGE_SECONDS
+                if self._merging or self._running:  # added meanwhile (by a thread, without gevent)
                     self._merge_wanted.set()
 
     def _flush_locked(self, run):

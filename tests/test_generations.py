@@ -19,7 +19,7 @@ import requests
 
 from chat_app import stop_background
 from chatcore.answer_logs import Entry, FileBackend, Position
-from chatcore.generations import HEARTBEAT_SECONDS, replay
+from chatcore.generations import HEARTBEAT_SECONDS, MAX_MERGE_SECONDS, MERGE_SECONDS, merge_window, replay
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
 from testkit.generations import ask, complete_events, ending, follow, live_events, read_events, text_of
@@ -207,6 +207,44 @@ def test_the_first_text_goes_out_at_once_and_the_rest_is_merged(upstream, alice_
     deltas = [choices[0]["delta"]["content"] for choices in chunks if choices and "content" in choices[0]["delta"]]
     # The first text is not held back (the log's first event is not text), as on /v1; what follows is merged.
     assert deltas[0] == "ab" and "".join(deltas) == "abcdefghijklmnop" and len(deltas) < 8
+
+
+def hold_the_interpreter(seconds):
+    """Keep every other thread of this process waiting for `seconds`, in C calls that do not let go of the
+    interpreter (each made to take at least 0.1 s): a busy process, as an event loop with too much to do is."""
+    count, started = 1 << 20, time.monotonic()
+    while (call_started := time.monotonic()) - started < seconds:
+        sum(range(count))
+        if time.monotonic() - call_started < 0.1:
+            count *= 2
+
+
+def test_a_busy_process_widens_its_merge_window_loses_no_text_and_narrows_it_when_idle(upstream, alice_app):
+    assert merge_window(-0.001) == merge_window(0.0) == MERGE_SECONDS and merge_window(10) == MAX_MERGE_SECONDS
+    server, alice, cid = alice_app
+    generations = server.app.server.extensions["chat.stop_background"].__self__
+    answer = "".join(f"w{i} " for i in range(200))
+    upstream.script = Script(reply=answer, chunk_chars=2, delay=0.01)  # ~4 s of 2-character chunks
+    gid = ask(alice, server, cid)
+    with ThreadPoolExecutor(2) as pool:
+        events = pool.submit(lambda: read_events(follow(alice, server, gid)))
+        windows, busy = [], threading.Event()
+
+        def watch():
+            """The window, as often as this thread gets to run, while the process is busy."""
+            while not busy.is_set():
+                windows.append(generations.merge_seconds)
+                time.sleep(0.005)
+
+        watcher = pool.submit(watch)
+        hold_the_interpreter(1.5)
+        busy.set()
+        watcher.result()
+        events = events.result(30)
+    # The merger's ticks came late, so the window widened; the text is whole all the same.
+    assert max(windows) >= MERGE_SECONDS + 0.02
+    assert text_of(events) == answer and ending(events) == "[DONE]"
+    wait_until(lambda: generations.merge_seconds == MERGE_SECONDS, 5, "the window to narrow with no answer running")
 
 
 def test_the_store_keeps_up_with_a_running_answer(upstream, alice_app):
