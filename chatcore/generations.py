@@ -40,9 +40,11 @@ SAVE_SECONDS = 1.0       # the partial answer is saved at most this often (all o
 # busy handler, its whole event loop with it.
 SAVE_BATCH = 25
 MERGE_TICK_SECONDS = MERGE_SECONDS / 2  # how often the merger logs the text whose merge window is over
-# A busy process widens the merge window by its event loop's lag (how late the merger's ticks come), up to this: an
-# event costs about the same CPU whatever its length, so fewer, longer ones let a saturated process catch up, and
-# their text is that late anyway. The first text of an answer still goes out at once.
+# A busy process widens the merge window with its event loop's lag (how late the merger's ticks come), three times as
+# fast, up to MAX_MERGE_SECONDS: an event costs about the same CPU whatever its length, so fewer, longer ones let a
+# saturated process catch up (a lag of a few tens of ms is already a loop that cannot keep up). The first text of an
+# answer still goes out at once.
+LAG_MERGE_FACTOR = 3
 MAX_MERGE_SECONDS = 0.3
 LAG_SMOOTHING = 0.3  # the weight of each tick's lateness in the lag
 FIRST_POLL_SECONDS = 0.05  # how often a viewer without the log reads the store until the first text is there
@@ -60,7 +62,7 @@ def delta_key(item) -> str:
 
 def merge_window(lag) -> float:
     """The merge window of a process whose event loop lags by `lag` seconds."""
-    return min(MAX_MERGE_SECONDS, MERGE_SECONDS + max(0.0, lag))
+    return min(MAX_MERGE_SECONDS, MERGE_SECONDS + LAG_MERGE_FACTOR * max(0.0, lag))
 
 
 def not_found() -> ChatError:
