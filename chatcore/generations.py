@@ -40,8 +40,8 @@ SAVE_SECONDS = 1.0       # the partial answer is saved at most this often (all o
 # busy handler, its whole event loop with it.
 SAVE_BATCH = 25
 MERGE_TICK_SECONDS = MERGE_SECONDS / 2  # how often the merger logs the text whose merge window is over
-# A busy process widens the merge window with its event loop's lag (how late the merger's ticks come), three times as
-# fast, up to MAX_MERGE_SECONDS: an event costs about the same CPU whatever its length, so fewer, longer ones let a
+# A busy process widens the merge window by LAG_MERGE_FACTOR times its event loop's lag (how late the merger's ticks
+# come), up to MAX_MERGE_SECONDS: an event costs about the same CPU whatever its length, so fewer, longer ones let a
 # saturated process catch up (a lag of a few tens of ms is already a loop that cannot keep up). The first text of an
 # answer still goes out at once.
 LAG_MERGE_FACTOR = 3
