@@ -19,6 +19,7 @@ import requests
 
 from chat_app import stop_background
 from chatcore.answer_logs import Entry, FileBackend, Position
+from chatcore import generations as generations_module
 from chatcore.generations import HEARTBEAT_SECONDS, MAX_MERGE_SECONDS, MERGE_SECONDS, merge_window, replay
 from testkit.accounts import accounts, signed_in
 from testkit.app import upstream_env
@@ -54,7 +55,9 @@ def assert_resumes_exactly(server, session, gid, answer):
         assert ending(after) == "[DONE]"
 
 
-def test_resume_from_every_event_id_while_running_and_after(upstream, alice_app):
+def test_resume_from_every_event_id_while_running_and_after(upstream, alice_app, monkeypatch):
+    # The merge window stays at its narrowest: this test wants many events, and its 100 readers keep the process busy.
+    monkeypatch.setattr(generations_module, "MAX_MERGE_SECONDS", MERGE_SECONDS)
     server, alice, cid = alice_app
     answer = "Grüße, 世界! 😀 " * 20
     upstream.script = Script(reply=answer, chunk_chars=3, delay=0.02, split_utf8=True)
@@ -632,8 +635,9 @@ def test_a_viewer_on_the_other_worker_follows_the_answer_live_to_the_end(upstrea
         fresh, resumed = (read_events(elsewhere[kind]) for kind in ("fresh", "resumed"))
         assert text_of(fresh) == answer and ending(fresh) == "[DONE]"
         assert text_of(head) + text_of(resumed) == answer and ending(resumed) == "[DONE]"
-        # Live: the log's events as they come (tens over ~6 s), not the store's partial answer once a second.
-        assert len([event for event in fresh if event[0]]) > 30
+        # Live: the log's events as they come (tens over ~6 s; fewer if the worker is busy and merges over a wider window),
+        # not the store's partial answer once a second.
+        assert len([event for event in fresh if event[0]]) > 12
 
 
 def test_stop_on_the_other_worker_ends_the_answer_for_every_viewer_within_a_second(upstream):
