@@ -635,8 +635,8 @@ def test_a_viewer_on_the_other_worker_follows_the_answer_live_to_the_end(upstrea
         fresh, resumed = (read_events(elsewhere[kind]) for kind in ("fresh", "resumed"))
         assert text_of(fresh) == answer and ending(fresh) == "[DONE]"
         assert text_of(head) + text_of(resumed) == answer and ending(resumed) == "[DONE]"
-        # Live: the log's events as they come (tens over ~6 s; fewer if the worker is busy and merges over a wider window),
-        # not the store's partial answer once a second.
+        # Live: the log's events as they come (tens over ~6 s; fewer if the worker is busy and merges over a wider
+        # window), not the store's partial answer once a second.
         assert len([event for event in fresh if event[0]]) > 12
 
 
