@@ -189,8 +189,7 @@ class Generations:
         self._start_lock = threading.Lock()
         self._merging = {}  # gid -> Run with text waiting for its merge window to end
         self._merge_wanted = threading.Event()  # set while any answer runs here or has text waiting
-        self.lag = 0.0  # how late the merger's ticks come (smoothed), in seconds: how busy this process is
-        self.merge_seconds = MERGE_SECONDS  # the merge window now: merge_window(self.lag)
+        self.merge_seconds = MERGE_SECONDS  # the merge window now: merge_window() of the merger's measured lag
         _MANAGERS.add(self)
 
     def running(self) -> int:
@@ -300,22 +299,22 @@ class Generations:
             if run.text_at + self.merge_seconds <= time.monotonic():
                 self._flush_locked(run)
                 return
-        if run.gid not in self._merging:
+        if run.gid not in self._merging:  # the merger runs: this answer is running
             self._merging[run.gid] = run
-            self._merge_wanted.set()
 
     def _merge(self):
         """While any answer runs here, every MERGE_TICK_SECONDS: measure how late the tick came (the window follows
         the lag), and log the text whose merge window is over. One loop for every answer of the process: a timer per
         event cost more than the rest of the event."""
+        lag = 0.0  # how late the ticks come (smoothed), in seconds: how busy this process is
         while True:
             self._merge_wanted.wait()
             asleep = time.monotonic()
             if self.backend.stopping.wait(MERGE_TICK_SECONDS):
                 return
             now = time.monotonic()
-            self.lag += (now - asleep - MERGE_TICK_SECONDS - self.lag) * LAG_SMOOTHING
-            self.merge_seconds = merge_window(self.lag)
+            lag += (now - asleep - MERGE_TICK_SECONDS - lag) * LAG_SMOOTHING
+            self.merge_seconds = merge_window(lag)
             for gid, run in list(self._merging.items()):
                 if run.text_at <= now - self.merge_seconds:
                     del self._merging[gid]
@@ -324,7 +323,7 @@ class Generations:
                             self._flush_locked(run)
             if not (self._merging or self._running):  # idle: sleep until an answer starts
                 self._merge_wanted.clear()
-                self.lag, self.merge_seconds = 0.0, MERGE_SECONDS
+                lag, self.merge_seconds = 0.0, MERGE_SECONDS
                 if self._merging or self._running:  # added meanwhile (by a thread, without gevent)
                     self._merge_wanted.set()
 
