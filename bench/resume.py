@@ -4,7 +4,12 @@ Real headless Chromium against the app under gunicorn (the shipped config). A qu
 for a while, the page is reloaded; a MutationObserver installed before the new page's scripts notes when the input
 box exists (the baseline, in the same load: the page is usable) and when the answer shows at least the text it
 showed before the reload (it came back from the store and the generation's log, and goes on streaming).
+
+    python -m bench resume                        # loopback
+    BENCH_LATENCY_MS=200 python -m bench resume   # a far server, or a phone's network: 200 ms per request
 """
+
+import os
 
 from bench.common import median, percentile, print_table
 from components import ids
@@ -15,6 +20,9 @@ from testkit.upstream import Script, ScriptedUpstream
 from testkit.waiting import wait_until
 
 RUNS = 20
+# A network between the browser and the server (Chromium's emulation: each request's answer comes this much later);
+# loopback's is ~0.
+LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "0"))
 # Runs in every new document before its own scripts: times (ms since navigation start) of usable and resumed.
 WATCH = PAGE_IDS + """
 window.__usable = null; window.__resumed = null;
@@ -27,6 +35,7 @@ new MutationObserver(() => {
   if (window.__resumed === null && wanted && last && last.textContent.length >= wanted) window.__resumed = now;
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
+BOTH_TIMES = "return window.__resumed !== null && window.__usable !== null && [window.__usable, window.__resumed]"
 
 
 def main():
@@ -38,14 +47,17 @@ def main():
         driver = browser()
         try:
             driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH})
+            if LATENCY_MS:
+                driver.execute_cdp_cmd("Network.enable", {})
+                driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+                    "offline": False, "latency": LATENCY_MS, "downloadThroughput": -1, "uploadThroughput": -1})
             driver.get(app.url)
             wait_until(lambda: driver.find_elements("css selector", f"#{ids.INPUT}"), 30, "the page")
             for run in range(RUNS):
                 shown = ask_in_page(driver, f"question {run}", run + 1, 200)
                 driver.execute_script("sessionStorage.setItem('resume-chars', arguments[0])", shown)
                 driver.refresh()
-                times = wait_until(lambda: driver.execute_script(
-                    "return window.__resumed !== null && window.__usable !== null && [window.__usable, window.__resumed]"), 30, "the answer back")
+                times = wait_until(lambda: driver.execute_script(BOTH_TIMES), 30, "the answer back")
                 usable.append(times[0])
                 resumed.append(times[1])
                 driver.execute_script("sessionStorage.removeItem('resume-chars')")
@@ -59,7 +71,8 @@ def main():
             ["answer back on screen", f"{median(resumed):.0f}", f"{percentile(resumed, 90):.0f}"],
             ["answer back − usable", f"{median([r - u for r, u in zip(resumed, usable)]):.0f}",
              f"{percentile([r - u for r, u in zip(resumed, usable)], 90):.0f}"]]
-    print_table(f"Reload mid-answer in headless Chromium ({RUNS} reloads, ms after navigation start)", rows,
+    network = f", {LATENCY_MS:.0f} ms network latency" if LATENCY_MS else ""
+    print_table(f"Reload mid-answer in headless Chromium ({RUNS} reloads{network}, ms after navigation start)", rows,
                 ["", "median", "p90"])
 
 
