@@ -45,6 +45,7 @@ from config import load_settings
 ADMIN_PREFIX = "/admin/"
 LOGIN_PREFIX = "/login/"
 USAGE_PREFIX = "/usage/"
+ASSET_CACHE_SECONDS = 365 * 24 * 3600  # a fingerprinted asset's URL never serves another file
 SYNC_SECONDS = 4  # how often the page checks for changes made in the user's other browsers
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -59,10 +60,19 @@ def current_language():
     return pick_language(request.cookies.get(LANG_COOKIE) if has_request_context() else None)
 
 
-def title_in_visitor_language(app):
-    """Make the page's <title> follow the visitor's language (Dash's own `title` is one for the whole app)."""
+def page_head(app):
+    """The page's <head>: its <title> in the visitor's language (Dash's own `title` is one for the whole app), and
+    the layout and callbacks the renderer fetches first asked for at once.
+
+    Dash's renderer asks for both only once its scripts have run; a `preload` has them on their way meanwhile, and
+    the renderer's own fetch (same URL, mode and credentials) takes the preloaded response.
+    """
     dash_page = app.interpolate_index
-    app.interpolate_index = lambda **parts: dash_page(**{**parts, "title": STRINGS[current_language()]["title"]})
+    prefix = app.config.requests_pathname_prefix
+    preloads = "".join(f'<link rel="preload" href="{prefix}{path}" as="fetch" crossorigin="anonymous">'
+                       for path in ("_dash-layout", "_dash-dependencies"))
+    app.interpolate_index = lambda **parts: dash_page(**{
+        **parts, "title": STRINGS[current_language()]["title"], "metas": parts.get("metas", "") + preloads})
 
 
 def defer_bundle(app, library):
@@ -127,7 +137,7 @@ def create_app(settings=None):
     # ids are not in the first layout.
     app = dash.Dash(__name__, compress=True, update_title=None, on_error=page.failed,
                     suppress_callback_exceptions=True)
-    title_in_visitor_language(app)
+    page_head(app)
     server = app.server
     server.json.ensure_ascii = False  # Chinese answers as UTF-8, not \u escapes
     prefix = app.config.requests_pathname_prefix
@@ -212,6 +222,23 @@ def create_app(settings=None):
         """Remember the chosen language in a cookie and go back to the page."""
         response = make_response(redirect(prefix))
         response.set_cookie(LANG_COOKIE, pick_language(code), max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    assets = tuple(f"{a.config.routes_pathname_prefix}{a.config.assets_url_path.strip('/')}/" for a in dash_apps)
+
+    @server.after_request
+    def cache_fingerprinted_assets(response):
+        """Let browsers keep an asset asked for with Dash's fingerprint (`?m=` its file's time) for a year.
+
+        Flask serves assets with `no-cache`, and Flask-Compress's ETags never match again, so every load fetched
+        chat.js, attach.js and style.css again, and a reload waited a round trip for them before the page's scripts
+        could run. A changed file gets a new fingerprint, so a kept copy is never stale.
+        """
+        if request.path.startswith(assets) and request.args.get("m") and response.status_code == 200:
+            response.cache_control.no_cache = None
+            response.cache_control.public = True
+            response.cache_control.max_age = ASSET_CACHE_SECONDS
+            response.cache_control.immutable = True
         return response
 
     @server.after_request

@@ -238,6 +238,10 @@ new MutationObserver(() => {
 """
 
 
+# What the page loaded: each resource's path and the bytes it transferred (0 when the browser's cache had it).
+RELOADED = "return performance.getEntriesByType('resource').map((e) => [new URL(e.name).pathname, e.transferSize])"
+
+
 def test_conversation_and_its_answer_survive_a_reload(dash_duo, upstream):
     start(dash_duo, upstream)
     type_and_send(dash_duo, "Remember me")
@@ -245,6 +249,13 @@ def test_conversation_and_its_answer_survive_a_reload(dash_duo, upstream):
     dash_duo.driver.refresh()
     assert answer_text(wait_for_answer(dash_duo, 0)) == "Answer to: Remember me (saw 0 earlier messages)"
     dash_duo.wait_for_text_to_equal(".chat-message[data-role='user']", "Remember me")
+    # The reload asked once for the layout and the callbacks (the renderer took the preloaded answers) and took
+    # the fingerprinted assets from the browser's cache (nothing transferred).
+    loaded = dash_duo.driver.execute_script(RELOADED)
+    assert sorted(path for path, _ in loaded if path.endswith(("/_dash-layout", "/_dash-dependencies"))) == [
+        "/_dash-dependencies", "/_dash-layout"], loaded
+    assets = [(path, size) for path, size in loaded if "/assets/" in path]
+    assert any(path.endswith("/chat.js") for path, _ in assets) and all(size == 0 for _, size in assets), assets
 
     # Reload while an answer streams: the server goes on writing it, and the page picks it up where it is.
     reply = " ".join(f"slow{i}" for i in range(300))

@@ -57,3 +57,21 @@ def test_the_page_title_is_in_the_language_the_visitor_chose():
     assert f"<title>{ZH['title']}</title>" in client.get("/").get_data(as_text=True)
     client.get("/lang/en")
     assert f"<title>{EN['title']}</title>" in client.get("/").get_data(as_text=True)
+
+
+def test_the_page_asks_for_its_layout_and_callbacks_at_once_and_browsers_keep_fingerprinted_assets():
+    client = build_app(ENV).server.test_client()
+    page = client.get("/").get_data(as_text=True)
+    for path in ("/_dash-layout", "/_dash-dependencies"):
+        assert f'<link rel="preload" href="{path}" as="fetch" crossorigin="anonymous">' in page, page[:2000]
+
+    assets = re.findall(r'(?:src|href)="(/assets/[^"?]+)\?m=([^"]+)"', page)
+    assert {path for path, _ in assets} >= {"/assets/chat.js", "/assets/style.css"}, assets
+    for path, fingerprint in assets:
+        kept = client.get(f"{path}?m={fingerprint}")
+        assert kept.status_code == 200
+        assert {"public", "immutable", "max-age=31536000"} <= set(kept.headers["Cache-Control"].split(", "))
+        # Without the fingerprint the URL may serve another file tomorrow: checked with the server each time.
+        assert client.get(path).headers["Cache-Control"] == "no-cache"
+    missing = client.get("/assets/missing.js?m=1")
+    assert missing.status_code == 404 and "immutable" not in missing.headers.get("Cache-Control", "")
