@@ -30,6 +30,7 @@ from callbacks import settings as settings_callbacks
 from callbacks import usage_charts as usage_chart_callbacks
 from callbacks.page import Page
 from chatcore import quotas, redact, transfer
+from chatcore.answer_logs import STALE_SECONDS
 from chatcore.generations import Generations
 from chatcore.providers import build_providers
 from chatcore.service import ChatService
@@ -108,6 +109,9 @@ def page_config(settings, lang, prefix, bundles, theme):
         "theme": theme,
         "exportFormat": {"format": transfer.FORMAT, "version": transfer.VERSION},  # the old browser copy's import
         "prefix": prefix,
+        # An answer's events stream silent this long is dropped and resumed: a running answer's has an event or a
+        # heartbeat every few seconds, and the server calls a log quiet this long dead.
+        "silentMs": int(STALE_SECONDS * 1000),
         "langUrl": f"{prefix}lang/",
         "lang": lang,
         "ids": ids.BROWSER,  # the ids chat.js and attach.js use

@@ -10,7 +10,7 @@
   const OLD_DB = 'chat-app';               // where earlier versions kept conversations (IndexedDB)
   const OLD_LOCAL = 'chat-conversation';   // the one conversation the first versions kept in localStorage
   const MIGRATED = 'chat-moved-to-server';
-  const RETRIES = 5;                       // reconnects of a dropped answer stream before giving up
+  const RETRY_MS = 300, RETRY_MAX_MS = 5000;  // a dropped answer stream: pauses before it is tried again
   const BUNDLES_AT_LATEST = 3000;          // ms: fac and fmc load once the first screen is drawn, or after this
 
   const state = {config: null, live: null, antdLoad: null, markdownLoad: null, theme: 'system', shownId: undefined,
@@ -130,24 +130,41 @@
     return live;
   }
 
-  /* Read the generation's events into `live` until it ends; a dropped connection resumes after the last event. */
+  /* Before connecting again: a pause that grows with the tries, cut short when the browser comes back online. */
+  function pause(tries) {
+    let back;
+    const online = new Promise((ok) => window.addEventListener('online', back = ok));
+    return Promise.race([online, sleep(Math.min(RETRY_MS * tries, RETRY_MAX_MS))])
+      .finally(() => window.removeEventListener('online', back));
+  }
+
+  /* Read the generation's events into `live` until it ends. A connection that drops, fails, or goes silent (a running
+   * answer's stream has an event or a heartbeat every few seconds: silence is a laptop that slept or a network that
+   * changed) resumes after the last event, for as long as this page follows the answer: the server has it. */
   async function read(live) {
     const {gid} = live.stream;
     const signal = live.controller.signal;
     let last = null;
     let ended = false;
-    for (let tries = 0; !ended && !signal.aborted && tries <= RETRIES; tries++) {
-      if (tries) await sleep(300 * tries);
+    for (let tries = 0; !ended && !signal.aborted; tries++) {
+      if (tries) await pause(tries);
+      const connection = new AbortController();
+      const drop = () => connection.abort();
+      let silence = setTimeout(drop, state.config.silentMs);
+      signal.addEventListener('abort', drop);
       try {
         const response = await fetch(`${state.config.prefix}api/generations/${gid}/events`,
-          {headers: last ? {'Last-Event-ID': last} : {}, signal});
-        if (!response.ok) break;  // gone or refused: the store has the answer as it ended
-        const reader = response.body.getReader();
+          {headers: last ? {'Last-Event-ID': last} : {}, signal: connection.signal});
+        if (response.status < 500 && !response.ok) break;  // gone or refused: the store has the answer as it ended
+        const reader = response.ok && response.body.getReader();  // a 5xx: the server restarts; tried again
         const decoder = new TextDecoder();
         let buffer = '';
-        while (!ended) {
+        while (reader && !ended) {
           const chunk = await reader.read();
           if (chunk.done) break;
+          clearTimeout(silence);
+          silence = setTimeout(drop, state.config.silentMs);
+          tries = 0;
           buffer += decoder.decode(chunk.value, {stream: true});
           let cut;
           while (!ended && (cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
@@ -163,6 +180,10 @@
         }
       } catch (e) {
         if (signal.aborted) return;
+      } finally {
+        clearTimeout(silence);
+        signal.removeEventListener('abort', drop);
+        drop();  // nothing of this connection is left open (an unread error body)
       }
     }
     clearTimeout(live.timer);

@@ -46,22 +46,30 @@ def register(app, page):
 
     @app.callback(
         Output(ids.LIST, "children", allow_duplicate=True), Output(ids.LIST_SIG, "data", allow_duplicate=True),
-        Output(ids.CURRENT, "data", allow_duplicate=True),
+        Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.DONE, "data", allow_duplicate=True),
         Input(ids.SYNC, "n_intervals"), State(ids.SEARCH, "value"), State(ids.LIST_SIG, "data"),
         State(ids.SHOWN, "data"), State(ids.CURRENT, "data"), prevent_initial_call=True,
     )
     def sync(_tick, query, listed, shown, current):
         """What another browser of the user changed, in one request every few seconds while the page is seen: the
-        list, and the conversation on screen drawn again (not while this page streams it)."""
+        list, and the conversation on screen drawn again; or, while this page streams its answer, that answer's end
+        once the store has it ended (chat.js asks for that drawing itself, but its request is lost if the network
+        was down as the answer ended)."""
         user_id, cid = page.user_id(), (shown or {}).get("id")
-        if not user_id or not cid or shown.get("live"):
-            return *listing(current, query, listed), no_update
+        if not user_id or not cid:
+            return *listing(current, query, listed), no_update, no_update
         found = conversations.get_conversation(page.db, user_id, cid, window=1)
+        redraw, ended = no_update, no_update
         if found is None:
             redraw = bump(current, id=None, window=WINDOW)  # deleted elsewhere: a new chat takes its place
-        else:
-            redraw = bump(current) if found["updated_at"] != shown.get("updated_at") else no_update
-        return *listing(current, query, listed), redraw
+        elif shown.get("live"):
+            last = found["messages"][-1] if found["messages"] else None
+            if last and last["role"] == "assistant" and not turns.streaming(found["messages"]):
+                # As chat.js says it: `show` draws the end in place.
+                ended = {"gid": last["id"], "at": int(time.time() * 1000)}
+        elif found["updated_at"] != shown.get("updated_at"):
+            redraw = bump(current)
+        return *listing(current, query, listed), redraw, ended
 
     @app.callback(
         Output(ids.CURRENT, "data", allow_duplicate=True), Output(ids.EDIT, "data", allow_duplicate=True),
