@@ -18,7 +18,7 @@ from tests.test_browser_sync import LONG, status_of, text_of
 # ~24 s at the upstream's pace below: still being written when the network is back.
 LONGER = " ".join(f"word{i}" for i in range(800))
 SAME_PAGE = "return window.__samePage === true"  # set before the network fails: a reload would lose it
-SHOWN = "const e = document.getElementById(arguments[0]); return !!e && e.offsetParent !== null"
+VISIBLE = "const e = document.getElementById(arguments[0]); return !!e && e.offsetParent !== null"
 
 
 @pytest.fixture(params=[LONG], ids=["answer"])
@@ -67,7 +67,7 @@ def shown_whole_and_finished(dash_duo, answer=LONG):
     wait_until(dash_duo, lambda d: status_of(d, 0) == "done", timeout=40, message="the answer was never drawn done")
     driver = dash_duo.driver
     assert text_of(driver, 0) == answer, "characters lost or repeated"
-    assert driver.execute_script(SHOWN, ids.SEND) and not driver.execute_script(SHOWN, ids.STOP)
+    assert driver.execute_script(VISIBLE, ids.SEND) and not driver.execute_script(VISIBLE, ids.STOP)
     assert driver.execute_script(SAME_PAGE), "the page was reloaded"
 
 
