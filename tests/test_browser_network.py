@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
 
 from components import ids
 from testkit.browser import start, type_and_send, wait_for_markdown, wait_until
@@ -18,7 +19,6 @@ from tests.test_browser_sync import LONG, status_of, text_of
 # ~24 s at the upstream's pace below: still being written when the network is back.
 LONGER = " ".join(f"word{i}" for i in range(800))
 SAME_PAGE = "return window.__samePage === true"  # set before the network fails: a reload would lose it
-VISIBLE = "const e = document.getElementById(arguments[0]); return !!e && e.offsetParent !== null"
 
 
 @pytest.fixture(params=[LONG], ids=["answer"])
@@ -62,12 +62,17 @@ def followed_live_again(dash_duo, shown):
     assert stored_answer(dash_duo)["status"] == "streaming"
 
 
+def shown(driver, element_id):
+    """True when the element is on the page and displayed."""
+    return any(element.is_displayed() for element in driver.find_elements(By.CSS_SELECTOR, f"#{element_id}"))
+
+
 def shown_whole_and_finished(dash_duo, answer=LONG):
     """The answer is on screen whole and drawn finished (Stop gone, Send back), in the page that asked it."""
     wait_until(dash_duo, lambda d: status_of(d, 0) == "done", timeout=40, message="the answer was never drawn done")
     driver = dash_duo.driver
     assert text_of(driver, 0) == answer, "characters lost or repeated"
-    assert driver.execute_script(VISIBLE, ids.SEND) and not driver.execute_script(VISIBLE, ids.STOP)
+    assert shown(driver, ids.SEND) and not shown(driver, ids.STOP)
     assert driver.execute_script(SAME_PAGE), "the page was reloaded"
 
 
