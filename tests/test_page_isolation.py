@@ -96,8 +96,8 @@ def test_the_sync_tick_treats_another_users_conversation_as_one_that_is_gone(two
     before = snapshot(db, cid)
     tick = f"{ids.SYNC}.n_intervals"
 
-    def sync(session, conversation_id):
-        values = {tick: 1, f"{ids.SHOWN}.data": {"id": conversation_id, "updated_at": 0},
+    def sync(session, conversation_id, live=False):
+        values = {tick: 1, f"{ids.SHOWN}.data": {"id": conversation_id, "updated_at": 0, "live": live},
                   f"{ids.CURRENT}.data": {"id": conversation_id}}
         body = callback_request(server.app, tick, values, ids.CURRENT)
         response = session.post(f"{server.url}/_dash-update-component", json=body)
@@ -108,6 +108,12 @@ def test_the_sync_tick_treats_another_users_conversation_as_one_that_is_gone(two
     assert "secret" not in text and "private" not in text
     assert outputs[ids.CURRENT]["data"]["id"] is None  # the same as for an id that does not exist
     assert sync(bob, "0" * 32)[1][ids.CURRENT]["data"]["id"] is None
+    # A page that thinks it streams the answer gets its end from the tick: alice's, never bob's.
+    answer_id = before["messages"][-1]["id"]
+    assert sync(alice, cid, live=True)[1][ids.DONE]["data"]["gid"] == answer_id
+    text, outputs = sync(bob, cid, live=True)
+    assert answer_id not in text and "secret" not in text and ids.DONE not in outputs
+    assert outputs[ids.CURRENT]["data"]["id"] is None
     assert snapshot(db, cid) == before
 
 
