@@ -14,6 +14,7 @@ from callbacks.page import notice, unless_drawn_only
 from chatcore import transfer, turns
 from chatcore.errors import ChatError
 from chatcore.store import conversations
+from chatcore.store.engine import now_ms
 from components import conversation_list, ids
 from components.message_list import WINDOW
 
@@ -66,7 +67,7 @@ def register(app, page):
             last = found["messages"][-1] if found["messages"] else None
             if last and last["role"] == "assistant" and not turns.streaming(found["messages"]):
                 # As chat.js says it: `show` draws the end in place.
-                ended = {"gid": last["id"], "at": int(time.time() * 1000)}
+                ended = {"gid": last["id"], "at": now_ms()}
         elif found["updated_at"] != shown.get("updated_at"):
             redraw = bump(current)
         return *listing(current, query, listed), redraw, ended
