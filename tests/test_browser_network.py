@@ -55,10 +55,10 @@ def settled(dash_duo):
     return lengths[-1]
 
 
-def followed_live_again(dash_duo, shown):
-    """The page's answer grows past `shown` characters while the server is still writing it: it follows the answer
+def followed_live_again(dash_duo, drawn):
+    """The page's answer grows past `drawn` characters while the server is still writing it: it follows the answer
     live again, not only draws its end."""
-    wait_until(dash_duo, lambda d: len(text_of(d, 0)) > shown, timeout=30, message="the answer never moved again")
+    wait_until(dash_duo, lambda d: len(text_of(d, 0)) > drawn, timeout=30, message="the answer never moved again")
     assert stored_answer(dash_duo)["status"] == "streaming"
 
 
@@ -80,11 +80,11 @@ def shown_whole_and_finished(dash_duo, answer=LONG):
 def test_an_answer_is_followed_live_again_once_the_network_is_back(page):
     dash_duo, relay = page
     relay.cut()
-    shown = settled(dash_duo)
+    drawn = settled(dash_duo)
     time.sleep(5)  # longer than a few quick tries of the page
     assert stored_answer(dash_duo)["status"] == "streaming"
     relay.restore()
-    followed_live_again(dash_duo, shown)
+    followed_live_again(dash_duo, drawn)
     shown_whole_and_finished(dash_duo, LONGER)
 
 
